@@ -1,0 +1,85 @@
+"""Audio loading (soundfile), mono + resampling to 16 kHz, and batch-level log-mel features."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio
+from torch import nn
+
+from .manifest import DataError
+
+
+def load_audio(path: str | Path, sample_rate: int = 16000) -> torch.Tensor:
+    """Mono float32 waveform (samples,) at `sample_rate`; a clear error names a bad file."""
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read audio ({exc})") from exc
+    if data.shape[0] == 0:
+        raise DataError(f"{path}: empty audio")
+    wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
+    if not torch.isfinite(wave).all():
+        raise DataError(f"{path}: NaN or infinite samples")
+    if sr != sample_rate:
+        wave = torchaudio.functional.resample(wave, sr, sample_rate)
+    return wave
+
+
+def pad_batch(waves: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, L) zero-padded batch and the (B,) lengths."""
+    lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
+    out = torch.zeros(len(waves), int(lengths.max()))
+    for i, w in enumerate(waves):
+        out[i, : len(w)] = w
+    return out, lengths
+
+
+def frame_mask(lengths: torch.Tensor, total: int) -> torch.Tensor:
+    """(B, T) True on valid frames."""
+    return torch.arange(total, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class LogMel(nn.Module):
+    """Padded waveforms (B, L) -> normalised log-mel (B, F, T), zero on padding frames.
+
+    Padding is zeros and STFT framing pads with zeros too, so an utterance's valid frames
+    do not depend on how much it was padded in its batch."""
+
+    def __init__(self, sample_rate: int, n_mels: int, n_fft: int, hop_length: int,
+                 f_min: float, f_max: float, normalise: str = "utterance"):
+        super().__init__()
+        self.hop = hop_length
+        self.normalise = normalise
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, f_min=f_min,
+            f_max=min(f_max, sample_rate / 2), n_mels=n_mels, center=True, pad_mode="constant")
+        self.register_buffer("mean", torch.zeros(n_mels))
+        self.register_buffer("std", torch.ones(n_mels))
+
+    def frames(self, lengths: torch.Tensor) -> torch.Tensor:
+        return lengths // self.hop + 1
+
+    def raw(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Un-normalised log-mel (B, F, T) and valid frame counts (B,)."""
+        feats = torch.log(self.mel(waves) + 1e-6)
+        n = self.frames(lengths).clamp(max=feats.shape[-1])
+        return feats, n
+
+    def set_corpus_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean.copy_(mean)
+        self.std.copy_(std.clamp(min=1e-3))
+
+    def forward(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats, n = self.raw(waves, lengths)
+        mask = frame_mask(n, feats.shape[-1])[:, None, :]            # (B, 1, T)
+        if self.normalise == "utterance":
+            count = n[:, None, None].clamp(min=1)
+            mean = (feats * mask).sum(-1, keepdim=True) / count
+            var = (((feats - mean) * mask) ** 2).sum(-1, keepdim=True) / count
+            feats = (feats - mean) / (var.sqrt() + 1e-5)
+        else:
+            feats = (feats - self.mean[None, :, None]) / self.std[None, :, None]
+        return feats * mask, n

@@ -1,0 +1,110 @@
+"""Command line: thin wrappers around the library functions."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import ConfigError, load_config
+from .manifest import DataError
+
+DEMO_DATA = Path("data/synthetic_demo")
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", default="synthetic_demo", help="manifest name in data_manifests/")
+    p.add_argument("--config", nargs="*", default=[], help="overlay names or YAML files (e.g. stl debug)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="e.g. train.max_epochs=5")
+
+
+def _config(args) -> dict:
+    return load_config(args.corpus, args.config, args.set, args.seed)
+
+
+def cmd_prepare(args) -> None:
+    from .corpora import PREPARERS, prepare_generic, prepare_librispeech, prepare_noise
+    name = args.name or args.corpus
+    out = Path(args.out_dir) / f"{name}.csv"
+    if args.corpus == "librispeech":
+        df = prepare_librispeech(args.root, out, strict=args.strict, hours=args.hours, seed=args.seed)
+    elif args.corpus == "generic":
+        df = prepare_generic(args.root, out, strict=args.strict, corpus=name)
+    elif args.corpus in ("noise", "demand"):
+        df = prepare_noise(args.root, out, strict=args.strict, corpus=name)
+    elif args.corpus in PREPARERS:
+        df = PREPARERS[args.corpus](args.root, out, strict=args.strict)
+    else:
+        raise ConfigError(f"unknown corpus '{args.corpus}' (known: {', '.join([*PREPARERS, 'generic', 'noise'])})")
+    import json
+    meta = json.loads(out.with_suffix(".json").read_text())
+    print(f"wrote {out}: {len(df)} utterances, {meta['speakers']} speakers, {meta['hours']} h")
+    if meta["emotions"]:
+        print("emotions: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["emotions"].items())))
+    skipped = sum(len(v) for v in meta["skipped"].values())
+    print(f"skipped {skipped}" + "".join(f"\n  {len(v):5d}  {k}" for k, v in sorted(meta["skipped"].items())))
+
+
+def cmd_download(args) -> None:
+    from .download import download_emodb
+    download_emodb(Path(args.dest), url=args.url)
+
+
+def cmd_train(args) -> None:
+    from .train import train_fold
+    cfg = _config(args)
+    train_fold(cfg, fold_speaker=args.fold)
+
+
+def cmd_demo(args) -> None:
+    from .corpora import prepare_synthetic
+    from .train import train_fold
+    prepare_synthetic(DEMO_DATA, Path("data_manifests/synthetic_demo.csv"))
+    print(f"prepared the SYNTHETIC demo corpus under {DEMO_DATA} (not real speech)")
+    args.corpus = "synthetic_demo"
+    train_fold(_config(args), fold_speaker=args.fold)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mtl-aug", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("prepare", help="corpus folder -> data_manifests/<name>.csv")
+    p.add_argument("corpus", help="iemocap | msp_improv | emodb | librispeech | demand | noise | generic | synthetic_demo")
+    p.add_argument("root", type=Path, help="corpus folder (for generic: the CSV)")
+    p.add_argument("--out-dir", default="data_manifests")
+    p.add_argument("--name", help="manifest name (default: the corpus)")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad file instead of skipping it")
+    p.add_argument("--hours", type=float, help="librispeech: seeded random subset of about this many hours")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("download", help="download and unpack EMODB (the only freely downloadable corpus)")
+    p.add_argument("dest", help="folder to unpack into")
+    p.add_argument("--url", default=None)
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("train", help="train and test one leave-one-speaker-out fold")
+    _add_config_args(p)
+    p.add_argument("--fold", help="test speaker (default: the first speaker in sorted order)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("demo", help="generate the synthetic demo corpus and train on it")
+    _add_config_args(p)
+    p.add_argument("--fold", default=None)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ConfigError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Configs: one complete base (configs/default.yaml) plus small overlays merged on top."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+
+class ConfigError(ValueError):
+    """A config file, key or value that cannot be used."""
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def merge(base: dict, overlay: dict, source: str, prefix: str = "") -> dict:
+    """Deep-merge `overlay` into a copy of `base`; keys unknown to `base` are an error."""
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        name = f"{prefix}{key}"
+        if key not in base:
+            raise ConfigError(f"{source}: unknown config key '{name}'")
+        if isinstance(base[key], dict) and isinstance(value, dict):
+            out[key] = merge(base[key], value, source, prefix=f"{name}.")
+        else:
+            out[key] = value
+    return out
+
+
+def resolve_config_path(name: str) -> Path:
+    """A path as given, or a name under configs/ (``stl`` -> configs/variant/stl.yaml)."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml"):
+        return path if path.is_file() or path.is_absolute() else CONFIG_DIR / path
+    for sub in ("variant", "corpus", ""):
+        candidate = CONFIG_DIR / sub / f"{name}.yaml"
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"no config named '{name}' (looked in {CONFIG_DIR}/variant and /corpus)")
+
+
+def parse_override(text: str) -> dict:
+    """``train.lr=0.01`` -> {"train": {"lr": 0.01}} (value parsed as YAML)."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' is not of the form key.sub=value")
+    key, value = text.split("=", 1)
+    out: dict[str, Any] = {}
+    node = out
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = yaml.safe_load(value)
+    return out
+
+
+def load_config(corpus: str | None = None, overlays: list[str] = (), overrides: list[str] = (),
+                seed: int | None = None) -> dict:
+    """Base config, then the corpus overlay (if one exists), then `overlays`, then `key=value`s."""
+    cfg = _read_yaml(CONFIG_DIR / "default.yaml")
+    if corpus:
+        corpus_file = CONFIG_DIR / "corpus" / f"{corpus}.yaml"
+        if corpus_file.is_file():
+            cfg = merge(cfg, _read_yaml(corpus_file), str(corpus_file))
+        cfg["corpus"] = corpus
+    for name in overlays:
+        path = resolve_config_path(name)
+        cfg = merge(cfg, _read_yaml(path), str(path))
+    for text in overrides:
+        cfg = merge(cfg, parse_override(text), f"override '{text}'")
+    if seed is not None:
+        cfg["seed"] = int(seed)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: dict) -> None:
+    aug = cfg["augment"]
+    if len(aug["probs"]) != 4 or abs(sum(aug["probs"]) - 1.0) > 1e-6 or min(aug["probs"]) < 0:
+        raise ConfigError("augment.probs must be 4 non-negative numbers summing to 1 "
+                          "(none, speed, SpecAugment, mixup)")
+    m = cfg["model"]
+    if not (len(m["cnn_channels"]) == len(m["freq_pool"]) == len(m["time_pool"])):
+        raise ConfigError("model.cnn_channels, model.freq_pool and model.time_pool need equal lengths")
+    n_mels, fpool = cfg["features"]["n_mels"], 1
+    for p in m["freq_pool"]:
+        fpool *= p
+    if n_mels % fpool:
+        raise ConfigError(f"features.n_mels={n_mels} must be divisible by the product of "
+                          f"model.freq_pool ({fpool})")
+    if cfg["features"]["normalise"] not in ("utterance", "corpus"):
+        raise ConfigError("features.normalise must be 'utterance' or 'corpus'")
+    if cfg["train"]["scheduler"] not in ("plateau", "none"):
+        raise ConfigError("train.scheduler must be 'plateau' or 'none'")
+    weights = cfg["loss"]["weights"]
+    if set(weights) != {"ce", "center", "recon", "aug"}:
+        raise ConfigError("loss.weights must have exactly the keys ce, center, recon, aug")
+
+
+def load_class_sets() -> dict:
+    return _read_yaml(CONFIG_DIR / "classes.yaml")
+
+
+def save_config(cfg: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg, f, sort_keys=False)

@@ -1,0 +1,17 @@
+"""One module per corpus; each `prepare_<corpus>(root, out, strict=False, ...)` writes a manifest."""
+from .emodb import prepare_emodb
+from .generic import prepare_generic
+from .iemocap import prepare_iemocap
+from .librispeech import prepare_librispeech
+from .msp_improv import prepare_msp_improv
+from .noise import prepare_noise
+from .synthetic import prepare_synthetic
+
+PREPARERS = {
+    "iemocap": prepare_iemocap,
+    "msp_improv": prepare_msp_improv,
+    "emodb": prepare_emodb,
+    "librispeech": prepare_librispeech,
+    "demand": prepare_noise,
+    "synthetic_demo": prepare_synthetic,
+}

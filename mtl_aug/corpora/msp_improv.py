@@ -1,0 +1,53 @@
+"""MSP-IMPROV: consensus labels from Evaluation.txt, audio MSP-IMPROV-S01A-F01-P-FM01.wav
+anywhere under the root (its release files them as Audio/session1/S01A/P/...)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..manifest import DataError, Report, inspect_audio, make_row, write_manifest
+
+# UTD-IMPROV-S01A-F01-P-FM01.avi; A; A:4.0; V:2.2; D:3.4; N:2.0
+HEADER = re.compile(r"^UTD-IMPROV-(\S+)\.avi;\s*([A-Za-z])\s*;")
+NAME = re.compile(r"^S\d\d[AHNS]-([FM])0([1-6])-([PRST])-[FM]{2}\d\d$")
+STYLE = {"P": "natural", "R": "read", "S": "improvised", "T": "target"}
+KEPT = {"A", "H", "N", "S"}
+DROPPED = {"O": "consensus label O (other)", "X": "consensus label X (no agreement)"}
+
+
+def prepare_msp_improv(root: Path, out: Path, strict: bool = False) -> "pd.DataFrame":
+    root = Path(root)
+    evaluation = next(iter(sorted(root.rglob("Evaluation.txt"))), None)
+    if evaluation is None:
+        raise DataError(f"no Evaluation.txt under {root}: is this the MSP-IMPROV release folder?")
+    audio_index = {p.stem: p for p in root.rglob("MSP-IMPROV-*.wav")}
+    if not audio_index:
+        raise DataError(f"no MSP-IMPROV-*.wav files under {root} (expected Audio/session*/...)")
+    report = Report("msp_improv", strict)
+    rows = []
+    for line in evaluation.read_text(errors="replace").splitlines():
+        m = HEADER.match(line.strip())
+        if not m:
+            continue
+        name, label = m.group(1), m.group(2).upper()
+        nm = NAME.match(name)
+        if not nm:
+            report.skip("unparseable utterance name in Evaluation.txt", name)
+            continue
+        if label in DROPPED:
+            report.skip(DROPPED[label], name)
+            continue
+        if label not in KEPT:
+            report.skip(f"unknown label code '{label}'", name)
+            continue
+        wav = audio_index.get(f"MSP-IMPROV-{name}")
+        if wav is None:
+            report.skip("audio file missing", f"MSP-IMPROV-{name}.wav")
+            continue
+        audio = inspect_audio(wav, report)
+        if audio is None:
+            continue
+        gender, session, style = nm.groups()
+        rows.append(make_row(root, wav, "msp_improv", audio, speaker=f"{gender}0{session}",
+                             gender=gender, session=session, emotion=label, style=STYLE[style]))
+    return write_manifest(rows, out, root, report)

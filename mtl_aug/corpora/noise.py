@@ -1,0 +1,29 @@
+"""Noise recordings: DEMAND (<ENV>/chNN.wav; 16 kHz or 48 kHz folders, resampled on load)
+or any folder of audio files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..manifest import AUDIO_SUFFIXES, DataError, Report, inspect_audio, make_row, write_manifest
+
+
+def prepare_noise(root: Path, out: Path, strict: bool = False, corpus: str = "demand") -> "pd.DataFrame":
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"noise folder {root} does not exist")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+    if not files:
+        raise DataError(f"no audio files under {root}: expected DEMAND's <ENV>/chNN.wav "
+                        "or a folder of noise recordings")
+    report = Report(corpus, strict)
+    rows = []
+    for path in files:
+        audio = inspect_audio(path, report)
+        if audio is None:
+            continue
+        # DEMAND: the environment folder is the "speaker" (a noise type); flat folder: the file
+        env = path.parent.name if path.parent != root else path.stem
+        row = make_row(root, path, corpus, audio, speaker=env, style="noise")
+        row["utt_id"] = path.relative_to(root).with_suffix("").as_posix().replace("/", "_")
+        rows.append(row)
+    return write_manifest(rows, out, root, report)

@@ -1,0 +1,204 @@
+"""Datasets and the LightningDataModule: labelled emotion batches and unlabelled batches side by side."""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.utilities import CombinedLoader
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from . import augment
+from .audio import LogMel, load_audio, pad_batch
+from .folds import Fold, all_speakers_fold, loso_fold
+from .manifest import DataError, apply_class_map, manifest_path, read_manifest
+
+UNLABELLED = -1
+
+
+class EpochSampler(Sampler):
+    """Yields (index, item_seed): the order and every item's random choices are a function of
+    (seed, epoch, position) alone, so a run resumed at an epoch boundary replays exactly.
+    `num_samples` (unlabelled data) draws that many per epoch, cycling through shuffled passes."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool = True, num_samples: int | None = None):
+        self.n, self.seed, self.shuffle = n, seed, shuffle
+        self.num_samples = num_samples or n
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:  # called by Lightning before every epoch
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order: list[int] = []
+        while len(order) < self.num_samples:
+            order += (torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)).tolist()
+        seeds = torch.randint(0, 2**62, (self.num_samples,), generator=g).tolist()
+        return iter(zip(order[: self.num_samples], seeds))
+
+
+class UtteranceDataset(Dataset):
+    """Items of a manifest: waveform (16 kHz), label (-1 if unlabelled) and augmentation draw.
+
+    In training mode an item is cropped to `max_train_seconds` and augmented from its item seed;
+    otherwise it is returned whole and clean."""
+
+    def __init__(self, df: pd.DataFrame, cfg: dict, train: bool):
+        self.df = df.reset_index(drop=True)
+        self.paths = self.df["path"].tolist()
+        self.labels = self.df["label"].tolist() if "label" in self.df else [UNLABELLED] * len(self.df)
+        self.cfg, self.train = cfg, train
+        self.sr = cfg["data"]["sample_rate"]
+        self.cache: dict[int, torch.Tensor] | None = {} if cfg["data"]["cache_audio"] else None
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    def wave(self, i: int) -> torch.Tensor:
+        if self.cache is not None and i in self.cache:
+            return self.cache[i]
+        w = load_audio(self.paths[i], self.sr)
+        if self.cache is not None:
+            self.cache[i] = w
+        return w
+
+    def __getitem__(self, key):
+        i, item_seed = key if isinstance(key, tuple) else (key, 0)
+        wave = self.wave(i)
+        k = self.cfg["augment"]
+        item = {"index": i, "label": self.labels[i], "aug": augment.NONE, "lam": 1.0,
+                "freq_masks": np.zeros((k["freq_masks"], 2), np.int64),
+                "time_masks": np.zeros((k["time_masks"], 2), np.float32)}
+        if self.train:
+            rng = np.random.default_rng(item_seed)
+            max_len = self.cfg["data"]["max_train_seconds"]
+            if max_len and len(wave) > max_len * self.sr:
+                n = int(max_len * self.sr)
+                start = int(rng.integers(0, len(wave) - n + 1))
+                wave = wave[start : start + n]
+            item.update(augment.draw(rng, k, self.cfg["features"]["n_mels"]))
+            if item["aug"] == augment.SPEED:
+                wave = augment.speed_perturb(wave, item["speed"], self.sr)
+        item["wave"] = wave
+        return item
+
+
+def collate(items: list[dict]) -> dict:
+    waves, lengths = pad_batch([it["wave"] for it in items])
+    return {
+        "waves": waves, "lengths": lengths,                                   # (B, L), (B,)
+        "labels": torch.tensor([it["label"] for it in items]),
+        "aug": torch.tensor([it["aug"] for it in items]),
+        "lam": torch.tensor([it["lam"] for it in items], dtype=torch.float32),
+        "freq_masks": torch.from_numpy(np.stack([it["freq_masks"] for it in items])),
+        "time_masks": torch.from_numpy(np.stack([it["time_masks"] for it in items])),
+        "index": torch.tensor([it["index"] for it in items]),
+    }
+
+
+def load_labelled(cfg: dict, corpus: str | None = None) -> tuple[pd.DataFrame, list[str], Counter]:
+    """A corpus manifest with the configured class map (and style filter) applied."""
+    corpus = corpus or cfg["corpus"]
+    df = read_manifest(manifest_path(cfg["data"]["manifest_dir"], corpus))
+    styles = cfg["data"]["styles"]
+    if styles:
+        df = df[df["style"].isin(styles)]
+        if df.empty:
+            raise DataError(f"data.styles={styles} leaves no utterance of {corpus}")
+    df, names, dropped = apply_class_map(df, cfg["data"]["classes"])
+    if df.empty:
+        raise DataError(f"class set '{cfg['data']['classes']}' maps no utterance of {corpus} "
+                        f"(its labels: {', '.join(sorted(dropped))})")
+    return df, names, dropped
+
+
+class EmotionDataModule(pl.LightningDataModule):
+    """One fold of a labelled corpus (+ optional unlabelled speech). Everything that can be wrong
+    with the data is checked here, in the constructor, before any training compute."""
+
+    def __init__(self, cfg: dict, fold_speaker: str | None = None, all_speakers: bool = False):
+        super().__init__()
+        self.cfg = cfg
+        df, self.class_names, self.dropped = load_labelled(cfg)
+        self.fold: Fold = all_speakers_fold(df) if all_speakers else loso_fold(
+            df, fold_speaker if fold_speaker is not None else sorted(df["speaker"].unique())[0])
+        part = {s: role for role in ("train", "val", "test") for s in getattr(self.fold, role)}
+        df["role"] = df["speaker"].map(part)
+        self.frames = {role: df[df["role"] == role].reset_index(drop=True) for role in ("train", "val", "test")}
+        counts = Counter(self.frames["train"]["label"])
+        empty = [n for i, n in enumerate(self.class_names) if counts[i] == 0]
+        if empty:
+            raise DataError(f"class set '{cfg['data']['classes']}' leaves class(es) {empty} empty in the "
+                            f"training speakers of fold {self.fold.name}")
+        self.unlabelled = None
+        if cfg["data"]["unlabelled"]:
+            self.unlabelled = read_manifest(manifest_path(cfg["data"]["manifest_dir"], cfg["data"]["unlabelled"]))
+        self.datasets = {role: UtteranceDataset(frame, cfg, train=role == "train")
+                         for role, frame in self.frames.items()}
+        if self.unlabelled is not None:
+            self.datasets["unlabelled"] = UtteranceDataset(self.unlabelled, cfg, train=True)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def describe(self) -> str:
+        f = self.frames
+        lines = [f"fold {self.fold.name}: test {list(self.fold.test)} ({len(f['test'])} utts), "
+                 f"val {list(self.fold.val)} ({len(f['val'])}), train {len(self.fold.train)} speakers "
+                 f"({len(f['train'])})"]
+        if self.dropped:
+            lines.append("dropped (outside the class set): "
+                         + ", ".join(f"{k or '<none>'} {v}" for k, v in sorted(self.dropped.items())))
+        if self.unlabelled is not None:
+            lines.append(f"unlabelled: {self.cfg['data']['unlabelled']} ({len(self.unlabelled)} utts)")
+        return "\n".join(lines)
+
+    def _loader(self, dataset, batch_size, sampler) -> DataLoader:
+        workers = self.cfg["data"]["num_workers"]
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,
+                          num_workers=workers, persistent_workers=workers > 0)
+
+    def train_dataloader(self):
+        seed, bs = self.cfg["seed"], self.cfg["data"]["batch_size"]
+        train = self.datasets["train"]
+        labelled = self._loader(train, bs, EpochSampler(len(train), seed))
+        if self.unlabelled is None:
+            return {"labelled": labelled}
+        ubs = self.cfg["data"]["unlabelled_batch_size"]
+        n = len(labelled) * ubs
+        unl = self.datasets["unlabelled"]
+        return CombinedLoader({"labelled": labelled,
+                               "unlabelled": self._loader(unl, ubs, EpochSampler(len(unl), seed + 1, num_samples=n))},
+                              mode="min_size")
+
+    def eval_loader(self, role: str) -> DataLoader:
+        ds = self.datasets[role]
+        return self._loader(ds, self.cfg["data"]["batch_size"], EpochSampler(len(ds), 0, shuffle=False))
+
+    def val_dataloader(self):
+        return self.eval_loader("val")
+
+    def test_dataloader(self):
+        return self.eval_loader("test")
+
+
+@torch.no_grad()
+def corpus_stats(dataset: UtteranceDataset, logmel: LogMel, batch: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-mel-bin mean and std of the un-normalised log-mel over the valid frames of `dataset`."""
+    total, sq, count = 0.0, 0.0, 0
+    for start in range(0, len(dataset), batch):
+        waves, lengths = pad_batch([dataset.wave(i) for i in range(start, min(start + batch, len(dataset)))])
+        feats, n = logmel.raw(waves, lengths)
+        mask = (torch.arange(feats.shape[-1])[None] < n[:, None])[:, None, :]
+        total = total + (feats * mask).sum((0, 2))
+        sq = sq + (feats ** 2 * mask).sum((0, 2))
+        count += int(n.sum())
+    mean = total / count
+    return mean, (sq / count - mean ** 2).clamp(min=0).sqrt()

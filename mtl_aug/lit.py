@@ -1,0 +1,124 @@
+"""The LightningModule: batch-level features and augmentation on the device, one `step`
+returning named losses, UAR/WA on validation and test."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from . import augment
+from .audio import LogMel, frame_mask
+from .metrics import scores
+from .model import MTLAug
+from .model.losses import center_loss, masked_mse, soft_cross_entropy, total_loss
+
+
+class LitMTLAug(pl.LightningModule):
+    def __init__(self, cfg: dict, class_names: list[str]):
+        super().__init__()
+        self.save_hyperparameters()
+        self.cfg, self.class_names = cfg, list(class_names)
+        f = cfg["features"]
+        self.logmel = LogMel(cfg["data"]["sample_rate"], f["n_mels"], f["n_fft"], f["hop_length"],
+                             f["f_min"], f["f_max"], f["normalise"])
+        self.model = MTLAug(cfg, len(class_names))
+        self.weights = {k: v for k, v in cfg["loss"]["weights"].items() if v > 0}
+        self._outputs: dict[str, list] = {"val": [], "test": []}
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def features(self, batch: dict, train: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Log-mel (B, F, T), valid frames (B,), soft emotion targets (B, C); in training the
+        batch's SpecAugment and mixup items are transformed here."""
+        feats, n = self.logmel(batch["waves"], batch["lengths"])
+        labels = batch["labels"]
+        targets = F.one_hot(labels.clamp(min=0), self.num_classes).float() * (labels >= 0)[:, None]
+        if train:
+            a = self.cfg["augment"]
+            feats = augment.spec_augment(feats, n, batch["freq_masks"], batch["time_masks"],
+                                         a["time_mask_fraction"], batch["aug"] == augment.SPECAUG)
+            feats, targets = augment.mixup(feats, targets, batch["lam"], batch["aug"] == augment.MIXUP)
+            feats = feats * frame_mask(n, feats.shape[-1])[:, None, :]
+        return feats, n, targets
+
+    def step(self, labelled: dict, unlabelled: dict | None = None, train: bool = True) -> tuple[dict, dict]:
+        feats, n, targets = self.features(labelled, train)
+        aug = labelled["aug"]
+        k = feats.shape[0]
+        if unlabelled is not None:
+            u_feats, u_n, _ = self.features(unlabelled, train)
+            t = max(feats.shape[-1], u_feats.shape[-1])
+            feats = torch.cat([F.pad(feats, (0, t - feats.shape[-1])), F.pad(u_feats, (0, t - u_feats.shape[-1]))])
+            n, aug = torch.cat([n, u_n]), torch.cat([aug, unlabelled["aug"]])
+        out = self.model(feats, n, n_labelled=k)
+        losses = {"ce": soft_cross_entropy(out["logits"], targets)}
+        if "center" in self.weights:
+            losses["center"] = center_loss(out["embedding"], self.model.centers, targets)
+        if "recon" in self.weights:
+            losses["recon"] = masked_mse(out["recon"], out["input"], n)
+        if "aug" in self.weights:
+            losses["aug"] = F.cross_entropy(out["aug_logits"], aug)
+        losses["total"] = total_loss({k_: v for k_, v in losses.items() if k_ in self.weights}, self.weights)
+        return losses, out
+
+    def on_train_epoch_start(self) -> None:
+        # dropout draws from the global RNG: reseed per epoch so a resumed run replays it
+        seed = self.cfg["seed"] * 1000 + self.current_epoch
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        losses, out = self.step(batch["labelled"], batch.get("unlabelled"), train=True)
+        bs = batch["labelled"]["labels"].shape[0]
+        self.log_dict({f"train/{k}": v for k, v in losses.items()}, on_step=False, on_epoch=True, batch_size=bs)
+        acc = (out["logits"].argmax(-1) == batch["labelled"]["labels"]).float().mean()
+        self.log("train/acc", acc, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
+        return losses["total"]
+
+    def _eval_step(self, batch: dict, split: str) -> None:
+        feats, n, _ = self.features(batch, train=False)
+        logits = self.model(feats, n)["logits"]
+        self._outputs[split].append((logits.argmax(-1).cpu(), batch["labels"].cpu(),
+                                     logits.softmax(-1).cpu(), batch["index"].cpu()))
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def collected(self, split: str) -> dict:
+        preds, targets, probs, index = (torch.cat(x) for x in zip(*self._outputs[split]))
+        return {"preds": preds, "targets": targets, "probs": probs, "index": index}
+
+    def _eval_epoch_end(self, split: str) -> None:
+        if not self._outputs[split]:
+            return
+        c = self.collected(split)
+        s = scores(c["preds"], c["targets"], self.num_classes)
+        self.log(f"{split}/uar", s["uar"], prog_bar=True)
+        self.log(f"{split}/wa", s["wa"], prog_bar=split == "val")
+        if split == "test":
+            self.test_results = {**s, **c}
+        self._outputs[split].clear()
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_epoch_end("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_epoch_end("test")
+
+    def configure_optimizers(self):
+        t = self.cfg["train"]
+        opt = torch.optim.Adam(self.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+        if t["scheduler"] == "none":
+            return opt
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=t["plateau_factor"],
+                                                           patience=t["plateau_patience"])
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val/uar"}}

@@ -1,0 +1,39 @@
+"""MTL-AUG: shared CNN encoder + emotion head, reconstruction decoder, augmentation classifier.
+A head whose loss weight is 0 is not built (so `stl` is the plain CNN-BLSTM-attention)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .encoder import CNNEncoder
+from .heads import AugmentationHead, Decoder, EmotionHead
+
+
+class MTLAug(nn.Module):
+    def __init__(self, cfg: dict, num_classes: int):
+        super().__init__()
+        m, w = cfg["model"], cfg["loss"]["weights"]
+        n_mels = cfg["features"]["n_mels"]
+        self.encoder = CNNEncoder(n_mels, m["cnn_channels"], m["freq_pool"], m["time_pool"],
+                                  m["frame_dim"], m["dropout"])
+        self.emotion = EmotionHead(m["frame_dim"], m["lstm_hidden"], m["attention_dim"],
+                                   m["embedding_dim"], num_classes, m["dropout"])
+        self.decoder = (Decoder(m["frame_dim"], m["cnn_channels"], m["freq_pool"], m["time_pool"],
+                                self.encoder.out_freq) if w["recon"] > 0 else None)
+        self.aug_head = AugmentationHead(m["frame_dim"], m["attention_dim"]) if w["aug"] > 0 else None
+        self.centers = nn.Parameter(torch.randn(num_classes, m["embedding_dim"]) * 0.1) if w["center"] > 0 else None
+
+    def forward(self, feats: torch.Tensor, n_frames: torch.Tensor, n_labelled: int | None = None) -> dict:
+        """feats (B, F, T), n_frames (B,). The emotion head sees only the first `n_labelled`
+        items (default all): unlabelled items reach the decoder and augmentation head only."""
+        feats = self.encoder.pad_time(feats)
+        frames, lengths = self.encoder(feats, n_frames)                     # (B, T', D), (B,)
+        k = feats.shape[0] if n_labelled is None else n_labelled
+        out = {"input": feats, "lengths": lengths}
+        if k:
+            out.update(self.emotion(frames[:k], lengths[:k]))
+        if self.decoder is not None:
+            out["recon"] = self.decoder(frames)
+        if self.aug_head is not None:
+            out["aug_logits"] = self.aug_head(frames, lengths)
+        return out

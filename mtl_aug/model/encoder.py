@@ -1,0 +1,37 @@
+"""Shared CNN encoder: log-mel (B, 1, F, T) -> frame sequence (B, T', D)."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class CNNEncoder(nn.Module):
+    def __init__(self, n_mels: int, channels: list[int], freq_pool: list[int], time_pool: list[int],
+                 frame_dim: int, dropout: float):
+        super().__init__()
+        blocks, c_in = [], 1
+        for c, fp, tp in zip(channels, freq_pool, time_pool):
+            blocks += [nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(),
+                       nn.MaxPool2d((fp, tp))]
+            c_in = c
+        self.cnn = nn.Sequential(*blocks)
+        self.time_stride = math.prod(time_pool)
+        self.out_freq = n_mels // math.prod(freq_pool)
+        self.out_channels = c_in
+        self.proj = nn.Sequential(nn.Linear(c_in * self.out_freq, frame_dim), nn.ReLU(), nn.Dropout(dropout))
+
+    def pad_time(self, feats: torch.Tensor) -> torch.Tensor:
+        """Zero-pad (B, F, T) so T is a multiple of the time stride."""
+        extra = -feats.shape[-1] % self.time_stride
+        return nn.functional.pad(feats, (0, extra)) if extra else feats
+
+    def out_lengths(self, n_frames: torch.Tensor) -> torch.Tensor:
+        return torch.div(n_frames + self.time_stride - 1, self.time_stride, rounding_mode="floor")
+
+    def forward(self, feats: torch.Tensor, n_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """feats (B, F, T) with T a multiple of the stride -> frames (B, T', D), lengths (B,)."""
+        x = self.cnn(feats[:, None])                       # (B, C, F', T')
+        x = x.permute(0, 3, 1, 2).flatten(2)               # (B, T', C*F')
+        return self.proj(x), self.out_lengths(n_frames)

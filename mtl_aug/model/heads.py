@@ -1,0 +1,66 @@
+"""The three heads on the shared encoder output (B, T', D)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from ..audio import frame_mask
+
+
+class EmotionHead(nn.Module):
+    """BLSTM for context, attention pooling over valid frames, dense embedding -> logits."""
+
+    def __init__(self, frame_dim: int, hidden: int, attention_dim: int, embedding_dim: int,
+                 num_classes: int, dropout: float):
+        super().__init__()
+        self.lstm = nn.LSTM(frame_dim, hidden, batch_first=True, bidirectional=True)
+        self.score = nn.Sequential(nn.Linear(2 * hidden, attention_dim), nn.Tanh(),
+                                   nn.Linear(attention_dim, 1, bias=False))
+        self.embed = nn.Sequential(nn.Linear(2 * hidden, embedding_dim), nn.ReLU())
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(embedding_dim, num_classes)
+
+    def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> dict:
+        packed = pack_padded_sequence(frames, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        h, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=frames.shape[1])
+        scores = self.score(h).squeeze(-1)                                   # (B, T')
+        scores = scores.masked_fill(~frame_mask(lengths, h.shape[1]), float("-inf"))
+        alpha = torch.softmax(scores, dim=1)                                 # padding frames get 0
+        context = (alpha.unsqueeze(-1) * h).sum(1)                           # (B, 2H)
+        embedding = self.embed(context)
+        return {"logits": self.out(self.drop(embedding)), "embedding": embedding, "attention": alpha}
+
+
+class Decoder(nn.Module):
+    """Encoder output (B, T', D) back to the encoder input (B, F, T' * time_stride)."""
+
+    def __init__(self, frame_dim: int, channels: list[int], freq_pool: list[int], time_pool: list[int],
+                 out_freq: int):
+        super().__init__()
+        self.c, self.f = channels[-1], out_freq
+        self.proj = nn.Linear(frame_dim, channels[-1] * out_freq)
+        layers = []
+        outs = list(reversed(channels[:-1])) + [channels[0]]
+        for c_in, c_out, fp, tp in zip(reversed(channels), outs, reversed(freq_pool), reversed(time_pool)):
+            layers += [nn.ConvTranspose2d(c_in, c_out, (fp, tp), stride=(fp, tp)), nn.BatchNorm2d(c_out), nn.ReLU()]
+        layers.append(nn.Conv2d(channels[0], 1, 3, padding=1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        b, t, _ = frames.shape
+        x = self.proj(frames).view(b, t, self.c, self.f).permute(0, 2, 3, 1)   # (B, C, F', T')
+        return self.net(x).squeeze(1)                                          # (B, F, T)
+
+
+class AugmentationHead(nn.Module):
+    """Mean over valid frames -> which of the four augmentations was applied."""
+
+    def __init__(self, frame_dim: int, hidden: int, num_types: int = 4):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(frame_dim, hidden), nn.ReLU(), nn.Linear(hidden, num_types))
+
+    def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = frame_mask(lengths, frames.shape[1]).unsqueeze(-1).float()
+        pooled = (frames * mask).sum(1) / mask.sum(1).clamp(min=1)
+        return self.net(pooled)

@@ -1,0 +1,127 @@
+"""Train one fold: a run directory with the resolved config, logs, checkpoints and results.json.
+
+Started again with the same command, a run resumes from its last checkpoint; a finished run
+(results.json present) is reported, not re-run."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
+from .config import ConfigError, save_config
+from .data import EmotionDataModule, corpus_stats
+from .lit import LitMTLAug
+
+SYNTHETIC_NOTE = "SYNTHETIC demo corpus: not real speech; these numbers say nothing about real emotion recognition"
+
+
+def run_dir(cfg: dict, fold_name: str) -> Path:
+    return Path(cfg["train"]["run_dir"]) / cfg["corpus"] / cfg["variant"] / f"seed{cfg['seed']}" / fold_name
+
+
+def _check_same_config(out: Path, cfg: dict) -> None:
+    import yaml
+    saved = out / "config.yaml"
+    if saved.is_file() and yaml.safe_load(saved.read_text()) != cfg:
+        raise ConfigError(f"{out} holds a run with a different config ({saved}); resuming it with this "
+                          f"config would mix the two: choose another train.run_dir or remove {out}")
+
+
+def make_trainer(cfg: dict, out: Path | None, callbacks: list = (), enable_progress: bool = True) -> pl.Trainer:
+    t = cfg["train"]
+    deterministic = t["deterministic"]
+    if deterministic and torch.cuda.is_available() and t["accelerator"] != "cpu":
+        deterministic = "warn"  # some CUDA kernels (e.g. transposed-conv backward) have no deterministic version
+    loggers = [CSVLogger(out, name="", version=""), TensorBoardLogger(out, name="tensorboard", version="")] if out else False
+    return pl.Trainer(
+        max_epochs=t["max_epochs"], accelerator=t["accelerator"], devices=t["devices"], strategy=t["strategy"],
+        precision=t["precision"], gradient_clip_val=t["gradient_clip"], deterministic=deterministic,
+        limit_train_batches=t["limit_train_batches"], logger=loggers, callbacks=list(callbacks),
+        enable_progress_bar=enable_progress, enable_model_summary=False, log_every_n_steps=1,
+        default_root_dir=out, num_sanity_val_steps=0, enable_checkpointing=out is not None)
+
+
+def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = False,
+               extra_callbacks: list = (), verbose: bool = True) -> dict:
+    """Fit one fold and test the checkpoint chosen on the validation speaker(s); returns results."""
+    dm = EmotionDataModule(cfg, fold_speaker, all_speakers=all_speakers)   # data errors surface here
+    out = run_dir(cfg, dm.fold.name)
+    results_file = out / "results.json"
+    if results_file.is_file():
+        if verbose:
+            print(f"{out}: finished earlier, not re-run (delete it to train again)")
+        return json.loads(results_file.read_text())
+    _check_same_config(out, cfg)
+    save_config(cfg, out / "config.yaml")
+    if verbose:
+        print(dm.describe())
+        if cfg["corpus"] == "synthetic_demo":
+            print(SYNTHETIC_NOTE)
+
+    pl.seed_everything(cfg["seed"], workers=True, verbose=False)
+    lit = LitMTLAug(cfg, dm.class_names)
+    if cfg["features"]["normalise"] == "corpus":
+        lit.logmel.set_corpus_stats(*corpus_stats(dm.datasets["train"], lit.logmel))
+    ckpt_dir = out / "checkpoints"
+    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/uar", mode="max",
+                           save_last=True, enable_version_counter=False)
+    stop = EarlyStopping(monitor="val/uar", mode="max", patience=cfg["train"]["patience"])
+    trainer = make_trainer(cfg, out, [best, stop, TQDMProgressBar(), *extra_callbacks], enable_progress=verbose)
+    last = ckpt_dir / "last.ckpt"
+    if last.is_file() and verbose:
+        print(f"resuming from {last}")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        trainer.fit(lit, datamodule=dm, ckpt_path=last if last.is_file() else None)
+        results = {"corpus": cfg["corpus"], "variant": cfg["variant"], "seed": cfg["seed"],
+                   "fold": dm.fold.name, "test_speakers": list(dm.fold.test), "val_speakers": list(dm.fold.val),
+                   "train_speakers": list(dm.fold.train), "class_names": dm.class_names,
+                   "best_val_uar": float(best.best_model_score), "best_checkpoint": str(ckpt_dir / "best.ckpt"),
+                   "epochs_trained": trainer.current_epoch}
+        if cfg["corpus"] == "synthetic_demo":
+            results["note"] = SYNTHETIC_NOTE
+        if dm.fold.test:
+            trainer.test(lit, datamodule=dm, ckpt_path=str(ckpt_dir / "best.ckpt"), verbose=False)
+            test = lit.test_results
+            results.update({k: test[k] for k in ("uar", "wa", "recall", "confusion", "n")})
+            write_predictions(out / "predictions.csv", dm.frames["test"], test, dm.class_names)
+    results_file.write_text(json.dumps(results, indent=2) + "\n")
+    if verbose:
+        print(summary(results, out))
+    return results
+
+
+def write_predictions(path: Path, frame: pd.DataFrame, test: dict, class_names: list[str]) -> None:
+    rows = frame.iloc[test["index"].numpy()]
+    table = pd.DataFrame({"utt_id": rows["utt_id"].values, "speaker": rows["speaker"].values,
+                          "target": [class_names[i] for i in test["targets"]],
+                          "pred": [class_names[i] for i in test["preds"]]})
+    for j, name in enumerate(class_names):
+        table[f"p_{name}"] = test["probs"][:, j].numpy().round(5)
+    table.to_csv(path, index=False)
+
+
+def confusion_table(confusion: list[list[int]], names: list[str]) -> str:
+    width = max(6, *(len(n) for n in names)) + 1
+    lines = ["true \\ pred".ljust(width) + "".join(n[:width - 1].rjust(width) for n in names)]
+    lines += [name.ljust(width) + "".join(str(v).rjust(width) for v in row) for name, row in zip(names, confusion)]
+    return "\n".join(lines)
+
+
+def summary(r: dict, out: Path) -> str:
+    lines = ["", "=" * 64, f"{r['corpus']} / {r['variant']} / seed {r['seed']} / fold {r['fold']}",
+             f"best validation UAR {r['best_val_uar']:.4f} ({', '.join(r['val_speakers'])}); "
+             f"{r['epochs_trained']} epochs"]
+    if "uar" in r:
+        lines += [f"TEST  UAR {r['uar']:.4f}   WA {r['wa']:.4f}   ({r['n']} utterances, "
+                  f"speaker {', '.join(r['test_speakers'])})", confusion_table(r["confusion"], r["class_names"])]
+    if "note" in r:
+        lines.append(r["note"])
+    lines += [f"run directory: {out}", "=" * 64]
+    return "\n".join(lines)
