@@ -16,6 +16,7 @@ COLUMNS = ["utt_id", "path", "corpus", "speaker", "gender", "session", "style", 
            "duration", "sample_rate", "channels"]
 ROOT_TOKEN = "{data_root}"
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+KNOWN_CORPORA = ("iemocap", "msp_improv", "emodb", "librispeech", "demand", "synthetic_demo")
 
 
 class DataError(ValueError):
@@ -130,6 +131,10 @@ def read_manifest(path: Path, data_root: str | Path | None = None) -> pd.DataFra
     path = Path(path)
     if not path.is_file():
         corpus = path.stem
+        if corpus not in KNOWN_CORPORA:
+            raise DataError(f"unknown corpus '{corpus}': no manifest {path}. Known corpora: "
+                            f"{', '.join(KNOWN_CORPORA)}; any other corpus is described by a CSV and "
+                            f"prepared with `make manifests CORPUS=generic DATA_DIR=<csv> NAME={corpus}`")
         raise DataError(f"manifest {path} not found: make it with "
                         f"`make manifests CORPUS={corpus} DATA_DIR=<path to the corpus>`")
     df = pd.read_csv(path, dtype={"speaker": str, "session": str, "emotion": str, "gender": str,

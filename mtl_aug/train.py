@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from .config import ConfigError, save_config
@@ -38,7 +38,8 @@ def make_trainer(cfg: dict, out: Path | None, callbacks: list = (), enable_progr
     deterministic = t["deterministic"]
     if deterministic and torch.cuda.is_available() and t["accelerator"] != "cpu":
         deterministic = "warn"  # some CUDA kernels (e.g. transposed-conv backward) have no deterministic version
-    loggers = [CSVLogger(out, name="", version=""), TensorBoardLogger(out, name="tensorboard", version="")] if out else False
+    loggers = [CSVLogger(out, name="", version="", flush_logs_every_n_steps=1),
+               TensorBoardLogger(out, name="tensorboard", version="")] if out else False
     return pl.Trainer(
         max_epochs=t["max_epochs"], accelerator=t["accelerator"], devices=t["devices"], strategy=t["strategy"],
         precision=t["precision"], gradient_clip_val=t["gradient_clip"], deterministic=deterministic,
@@ -72,12 +73,17 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/uar", mode="max",
                            save_last=True, enable_version_counter=False)
     stop = EarlyStopping(monitor="val/uar", mode="max", patience=cfg["train"]["patience"])
-    trainer = make_trainer(cfg, out, [best, stop, TQDMProgressBar(), *extra_callbacks], enable_progress=verbose)
+    trainer = make_trainer(cfg, out, [best, stop, *extra_callbacks], enable_progress=verbose)
     last = ckpt_dir / "last.ckpt"
-    if last.is_file() and verbose:
-        print(f"resuming from {last}")
+    earlier_metrics = None
+    if last.is_file():
+        if verbose:
+            print(f"resuming from {last}")
+        if (out / "metrics.csv").is_file():  # CSVLogger starts the file afresh: keep the earlier epochs
+            earlier_metrics = pd.read_csv(out / "metrics.csv")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        warnings.filterwarnings("ignore", ".*exists and is not empty.*")
         trainer.fit(lit, datamodule=dm, ckpt_path=last if last.is_file() else None)
         results = {"corpus": cfg["corpus"], "variant": cfg["variant"], "seed": cfg["seed"],
                    "fold": dm.fold.name, "test_speakers": list(dm.fold.test), "val_speakers": list(dm.fold.val),
@@ -91,10 +97,19 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
             test = lit.test_results
             results.update({k: test[k] for k in ("uar", "wa", "recall", "confusion", "n")})
             write_predictions(out / "predictions.csv", dm.frames["test"], test, dm.class_names)
+    if earlier_metrics is not None:
+        _prepend_metrics(out / "metrics.csv", earlier_metrics)
     results_file.write_text(json.dumps(results, indent=2) + "\n")
     if verbose:
         print(summary(results, out))
     return results
+
+
+def _prepend_metrics(path: Path, earlier: pd.DataFrame) -> None:
+    """metrics.csv of a resumed run: the epochs before the resume point from `earlier`, then the new rows."""
+    new = pd.read_csv(path)
+    start = new["epoch"].min()
+    pd.concat([earlier[earlier["epoch"] < start], new], ignore_index=True).to_csv(path, index=False)
 
 
 def write_predictions(path: Path, frame: pd.DataFrame, test: dict, class_names: list[str]) -> None:

@@ -6,17 +6,19 @@ import math
 import torch
 from torch import nn
 
+from ..audio import frame_mask
+
 
 class CNNEncoder(nn.Module):
     def __init__(self, n_mels: int, channels: list[int], freq_pool: list[int], time_pool: list[int],
                  frame_dim: int, dropout: float):
         super().__init__()
-        blocks, c_in = [], 1
+        self.blocks, self.pools, c_in = nn.ModuleList(), nn.ModuleList(), 1
         for c, fp, tp in zip(channels, freq_pool, time_pool):
-            blocks += [nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(),
-                       nn.MaxPool2d((fp, tp))]
+            self.blocks.append(nn.Sequential(nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU()))
+            self.pools.append(nn.MaxPool2d((fp, tp)))
             c_in = c
-        self.cnn = nn.Sequential(*blocks)
+        self.time_pool = list(time_pool)
         self.time_stride = math.prod(time_pool)
         self.out_freq = n_mels // math.prod(freq_pool)
         self.out_channels = c_in
@@ -32,6 +34,12 @@ class CNNEncoder(nn.Module):
 
     def forward(self, feats: torch.Tensor, n_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """feats (B, F, T) with T a multiple of the stride -> frames (B, T', D), lengths (B,)."""
-        x = self.cnn(feats[:, None])                       # (B, C, F', T')
+        x, n = feats[:, None], n_frames                     # (B, 1, F, T)
+        for block, pool, tp in zip(self.blocks, self.pools, self.time_pool):
+            # zero the padding frames: batch norm shifts them off zero, and the next conv would
+            # then see different values beside an utterance depending on how much it was padded
+            x = block(x) * frame_mask(n, x.shape[-1])[:, None, None, :]
+            x, n = pool(x), torch.div(n + tp - 1, tp, rounding_mode="floor")
+        # x: (B, C, F', T')
         x = x.permute(0, 3, 1, 2).flatten(2)               # (B, T', C*F')
         return self.proj(x), self.out_lengths(n_frames)

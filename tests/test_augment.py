@@ -1,0 +1,79 @@
+"""What each augmentation does, and that every random choice is a function of the seed."""
+import numpy as np
+import torch
+
+from mtl_aug import augment
+from mtl_aug.config import load_config
+from mtl_aug.data import EpochSampler
+
+
+def test_speed_perturbation_changes_duration_by_factor():
+    wave = torch.randn(16000)
+    for factor in (0.9, 1.1):
+        out = augment.speed_perturb(wave, factor, 16000)
+        assert abs(len(out) - 16000 / factor) <= 2
+
+
+def test_speed_perturbation_scales_pitch():
+    t = torch.arange(16000) / 16000
+    wave = torch.sin(2 * torch.pi * 440 * t)
+    out = augment.speed_perturb(wave, 1.1, 16000)
+    peak = torch.fft.rfft(out).abs().argmax().item() * 16000 / len(out)
+    assert abs(peak - 484) < 3
+
+
+def test_specaugment_blanks_exactly_the_configured_spans():
+    feats = torch.ones(2, 20, 50)
+    n_frames = torch.tensor([50, 30])
+    freq = torch.tensor([[[3, 4]], [[10, 2]]])           # start, width
+    time = torch.tensor([[[0.5, 0.0]], [[1.0, 1.0]]])    # width fraction u1, start fraction u2
+    out = augment.spec_augment(feats, n_frames, freq, time, 0.2, torch.tensor([True, False]))
+    # item 0: bins 3..6 blanked; time width floor(0.5*0.2*50)=5 starting at 0
+    expected = torch.ones(20, 50)
+    expected[3:7] = 0
+    expected[:, 0:5] = 0
+    assert torch.equal(out[0], expected)
+    assert torch.equal(out[1], feats[1])                  # not selected: untouched
+
+
+def test_specaugment_time_span_stays_inside_the_utterance():
+    feats = torch.ones(1, 8, 100)
+    out = augment.spec_augment(feats, torch.tensor([40]), torch.zeros(1, 1, 2, dtype=torch.long),
+                               torch.tensor([[[1.0, 1.0]]]), 0.25, torch.tensor([True]))
+    blanked = (out[0, 0] == 0).nonzero().flatten()
+    assert blanked.tolist() == list(range(30, 40))       # width 10, ends at the last valid frame
+
+
+def test_mixup_is_the_stated_convex_combination():
+    feats = torch.randn(3, 4, 5)
+    targets = torch.eye(3)
+    lam = torch.tensor([0.3, 0.8, 0.5])
+    mixed, mixed_t = augment.mixup(feats, targets, lam, torch.tensor([True, False, True]))
+    assert torch.allclose(mixed[0], 0.3 * feats[0] + 0.7 * feats[1])
+    assert torch.equal(mixed[1], feats[1])
+    assert torch.allclose(mixed[2], 0.5 * feats[2] + 0.5 * feats[0])
+    assert torch.allclose(mixed_t[0], torch.tensor([0.3, 0.7, 0.0]))
+
+
+def test_draws_are_deterministic_and_follow_probs():
+    cfg = load_config()["augment"]
+    a = [augment.draw(np.random.default_rng(s), cfg, 64) for s in range(400)]
+    b = [augment.draw(np.random.default_rng(s), cfg, 64) for s in range(400)]
+    assert [x["aug"] for x in a] == [x["aug"] for x in b]
+    assert all(np.array_equal(x["freq_masks"], y["freq_masks"]) for x, y in zip(a, b))
+    counts = np.bincount([x["aug"] for x in a], minlength=4)
+    assert (counts > 60).all()                            # each of the four types is used
+    only_none = dict(cfg, probs=[1.0, 0, 0, 0])
+    assert {augment.draw(np.random.default_rng(s), only_none, 64)["aug"] for s in range(50)} == {0}
+
+
+def test_epoch_sampler_depends_on_seed_and_epoch_only():
+    s1, s2 = EpochSampler(10, seed=3), EpochSampler(10, seed=3)
+    s1.set_epoch(2)
+    s2.set_epoch(2)
+    assert list(s1) == list(s2)
+    s2.set_epoch(3)
+    assert list(s1) != list(s2)
+    assert sorted(i for i, _ in s1) == list(range(10))
+    cyc = EpochSampler(4, seed=0, num_samples=10)
+    assert len(list(cyc)) == 10

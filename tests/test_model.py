@@ -1,0 +1,124 @@
+"""Model heads, padding invariance, losses and the unlabelled-gradient rule."""
+import pytest
+import torch
+
+from mtl_aug.config import load_config
+from mtl_aug.lit import LitMTLAug
+from mtl_aug.model import MTLAug
+from mtl_aug.model.losses import center_loss, masked_mse, soft_cross_entropy
+
+NAMES = ["angry", "happy", "neutral", "sad"]
+
+
+def debug_cfg(*overlays):
+    return load_config("synthetic_demo", ["debug", *overlays])
+
+
+def batch(lengths, labels, aug=None):
+    b = len(lengths)
+    torch.manual_seed(0)
+    waves = torch.zeros(b, max(lengths))
+    for i, n in enumerate(lengths):
+        waves[i, :n] = torch.randn(n) * 0.1
+    return {"waves": waves, "lengths": torch.tensor(lengths), "labels": torch.tensor(labels),
+            "aug": torch.tensor(aug or [0] * b), "lam": torch.ones(b),
+            "freq_masks": torch.zeros(b, 2, 2, dtype=torch.long), "time_masks": torch.zeros(b, 2, 2),
+            "index": torch.arange(b)}
+
+
+def test_head_shapes_for_variable_length_batch():
+    lit = LitMTLAug(debug_cfg(), NAMES)
+    b = batch([16000, 9000, 4100], [0, 1, 2])
+    feats, n, _ = lit.features(b, train=False)
+    out = lit.model(feats, n)
+    assert out["logits"].shape == (3, 4)
+    assert out["embedding"].shape == (3, lit.cfg["model"]["embedding_dim"])
+    assert out["aug_logits"].shape == (3, 4)
+    assert out["recon"].shape == out["input"].shape                  # (B, F, T) back to the input
+    assert out["input"].shape[1] == lit.cfg["features"]["n_mels"]
+    assert torch.equal(out["lengths"], torch.tensor([26, 15, 7]))    # ceil(frames / time stride 4)
+    att = out["attention"]
+    assert torch.allclose(att.sum(1), torch.ones(3))
+    assert (att[1, 15:] == 0).all() and (att[2, 7:] == 0).all()    # padding frames get zero weight
+
+
+def test_emotion_logits_do_not_change_with_more_padding():
+    for variant in ([], ["stl"]):
+        lit = LitMTLAug(debug_cfg(*variant), NAMES).eval()
+        short = batch([7000], [0])
+        padded = dict(short, waves=torch.nn.functional.pad(short["waves"], (0, 9000)))
+        with torch.no_grad():
+            a = lit.model(*lit.features(short, train=False)[:2])["logits"]
+            b = lit.model(*lit.features(padded, train=False)[:2])["logits"]
+        assert torch.allclose(a, b, atol=1e-5), (a, b)
+
+
+def test_stl_builds_only_the_emotion_path():
+    model = MTLAug(debug_cfg("stl"), 4)
+    assert model.decoder is None and model.aug_head is None and model.centers is None
+    full = MTLAug(debug_cfg(), 4)
+    assert full.decoder is not None and full.aug_head is not None and full.centers is not None
+
+
+def test_center_loss_pulls_embeddings_to_their_class_center():
+    torch.manual_seed(0)
+    emb = torch.randn(6, 3, requires_grad=True)
+    centers = torch.randn(2, 3)
+    targets = torch.nn.functional.one_hot(torch.tensor([0, 1, 0, 1, 0, 1]), 2).float()
+    before = ((emb - centers[[0, 1, 0, 1, 0, 1]]) ** 2).sum(1)
+    opt = torch.optim.SGD([emb], lr=0.5)
+    for _ in range(5):
+        opt.zero_grad()
+        center_loss(emb, centers, targets).backward()
+        opt.step()
+    after = ((emb - centers[[0, 1, 0, 1, 0, 1]]) ** 2).sum(1)
+    assert (after < before * 0.5).all()
+    assert center_loss(centers[[0, 1]], centers, targets[:2]).item() == pytest.approx(0.0)
+
+
+def test_mixup_loss_equals_lambda_weighted_sum():
+    torch.manual_seed(0)
+    logits = torch.randn(1, 4)
+    lam = 0.3
+    target = lam * torch.eye(4)[1] + (1 - lam) * torch.eye(4)[3]
+    ce = torch.nn.functional.cross_entropy
+    expected = lam * ce(logits, torch.tensor([1])) + (1 - lam) * ce(logits, torch.tensor([3]))
+    assert soft_cross_entropy(logits, target[None]).item() == pytest.approx(expected.item(), rel=1e-6)
+    emb, centers = torch.randn(1, 5), torch.randn(4, 5)
+    expected_c = lam * center_loss(emb, centers, torch.eye(4)[[1]]) + (1 - lam) * center_loss(emb, centers, torch.eye(4)[[3]])
+    assert center_loss(emb, centers, target[None]).item() == pytest.approx(expected_c.item(), rel=1e-6)
+
+
+def test_unlabelled_batch_updates_only_the_auxiliary_losses():
+    lit = LitMTLAug(debug_cfg(), NAMES)
+    unlabelled = batch([9000, 7000], [-1, -1], aug=[0, 3])
+    feats, n, _ = lit.features(unlabelled, train=True)
+    out = lit.model(feats, n, n_labelled=0)                 # as in step(): unlabelled items come last
+    assert "logits" not in out                                # the emotion head never sees them
+    loss = lit.weights["recon"] * masked_mse(out["recon"], out["input"], n) + \
+        lit.weights["aug"] * torch.nn.functional.cross_entropy(out["aug_logits"], unlabelled["aug"])
+    loss.backward()
+    for name, p in lit.model.emotion.named_parameters():
+        assert p.grad is None or p.grad.abs().sum() == 0, name
+    assert lit.model.centers.grad is None
+    for part in (lit.model.encoder, lit.model.decoder, lit.model.aug_head):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
+
+
+def test_training_step_gradients_split_labelled_and_unlabelled():
+    """Through the real `step`: the emotion loss' gradient on the emotion head is the same with
+    or without an unlabelled batch beside it (up to batch-norm statistics, frozen here)."""
+    lit = LitMTLAug(debug_cfg(), NAMES)
+    lit.eval()                                                # freeze batch-norm and dropout
+    labelled = batch([8000, 6000], [0, 1])
+    unlabelled = batch([9000, 7000], [-1, -1], aug=[0, 3])
+
+    def head_grads(unl):
+        lit.zero_grad()
+        losses, _ = lit.step(labelled, unl, train=True)
+        (losses["ce"] + lit.weights["center"] * losses["center"]).backward()
+        return [p.grad.clone() for p in lit.model.emotion.parameters() if p.grad is not None] + \
+            [lit.model.centers.grad.clone()]
+
+    for a, b in zip(head_grads(None), head_grads(unlabelled)):
+        assert torch.allclose(a, b, atol=1e-6)

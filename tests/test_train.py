@@ -1,0 +1,169 @@
+"""Training end to end on a tiny synthetic corpus: every shipped config, resume, determinism,
+errors before compute, an overfitting check, and a short real run on EMODB."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import pytorch_lightning as pl
+import soundfile as sf
+import torch
+
+from mtl_aug.config import CONFIG_DIR, ConfigError, load_config
+from mtl_aug.corpora import prepare_emodb, prepare_generic, prepare_librispeech
+from mtl_aug.corpora.synthetic import generate_synthetic
+from mtl_aug.data import EmotionDataModule
+from mtl_aug.lit import LitMTLAug
+from mtl_aug.manifest import DataError
+from mtl_aug.train import train_fold
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+VARIANTS = sorted(p.stem for p in (CONFIG_DIR / "variant").glob("*.yaml") if p.stem != "debug")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """Manifests of a tiny synthetic corpus (4 speakers) and a tiny unlabelled 'LibriSpeech'."""
+    root = tmp_path_factory.mktemp("corpus")
+    manifests = root / "manifests"
+    csv = generate_synthetic(root / "demo", speakers=4, per_emotion=3, seed=1)
+    prepare_generic(csv, manifests / "synthetic_demo.csv", corpus="synthetic_demo")
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        flac = root / "libri" / "LibriSpeech" / "train-clean-100" / "19" / "198" / f"19-198-{i:04d}.flac"
+        flac.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(flac, (rng.standard_normal(12000) * 0.05).astype(np.float32), 16000)
+    prepare_librispeech(root / "libri", manifests / "librispeech.csv")
+    return manifests
+
+
+def tiny_cfg(manifests: Path, run_dir: Path, *overlays, corpus="synthetic_demo", **sets) -> dict:
+    base = run_dir.parent / f"{run_dir.name}_base.yaml"
+    base.write_text(f"data: {{unlabelled: librispeech, manifest_dir: '{manifests}'}}\n"
+                    f"train: {{run_dir: '{run_dir}', max_epochs: 2, limit_train_batches: 2}}\n")
+    return load_config(corpus, [str(base), "debug", *overlays], [f"{k.replace('__', '.')}={v}" for k, v in sets.items()])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_shipped_variant_trains_and_tests(corpus, tmp_path, variant):
+    cfg = tiny_cfg(corpus, tmp_path / "runs", variant, train__max_epochs=1)
+    res = train_fold(cfg, "spk00", verbose=False)
+    out = tmp_path / "runs" / "synthetic_demo" / variant / "seed0" / "spk00"
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["uar"] == res["uar"] and 0 <= res["uar"] <= 1
+    assert saved["class_names"] == ["angry", "happy", "neutral", "sad"]
+    assert np.array(saved["confusion"]).sum() == saved["n"] == 12
+    assert saved["fold"] == "spk00" and saved["seed"] == 0 and saved["test_speakers"] == ["spk00"]
+    assert "spk00" not in saved["val_speakers"] + saved["train_speakers"]
+    for name in ("config.yaml", "metrics.csv", "checkpoints/best.ckpt", "checkpoints/last.ckpt", "predictions.csv"):
+        assert (out / name).is_file(), name
+    assert (out / "tensorboard").is_dir()
+    logged = pd.read_csv(out / "metrics.csv")
+    uses_unlabelled = cfg["data"]["unlabelled"] is not None
+    assert ("train/recon" in logged) == (cfg["loss"]["weights"]["recon"] > 0)
+    assert ("train/aug" in logged) == (cfg["loss"]["weights"]["aug"] > 0)
+    assert uses_unlabelled == (variant not in ("stl", "stl_aug", "no_unlabelled"))
+
+
+def test_shipped_corpus_configs_load():
+    for path in (CONFIG_DIR / "corpus").glob("*.yaml"):
+        cfg = load_config(path.stem)
+        assert cfg["corpus"] == path.stem
+
+
+class Crash(pl.Callback):
+    def on_train_epoch_start(self, trainer, module):
+        if trainer.current_epoch == 2:
+            raise RuntimeError("simulated crash")
+
+
+def test_resumed_run_matches_uninterrupted_run_and_reruns_are_identical(corpus, tmp_path):
+    keys = ("uar", "wa", "confusion", "best_val_uar", "epochs_trained")
+    ref = train_fold(tiny_cfg(corpus, tmp_path / "a", train__max_epochs=4), "spk01", verbose=False)
+    again = train_fold(tiny_cfg(corpus, tmp_path / "b", train__max_epochs=4), "spk01", verbose=False)
+    assert {k: again[k] for k in keys} == {k: ref[k] for k in keys}
+
+    cfg = tiny_cfg(corpus, tmp_path / "c", train__max_epochs=4)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_fold(cfg, "spk01", extra_callbacks=[Crash()], verbose=False)
+    out = tmp_path / "c" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01"
+    assert (out / "checkpoints" / "last.ckpt").is_file() and not (out / "results.json").exists()
+    resumed = train_fold(cfg, "spk01", verbose=False)
+    assert {k: resumed[k] for k in keys} == {k: ref[k] for k in keys}
+    # epochs 0-1 were logged by the first attempt only, 2-3 by the resumed one
+    epochs = pd.read_csv(out / "metrics.csv")["epoch"].dropna().astype(int)
+    assert set(epochs) == {0, 1, 2, 3}
+    assert len(pd.read_csv(out / "metrics.csv")) == len(pd.read_csv(tmp_path / "a" / out.relative_to(tmp_path / "c")
+                                                                     / "metrics.csv"))
+    # a finished run is reported, not re-run
+    mtime = (out / "results.json").stat().st_mtime
+    assert train_fold(cfg, "spk01", verbose=False)["uar"] == ref["uar"]
+    assert (out / "results.json").stat().st_mtime == mtime
+
+
+def test_resuming_with_a_different_config_is_refused(corpus, tmp_path):
+    cfg = tiny_cfg(corpus, tmp_path / "r", train__max_epochs=3)
+    with pytest.raises(RuntimeError):
+        train_fold(cfg, "spk01", extra_callbacks=[Crash()], verbose=False)
+    changed = dict(cfg, train=dict(cfg["train"], lr=0.5))
+    with pytest.raises(ConfigError, match="different config"):
+        train_fold(changed, "spk01", verbose=False)
+
+
+def test_clear_errors_before_any_compute(corpus, tmp_path):
+    with pytest.raises(DataError, match="make manifests CORPUS=emodb"):
+        EmotionDataModule(tiny_cfg(tmp_path / "empty", tmp_path / "runs", corpus="emodb"))
+    with pytest.raises(DataError, match="unknown corpus 'nope'"):
+        EmotionDataModule(tiny_cfg(corpus, tmp_path / "runs", corpus="nope"))
+    with pytest.raises(ConfigError, match="unknown config key 'train.learning_rate'"):
+        load_config("synthetic_demo", overrides=["train.learning_rate=1"])
+    with pytest.raises(DataError, match="fold speaker 'spk99' is not in the manifest"):
+        EmotionDataModule(tiny_cfg(corpus, tmp_path / "runs"), "spk99")
+    # a class set that leaves 'sad' with no training utterance
+    df = pd.read_csv(corpus / "synthetic_demo.csv", dtype=str, keep_default_na=False)
+    keep = (df["emotion"] != "sad") | (df["speaker"] == "spk00")
+    df[keep].to_csv(corpus / "nosad.csv", index=False)
+    (corpus / "nosad.json").write_text((corpus / "synthetic_demo.json").read_text())
+    with pytest.raises(DataError, match=r"\['sad'\] empty in the training speakers"):
+        EmotionDataModule(tiny_cfg(corpus, tmp_path / "runs", corpus="nosad"), "spk00")
+    assert not (tmp_path / "runs").exists()                  # nothing was started
+
+
+def test_model_overfits_a_tiny_labelled_subset():
+    """All four losses wired: the model memorises 8 random-noise utterances with arbitrary labels."""
+    torch.manual_seed(0)
+    cfg = load_config("synthetic_demo", ["debug"], ["augment.probs=[1, 0, 0, 0]", "model.dropout=0.0"])
+    lit = LitMTLAug(cfg, ["a", "b", "c", "d"])
+    lengths = [6000, 8000, 7000, 9000, 6500, 7500, 8500, 5000]
+    waves = torch.zeros(8, 9000)
+    for i, n in enumerate(lengths):
+        waves[i, :n] = torch.randn(n) * 0.1
+    labels = torch.tensor([0, 1, 2, 3, 3, 2, 1, 0])
+    batch = {"waves": waves, "lengths": torch.tensor(lengths), "labels": labels, "aug": torch.zeros(8, dtype=torch.long),
+             "lam": torch.ones(8), "freq_masks": torch.zeros(8, 2, 2, dtype=torch.long), "time_masks": torch.zeros(8, 2, 2)}
+    opt = torch.optim.Adam(lit.parameters(), lr=3e-3)
+    for _ in range(150):
+        opt.zero_grad()
+        losses, _ = lit.step(batch, train=True)
+        losses["total"].backward()
+        opt.step()
+    lit.eval()
+    with torch.no_grad():
+        feats, n, _ = lit.features(batch, train=False)
+        acc = (lit.model(feats, n)["logits"].argmax(-1) == labels).float().mean().item()
+    assert acc == 1.0
+    assert {"ce", "center", "recon", "aug"} <= set(losses)
+
+
+@pytest.mark.skipif(not (SHARED / "emodb" / "wav").is_dir(), reason="../shared/data/emodb not present")
+def test_short_real_run_on_emodb(tmp_path):
+    manifests = tmp_path / "manifests"
+    prepare_emodb(SHARED / "emodb", manifests / "emodb.csv")
+    prepare_librispeech(SHARED / "librispeech_sample", manifests / "librispeech.csv", hours=0.05)
+    cfg = tiny_cfg(manifests, tmp_path / "runs", corpus="emodb", train__max_epochs=1, train__limit_train_batches=3)
+    res = train_fold(cfg, "03", verbose=False)
+    assert len(res["class_names"]) == 7
+    assert np.array(res["confusion"]).shape == (7, 7)
+    assert res["n"] == 49                                     # speaker 03's utterances
+    assert res["val_speakers"] == ["08"]
