@@ -65,6 +65,64 @@ def cmd_demo(args) -> None:
     train_fold(_config(args), fold_speaker=args.fold)
 
 
+def cmd_loso(args) -> None:
+    from .loso import run_loso
+    run_loso(load_config(args.corpus, args.config, args.set), args.seeds, args.fold_index)
+
+
+def cmd_cross(args) -> None:
+    from .evaluate import run_cross
+    # cross-corpus needs one class set for both corpora: the shared 4-class set
+    cfg = load_config(args.train, args.config, ["data.classes=four_class", *args.set])
+    run_cross(cfg, args.test, args.seeds)
+
+
+def cmd_noise(args) -> None:
+    from .noise import run_noise
+    cfgs = [load_config(args.corpus, [v, *args.config], args.set) for v in args.variants]
+    run_noise(cfgs, Path(args.noise), args.snrs, args.seeds)
+
+
+def cmd_evaluate(args) -> None:
+    from .evaluate import evaluate_checkpoint
+    evaluate_checkpoint(args.checkpoint, args.manifest, Path(args.out) if args.out else None)
+
+
+def cmd_predict(args) -> None:
+    import csv
+    import json
+
+    from .manifest import AUDIO_SUFFIXES
+    from .evaluate import predict_files
+    paths = []
+    for p in map(Path, args.inputs):
+        if p.is_dir():
+            paths += sorted(q for q in p.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES)
+        elif p.exists():
+            paths.append(p)
+        else:
+            print(f"error: {p}: no such file or folder", file=sys.stderr)
+    rows, errors = predict_files(paths, args.checkpoint, args.window)
+    out = open(args.out, "w", newline="") if args.out else sys.stdout
+    if args.format == "jsonl":
+        for r in rows:
+            out.write(json.dumps(r) + "\n")
+    elif rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    if args.out:
+        out.close()
+    for e in errors:
+        print(f"skipped: {e}", file=sys.stderr)
+    print(f"{len(rows)} files predicted, {len(errors)} unreadable", file=sys.stderr)
+
+
+def cmd_report(args) -> None:
+    from .report import report
+    print(report([Path(d) for d in args.dirs]))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mtl-aug", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -93,6 +151,47 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--fold", default=None)
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("loso", help="leave-one-speaker-out over every fold and seed, then the summary")
+    _add_config_args(p)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--fold-index", type=int, default=None, help="run only this fold (0-based), e.g. one per GPU")
+    p.set_defaults(func=cmd_loso)
+
+    p = sub.add_parser("eval-cross", help="train on one corpus (all speakers), test on another")
+    p.add_argument("--train", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--config", nargs="*", default=[])
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.set_defaults(func=cmd_cross)
+
+    p = sub.add_parser("eval-noise", help="LOSO models trained on clean speech, tested at each SNR")
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--noise", required=True, help="DEMAND folder or any folder of noise recordings")
+    p.add_argument("--snrs", type=float, nargs="+", default=[0, 10, 20])
+    p.add_argument("--variants", nargs="+", default=["stl", "mtl_aug"])
+    p.add_argument("--config", nargs="*", default=[])
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.set_defaults(func=cmd_noise)
+
+    p = sub.add_parser("evaluate", help="a checkpoint on every utterance of a manifest (no retraining)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--out", help="folder for results.json and confusion.png")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="emotion and class probabilities per audio file")
+    p.add_argument("inputs", nargs="+", help="audio files or folders")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    p.add_argument("--out", help="output file (default: stdout)")
+    p.add_argument("--window", type=float, default=10.0, help="seconds; longer files are averaged over windows")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("report", help="LOSO results folders side by side in one markdown table")
+    p.add_argument("dirs", nargs="+")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

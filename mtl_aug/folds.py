@@ -25,12 +25,13 @@ def speakers(df: pd.DataFrame) -> list[str]:
 
 def validation_speakers(df: pd.DataFrame, test: str) -> tuple[str, ...]:
     """The other speaker(s) of the test speaker's session (IEMOCAP, MSP-IMPROV); where a corpus
-    has no sessions, the next speaker in sorted order (cyclic)."""
+    has no sessions, or one session would leave no training speaker, the next speaker in sorted
+    order (cyclic)."""
     spk = speakers(df)
     session = df.loc[df["speaker"] == test, "session"].iloc[0]
     if session:
         same = sorted(set(df.loc[(df["session"] == session) & (df["speaker"] != test), "speaker"]))
-        if same:
+        if same and len(spk) - 1 - len(same) >= 1:   # leave at least one training speaker
             return tuple(same)
     return (spk[(spk.index(test) + 1) % len(spk)],)
 

@@ -1,48 +1,22 @@
 """Training end to end on a tiny synthetic corpus: every shipped config, resume, determinism,
 errors before compute, an overfitting check, and a short real run on EMODB."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import pytorch_lightning as pl
-import soundfile as sf
 import torch
 
+from conftest import REAL_DATA as SHARED, tiny_cfg
 from mtl_aug.config import CONFIG_DIR, ConfigError, load_config
-from mtl_aug.corpora import prepare_emodb, prepare_generic, prepare_librispeech
-from mtl_aug.corpora.synthetic import generate_synthetic
+from mtl_aug.corpora import prepare_emodb, prepare_librispeech
 from mtl_aug.data import EmotionDataModule
 from mtl_aug.lit import LitMTLAug
 from mtl_aug.manifest import DataError
 from mtl_aug.train import train_fold
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 VARIANTS = sorted(p.stem for p in (CONFIG_DIR / "variant").glob("*.yaml") if p.stem != "debug")
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    """Manifests of a tiny synthetic corpus (4 speakers) and a tiny unlabelled 'LibriSpeech'."""
-    root = tmp_path_factory.mktemp("corpus")
-    manifests = root / "manifests"
-    csv = generate_synthetic(root / "demo", speakers=4, per_emotion=3, seed=1)
-    prepare_generic(csv, manifests / "synthetic_demo.csv", corpus="synthetic_demo")
-    rng = np.random.default_rng(0)
-    for i in range(6):
-        flac = root / "libri" / "LibriSpeech" / "train-clean-100" / "19" / "198" / f"19-198-{i:04d}.flac"
-        flac.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(flac, (rng.standard_normal(12000) * 0.05).astype(np.float32), 16000)
-    prepare_librispeech(root / "libri", manifests / "librispeech.csv")
-    return manifests
-
-
-def tiny_cfg(manifests: Path, run_dir: Path, *overlays, corpus="synthetic_demo", **sets) -> dict:
-    base = run_dir.parent / f"{run_dir.name}_base.yaml"
-    base.write_text(f"data: {{unlabelled: librispeech, manifest_dir: '{manifests}'}}\n"
-                    f"train: {{run_dir: '{run_dir}', max_epochs: 2, limit_train_batches: 2}}\n")
-    return load_config(corpus, [str(base), "debug", *overlays], [f"{k.replace('__', '.')}={v}" for k, v in sets.items()])
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

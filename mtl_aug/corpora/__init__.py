@@ -15,3 +15,6 @@ PREPARERS = {
     "demand": prepare_noise,
     "synthetic_demo": prepare_synthetic,
 }
+
+__all__ = ["PREPARERS", "prepare_emodb", "prepare_generic", "prepare_iemocap", "prepare_librispeech",
+           "prepare_msp_improv", "prepare_noise", "prepare_synthetic"]

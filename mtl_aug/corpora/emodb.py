@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from ..manifest import DataError, Report, inspect_audio, make_row, write_manifest
 
 NAME = re.compile(r"^(\d\d)([a-b]\d\d)([WLEAFTN])([a-z])$")
@@ -11,7 +13,7 @@ MALE = {"03", "10", "11", "12", "15"}
 FEMALE = {"08", "09", "13", "14", "16"}
 
 
-def prepare_emodb(root: Path, out: Path, strict: bool = False) -> "pd.DataFrame":
+def prepare_emodb(root: Path, out: Path, strict: bool = False) -> pd.DataFrame:
     root = Path(root)
     wav_dir = root / "wav"
     if not wav_dir.is_dir():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from ..manifest import DataError, Report, inspect_audio, make_row, write_manifest
 
 # [6.2901 - 8.2357]	Ses01F_impro01_F000	neu	[2.5000, 2.5000, 2.5000]
@@ -16,7 +18,7 @@ FOUR_CLASS = {"ang", "hap", "exc", "neu", "sad"}
 EXPECTED_FOUR_CLASS = 5531
 
 
-def prepare_iemocap(root: Path, out: Path, strict: bool = False) -> "pd.DataFrame":
+def prepare_iemocap(root: Path, out: Path, strict: bool = False) -> pd.DataFrame:
     root = Path(root)
     sessions = [root / f"Session{i}" for i in range(1, 6)]
     if not any(s.is_dir() for s in sessions):

@@ -4,11 +4,13 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pandas as pd
+
 from ..manifest import DataError, Report, inspect_audio, make_row, write_manifest
 
 
 def prepare_librispeech(root: Path, out: Path, strict: bool = False, hours: float | None = None,
-                        seed: int = 0) -> "pd.DataFrame":
+                        seed: int = 0) -> pd.DataFrame:
     """All FLAC utterances under `root`, or a seeded random subset of about `hours` hours."""
     root = Path(root)
     files = sorted(root.rglob("*.flac"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from ..manifest import DataError, Report, inspect_audio, make_row, write_manifest
 
 # UTD-IMPROV-S01A-F01-P-FM01.avi; A; A:4.0; V:2.2; D:3.4; N:2.0
@@ -15,7 +17,7 @@ KEPT = {"A", "H", "N", "S"}
 DROPPED = {"O": "consensus label O (other)", "X": "consensus label X (no agreement)"}
 
 
-def prepare_msp_improv(root: Path, out: Path, strict: bool = False) -> "pd.DataFrame":
+def prepare_msp_improv(root: Path, out: Path, strict: bool = False) -> pd.DataFrame:
     root = Path(root)
     evaluation = next(iter(sorted(root.rglob("Evaluation.txt"))), None)
     if evaluation is None:

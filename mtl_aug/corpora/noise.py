@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from ..manifest import AUDIO_SUFFIXES, DataError, Report, inspect_audio, make_row, write_manifest
 
 
-def prepare_noise(root: Path, out: Path, strict: bool = False, corpus: str = "demand") -> "pd.DataFrame":
+def prepare_noise(root: Path, out: Path, strict: bool = False, corpus: str = "demand") -> pd.DataFrame:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"noise folder {root} does not exist")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 import numpy as np
 import soundfile as sf
 
@@ -65,7 +67,7 @@ def generate_synthetic(root: Path, speakers: int = 6, per_emotion: int = 10, see
     return root / "corpus.csv"
 
 
-def prepare_synthetic(root: Path, out: Path, strict: bool = False) -> "pd.DataFrame":
+def prepare_synthetic(root: Path, out: Path, strict: bool = False) -> pd.DataFrame:
     """Generate the demo corpus under `root` if it is not there yet, then prepare it."""
     csv = Path(root) / "corpus.csv"
     if not csv.is_file():

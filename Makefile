@@ -1,0 +1,80 @@
+# Every target runs in .venv, which `make install` creates (and any target creates if missing).
+VENV    := .venv
+PY      := $(VENV)/bin/python
+MTL     := $(VENV)/bin/mtl-aug
+STAMP   := $(VENV)/.installed
+
+CORPUS  ?= synthetic_demo
+DATA_DIR ?=
+CONFIG  ?=
+SEED    ?=
+SEEDS   ?= 0
+FOLD    ?=
+FOLD_INDEX ?=
+SET     ?=
+TRAIN   ?= iemocap
+TEST    ?= msp_improv
+NOISE   ?=
+SNRS    ?= 0 10 20
+VARIANTS ?= stl mtl_aug
+NAME    ?=
+HOURS   ?=
+
+opt = $(if $(2),$(1) $(2))
+COMMON = $(call opt,--config,$(CONFIG)) $(call opt,--set,$(SET))
+
+.PHONY: help install demo test manifests download train loso eval-cross eval-noise bench clean
+
+help:
+	@echo "make demo                                   install, then train + test on the SYNTHETIC demo corpus"
+	@echo "make test                                   run the test suite"
+	@echo "make manifests CORPUS=<c> DATA_DIR=<path>   corpus folder -> data_manifests/<c>.csv"
+	@echo "            (c: iemocap msp_improv emodb librispeech demand noise generic; NAME=, HOURS=)"
+	@echo "make download CORPUS=emodb DATA_DIR=<path>  download and unpack EMODB"
+	@echo "make train CORPUS=<c> [FOLD=<speaker>] [CONFIG='stl ...'] [SEED=n] [SET='train.lr=1e-3']"
+	@echo "make loso CORPUS=<c> [SEEDS='0 1 2'] [FOLD_INDEX=i] [CONFIG=...]"
+	@echo "make eval-cross TRAIN=iemocap TEST=msp_improv [CONFIG=...]"
+	@echo "make eval-noise CORPUS=<c> NOISE=<dir> [SNRS='0 10 20'] [VARIANTS='stl mtl_aug']"
+	@echo "make bench                                  throughput / real-time-factor figures"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --upgrade pip
+	$(VENV)/bin/pip install -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(MTL) demo $(COMMON) $(call opt,--seed,$(SEED))
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+manifests: $(STAMP)
+	@test -n "$(DATA_DIR)" || (echo "DATA_DIR=<path to the corpus> is required" && exit 2)
+	$(MTL) prepare $(CORPUS) $(DATA_DIR) $(call opt,--name,$(NAME)) $(call opt,--hours,$(HOURS))
+
+download: $(STAMP)
+	@test "$(CORPUS)" = emodb || (echo "only EMODB is freely downloadable (CORPUS=emodb)" && exit 2)
+	@test -n "$(DATA_DIR)" || (echo "DATA_DIR=<folder to unpack into> is required" && exit 2)
+	$(MTL) download $(DATA_DIR)
+
+train: $(STAMP)
+	$(MTL) train --corpus $(CORPUS) $(call opt,--fold,$(FOLD)) $(call opt,--seed,$(SEED)) $(COMMON)
+
+loso: $(STAMP)
+	$(MTL) loso --corpus $(CORPUS) --seeds $(SEEDS) $(call opt,--fold-index,$(FOLD_INDEX)) $(COMMON)
+
+eval-cross: $(STAMP)
+	$(MTL) eval-cross --train $(TRAIN) --test $(TEST) $(call opt,--seed,$(SEED)) $(COMMON)
+
+eval-noise: $(STAMP)
+	@test -n "$(NOISE)" || (echo "NOISE=<DEMAND folder or folder of noise files> is required" && exit 2)
+	$(MTL) eval-noise --corpus $(CORPUS) --noise $(NOISE) --snrs $(SNRS) --variants $(VARIANTS) --seeds $(SEEDS) $(COMMON)
+
+bench: $(STAMP)
+	$(PY) -m mtl_aug.bench
+
+clean:
+	rm -rf runs results lightning_logs

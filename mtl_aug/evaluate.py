@@ -1,0 +1,140 @@
+"""Evaluate a trained checkpoint on any prepared corpus (optionally with added noise), predict
+emotions for audio files, and the cross-corpus / cross-language protocol."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import torch
+
+from .audio import load_audio, pad_batch
+from .config import ConfigError
+from .data import load_labelled
+from .lit import LitMTLAug
+from .manifest import DataError, apply_class_map, read_manifest
+from .metrics import scores
+from .train import confusion_table, train_fold
+
+
+def load_checkpoint(path: str | Path, device: str | None = None) -> LitMTLAug:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"checkpoint {path} not found")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    lit = LitMTLAug.load_from_checkpoint(path, map_location=device)
+    return lit.eval().to(device)
+
+
+@torch.no_grad()
+def predict_waves(lit: LitMTLAug, waves: list[torch.Tensor], batch_size: int = 16) -> torch.Tensor:
+    """Class probabilities (N, C) for 16 kHz waveforms, batched by similar length."""
+    order = sorted(range(len(waves)), key=lambda i: len(waves[i]))
+    probs = torch.zeros(len(waves), lit.num_classes)
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        padded, lengths = pad_batch([waves[i] for i in idx])
+        feats, n = lit.logmel(padded.to(lit.device), lengths.to(lit.device))
+        probs[idx] = lit.model(feats, n)["logits"].softmax(-1).cpu()
+    return probs
+
+
+def evaluate_frame(lit: LitMTLAug, df: pd.DataFrame, transform: Callable | None = None) -> dict:
+    """Scores of `lit` on the labelled rows of `df`; `transform(wave, row_position)` alters the
+    audio first (noise mixing)."""
+    sr = lit.cfg["data"]["sample_rate"]
+    waves = [load_audio(p, sr) for p in df["path"]]
+    if transform is not None:
+        waves = [transform(w, i) for i, w in enumerate(waves)]
+    probs = predict_waves(lit, waves, lit.cfg["data"]["batch_size"])
+    targets = torch.tensor(df["label"].to_numpy())
+    result = scores(probs.argmax(-1), targets, lit.num_classes)
+    result.update(preds=probs.argmax(-1), probs=probs, targets=targets)
+    return result
+
+
+def labelled_for(lit: LitMTLAug, manifest: str | Path) -> pd.DataFrame:
+    """A manifest's utterances mapped into the checkpoint's class set."""
+    df = read_manifest(manifest)
+    classes = lit.cfg["data"]["classes"]
+    df, names, dropped = apply_class_map(df, classes)
+    if names != lit.class_names:
+        raise ConfigError(f"class set '{classes}' has changed since the checkpoint was trained")
+    if df.empty:
+        raise DataError(f"class set '{classes}' maps no utterance of {manifest}: "
+                        f"cross-corpus evaluation needs a shared class set such as four_class")
+    if dropped:
+        print(f"{manifest}: {sum(dropped.values())} utterances outside '{classes}' dropped "
+              f"({', '.join(f'{k} {v}' for k, v in sorted(dropped.items()))})")
+    return df
+
+
+def evaluate_checkpoint(checkpoint: str | Path, manifest: str | Path, out: Path | None = None) -> dict:
+    """`mtl-aug evaluate`: a checkpoint on every utterance of a manifest; no retraining."""
+    lit = load_checkpoint(checkpoint)
+    df = labelled_for(lit, manifest)
+    result = evaluate_frame(lit, df)
+    summary = {"checkpoint": str(checkpoint), "manifest": str(manifest), "class_names": lit.class_names,
+               **{k: result[k] for k in ("uar", "wa", "recall", "confusion", "n")}}
+    print(f"{Path(manifest).stem}: UAR {result['uar']:.4f}  WA {result['wa']:.4f}  ({result['n']} utterances)")
+    print(confusion_table(result["confusion"], lit.class_names))
+    if out is not None:
+        from .report import plot_confusion
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+        plot_confusion(result["confusion"], lit.class_names, out / "confusion.png",
+                       f"{Path(checkpoint).parent.parent.name} on {Path(manifest).stem}")
+    return summary
+
+
+def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
+    """Train on all speakers of cfg['corpus'] (validation speaker(s) held out of it), test on
+    every utterance of `test_corpus`, one row per seed; returns the results folder."""
+    from .report import mean_std, plot_confusion
+    load_labelled(cfg, test_corpus)  # the test corpus must be prepared and map into the class set
+    out = Path(cfg["results_dir"]) / "cross" / f"{cfg['corpus']}_to_{test_corpus}" / cfg["variant"]
+    rows, confusion = [], None
+    for seed in seeds:
+        trained = train_fold(dict(cfg, seed=seed), all_speakers=True)
+        res = evaluate_checkpoint(trained["best_checkpoint"], Path(cfg["data"]["manifest_dir"]) / f"{test_corpus}.csv",
+                                  out / f"seed{seed}")
+        rows.append({"seed": seed, "uar": res["uar"], "wa": res["wa"], "n": res["n"], "val_uar": trained["best_val_uar"]})
+        confusion = res["confusion"] if confusion is None else (torch.tensor(confusion) + torch.tensor(res["confusion"])).tolist()
+        names = res["class_names"]
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "seeds.csv", index=False)
+    plot_confusion(confusion, names, out / "confusion.png", f"{cfg['corpus']} -> {test_corpus} ({cfg['variant']})")
+    md = [f"# {cfg['corpus']} -> {test_corpus}, {cfg['variant']}", "",
+          f"Trained on every speaker of {cfg['corpus']} (validation speakers held out of it), tested on every "
+          f"utterance of {test_corpus}; classes {', '.join(names)}.", "",
+          "| seeds | UAR (mean ± std over seeds) | WA (mean ± std over seeds) | utterances |", "|---|---|---|---|",
+          f"| {', '.join(map(str, seeds))} | {mean_std(table['uar'])} | {mean_std(table['wa'])} | {rows[0]['n']} |"]
+    (out / "summary.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    return out
+
+
+def predict_files(paths: list[Path], checkpoint: str | Path, window: float = 10.0) -> tuple[list[dict], list[str]]:
+    """Per file: predicted emotion and class probabilities. Files longer than `window` seconds
+    are cut into windows whose probabilities are averaged. Unreadable files are reported by
+    name and skipped; the rest go on."""
+    lit = load_checkpoint(checkpoint)
+    sr = lit.cfg["data"]["sample_rate"]
+    rows, errors = [], []
+    for path in paths:
+        try:
+            wave = load_audio(path, sr)
+        except DataError as exc:
+            errors.append(str(exc))
+            continue
+        step = int(window * sr)
+        chunks = [wave[i : i + step] for i in range(0, len(wave), step)]
+        if len(chunks) > 1 and len(chunks[-1]) < sr:   # a tail under 1 s joins the previous window
+            chunks[-2] = torch.cat([chunks[-2], chunks.pop()])
+        probs = predict_waves(lit, chunks).mean(0)
+        row = {"file": str(path), "pred": lit.class_names[int(probs.argmax())], "duration": round(len(wave) / sr, 3),
+               "windows": len(chunks)}
+        row.update({f"p_{n}": round(float(p), 5) for n, p in zip(lit.class_names, probs)})
+        rows.append(row)
+    return rows, errors

@@ -1,0 +1,116 @@
+"""Noise robustness: test speech mixed with noise at a given SNR, reproducibly from a seed."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+import torch
+import torchaudio
+
+from .data import load_labelled
+from .evaluate import evaluate_frame, load_checkpoint
+from .folds import speakers
+from .manifest import AUDIO_SUFFIXES, DataError
+from .report import mean_std, plot_snr
+
+FRAME = 320            # 20 ms at 16 kHz
+ACTIVE_DB = 40.0       # frames within 40 dB of the loudest frame count as active speech
+
+
+def active_power(speech: torch.Tensor) -> float:
+    """Mean power over the active frames of `speech` (those within ACTIVE_DB of the loudest)."""
+    n = max(1, len(speech) // FRAME)
+    frames = speech[: n * FRAME].reshape(n, -1) if len(speech) >= FRAME else speech[None]
+    energy = frames.pow(2).mean(1)
+    active = energy >= energy.max() * 10 ** (-ACTIVE_DB / 10)
+    return float(energy[active].mean())
+
+
+def mix_at_snr(speech: torch.Tensor, noise: torch.Tensor, snr_db: float) -> torch.Tensor:
+    """speech + noise scaled so that active speech power / noise power = `snr_db`."""
+    p_noise = float(noise.pow(2).mean())
+    if p_noise == 0:
+        raise DataError("a noise segment is digital silence; it cannot set an SNR")
+    scale = (active_power(speech) / (p_noise * 10 ** (snr_db / 10))) ** 0.5
+    return speech + scale * noise
+
+
+class NoiseBank:
+    """Noise recordings under a folder (DEMAND's <ENV>/chNN.wav or any audio files). For an
+    utterance key, the recording and the offset are drawn from (seed, key), so the same command
+    builds the same mixtures; only the needed segment is read from disk."""
+
+    def __init__(self, root: str | Path, seed: int, sample_rate: int = 16000):
+        root = Path(root)
+        if not root.is_dir():
+            raise DataError(f"noise folder {root} does not exist")
+        self.files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        if not self.files:
+            raise DataError(f"no audio files under {root}: expected DEMAND's <ENV>/chNN.wav or noise recordings")
+        self.info = [sf.info(str(p)) for p in self.files]
+        self.seed, self.sr = seed, sample_rate
+
+    def segment(self, key: int, length: int) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, key])
+        i = int(rng.integers(len(self.files)))
+        info = self.info[i]
+        need = int(np.ceil(length * info.samplerate / self.sr)) + 1
+        start = int(rng.integers(0, max(1, info.frames - need)))
+        data, _ = sf.read(str(self.files[i]), start=start, frames=need, dtype="float32", always_2d=True)
+        seg = torch.from_numpy(data.mean(1))
+        if info.samplerate != self.sr:
+            seg = torchaudio.functional.resample(seg, info.samplerate, self.sr)
+        if len(seg) < length:  # a recording shorter than the utterance is looped
+            seg = seg.repeat(length // len(seg) + 1)
+        return seg[:length]
+
+    def mixer(self, snr_db: float, keys: list[int]):
+        return lambda wave, i: mix_at_snr(wave, self.segment(keys[i], len(wave)), snr_db)
+
+
+def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[int]) -> Path:
+    """For each variant config (trained LOSO on clean speech first, resumably), test every fold's
+    best checkpoint on its test speaker clean and mixed with noise at each SNR."""
+    from .loso import run_loso
+    from .train import run_dir
+    base = cfgs[0]
+    out = Path(base["results_dir"]) / "noise" / base["corpus"] / Path(noise_dir).name
+    out.mkdir(parents=True, exist_ok=True)
+    df, _, _ = load_labelled(base)
+    keys = {u: i for i, u in enumerate(sorted(df["utt_id"]))}
+    rows = []
+    for cfg in cfgs:
+        run_loso(cfg, seeds)
+        for seed in seeds:
+            bank = NoiseBank(noise_dir, seed, cfg["data"]["sample_rate"])
+            for s in speakers(df):
+                lit = load_checkpoint(run_dir(dict(cfg, seed=seed), s) / "checkpoints" / "best.ckpt")
+                test = df[df["speaker"] == s].reset_index(drop=True)
+                test_keys = [keys[u] for u in test["utt_id"]]
+                for snr in ["clean", *snrs]:
+                    mix = None if snr == "clean" else bank.mixer(float(snr), test_keys)
+                    r = evaluate_frame(lit, test, mix)
+                    rows.append({"variant": cfg["variant"], "seed": seed, "fold": s, "snr": snr,
+                                 "uar": r["uar"], "wa": r["wa"], "n": r["n"]})
+                    print(f"{cfg['variant']} seed {seed} fold {s} SNR {snr}: UAR {r['uar']:.4f}")
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "folds.csv", index=False)
+    mean = table.groupby(["variant", "snr"], sort=False)["uar"].agg(["mean", "std"]).reset_index()
+    plot_snr(mean.rename(columns={"mean": "uar"}), out / "uar_vs_snr.png",
+             f"{base['corpus']} + {Path(noise_dir).name} noise")
+    cols = ["clean", *snrs]
+    lines = [f"# {base['corpus']}: UAR % by SNR ({Path(noise_dir).name} noise)", "",
+             "Mean ± std over LOSO folds (and seeds) of the per-fold UAR; models trained on clean speech.", "",
+             "| variant | " + " | ".join(f"{c:g} dB" if c != "clean" else "clean" for c in cols) + " |",
+             "|---|" + "---|" * len(cols)]
+    for variant in table["variant"].unique():
+        cells = [mean_std(table[(table["variant"] == variant) & (table["snr"] == c)]["uar"]) for c in cols]
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    (out / "summary.json").write_text(json.dumps({"noise": str(noise_dir), "snrs": snrs, "seeds": seeds,
+                                                  "table": mean.to_dict(orient="records")}, indent=2) + "\n")
+    print("\n".join(lines))
+    return out

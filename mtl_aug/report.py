@@ -1,0 +1,131 @@
+"""Summaries a paper can cite: LOSO aggregation, markdown tables and plots."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from .manifest import DataError  # noqa: E402
+from .metrics import scores  # noqa: E402
+
+
+def mean_std(values, pct: bool = True) -> str:
+    v = np.asarray(list(values), dtype=float) * (100 if pct else 1)
+    if len(v) == 0:
+        return "n/a"
+    return f"{v.mean():.2f} ± {v.std(ddof=1):.2f}" if len(v) > 1 else f"{v.mean():.2f}"
+
+
+def summarise_loso(folds: pd.DataFrame, preds: pd.DataFrame, class_names: list[str], out: Path,
+                   title: str) -> dict:
+    """`folds`: one row per (seed, fold) with uar, wa, n. `preds`: every test prediction with
+    seed, target and pred (class indices). Writes folds.csv, seeds.csv, summary.json,
+    summary.md, confusion.csv and confusion.png into `out`; returns the summary.
+
+    Per seed: mean and std of UAR/WA over folds (std with ddof=1), and UAR/WA pooled over all
+    of that seed's test predictions. Over seeds: the mean and std of the per-seed fold means."""
+    out.mkdir(parents=True, exist_ok=True)
+    k = len(class_names)
+    per_seed = []
+    for seed, group in folds.groupby("seed"):
+        p = preds[preds["seed"] == seed]
+        pooled = scores(torch.tensor(p["pred"].to_numpy()), torch.tensor(p["target"].to_numpy()), k)
+        per_seed.append({"seed": seed, "folds": len(group),
+                         "uar_mean": group["uar"].mean(), "uar_std": group["uar"].std(ddof=1),
+                         "wa_mean": group["wa"].mean(), "wa_std": group["wa"].std(ddof=1),
+                         "pooled_uar": pooled["uar"], "pooled_wa": pooled["wa"]})
+    seeds = pd.DataFrame(per_seed)
+    confusion = scores(torch.tensor(preds["pred"].to_numpy()), torch.tensor(preds["target"].to_numpy()), k)["confusion"]
+    summary = {
+        "title": title, "class_names": class_names, "seeds": seeds["seed"].tolist(),
+        "folds_per_seed": int(seeds["folds"].iloc[0]),
+        "uar_mean_over_folds": float(seeds["uar_mean"].mean()), "uar_std_over_folds": float(seeds["uar_std"].mean()),
+        "wa_mean_over_folds": float(seeds["wa_mean"].mean()), "wa_std_over_folds": float(seeds["wa_std"].mean()),
+        "uar_std_over_seeds": float(seeds["uar_mean"].std(ddof=1)) if len(seeds) > 1 else None,
+        "pooled_uar": float(seeds["pooled_uar"].mean()), "pooled_wa": float(seeds["pooled_wa"].mean()),
+        "fold_uars": folds["uar"].tolist(), "confusion_summed": confusion,
+    }
+    folds.to_csv(out / "folds.csv", index=False)
+    seeds.to_csv(out / "seeds.csv", index=False)
+    pd.DataFrame(confusion, index=class_names, columns=class_names).to_csv(out / "confusion.csv")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plot_confusion(confusion, class_names, out / "confusion.png", f"{title}: summed over folds")
+    lines = [f"# {title}", "",
+             "UAR = mean recall over the classes present in a fold's test speaker; WA = accuracy. "
+             "± is the standard deviation over folds (per seed); pooled = one UAR over every test "
+             "prediction of all folds.", "",
+             "| seed | folds | UAR % (mean ± std over folds) | WA % (mean ± std over folds) | pooled UAR % | pooled WA % |",
+             "|---|---|---|---|---|---|"]
+    for _, r in seeds.iterrows():
+        lines.append(f"| {int(r['seed'])} | {int(r['folds'])} | {100 * r['uar_mean']:.2f} ± {100 * r['uar_std']:.2f} | "
+                     f"{100 * r['wa_mean']:.2f} ± {100 * r['wa_std']:.2f} | {100 * r['pooled_uar']:.2f} | "
+                     f"{100 * r['pooled_wa']:.2f} |")
+    if len(seeds) > 1:
+        lines += ["", f"Over {len(seeds)} seeds: fold-mean UAR {mean_std(seeds['uar_mean'])} % "
+                      f"(mean ± std over seeds), pooled UAR {mean_std(seeds['pooled_uar'])} %."]
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    return summary
+
+
+def plot_confusion(confusion, names: list[str], path: Path, title: str) -> None:
+    c = np.asarray(confusion, dtype=float)
+    rows = c / np.clip(c.sum(1, keepdims=True), 1, None)
+    fig, ax = plt.subplots(figsize=(1.1 * len(names) + 2, 1.0 * len(names) + 1.5))
+    ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            ax.text(j, i, f"{int(c[i, j])}\n{100 * rows[i, j]:.0f}%", ha="center", va="center", fontsize=8,
+                    color="white" if rows[i, j] > 0.6 else "black")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_snr(table: pd.DataFrame, path: Path, title: str) -> None:
+    """`table`: columns variant, snr (number or 'clean'), uar."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for variant, group in table.groupby("variant"):
+        noisy = group[group["snr"] != "clean"].copy()
+        noisy["snr"] = noisy["snr"].astype(float)
+        noisy = noisy.sort_values("snr")
+        line, = ax.plot(noisy["snr"], 100 * noisy["uar"], marker="o", label=variant)
+        clean = group[group["snr"] == "clean"]
+        if len(clean):
+            ax.axhline(100 * clean["uar"].iloc[0], color=line.get_color(), ls="--", lw=0.8)
+    ax.set_xlabel("SNR (dB); dashed: clean")
+    ax.set_ylabel("UAR (%)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def report(dirs: list[Path]) -> str:
+    """Several LOSO results folders side by side (e.g. STL vs MTL-AUG) in one markdown table."""
+    lines = ["| run | seeds | folds | UAR % (mean ± std over folds) | WA % (mean ± std over folds) | "
+             "UAR std over seeds | pooled UAR % |", "|---|---|---|---|---|---|---|"]
+    for d in dirs:
+        f = Path(d) / "summary.json"
+        if not f.is_file():
+            raise DataError(f"{f} not found: is {d} a finished LOSO results folder (make loso ...)?")
+        s = json.loads(f.read_text())
+        seed_std = "n/a" if s["uar_std_over_seeds"] is None else f"{100 * s['uar_std_over_seeds']:.2f}"
+        lines.append(f"| {s['title']} | {len(s['seeds'])} | {s['folds_per_seed']} | "
+                     f"{100 * s['uar_mean_over_folds']:.2f} ± {100 * s['uar_std_over_folds']:.2f} | "
+                     f"{100 * s['wa_mean_over_folds']:.2f} ± {100 * s['wa_std_over_folds']:.2f} | {seed_std} | "
+                     f"{100 * s['pooled_uar']:.2f} |")
+    return "\n".join(lines)

@@ -1,0 +1,536 @@
+"""Corpus preparers on fake corpora in each native layout (plus the real shared copies where
+present): what each manifest holds, what is skipped and reported, strict mode, audio loading."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from conftest import (BAD_KINDS, EMODB_FILES, IEMOCAP_UTTS, MSP_ENTRIES, REAL_DATA,
+                      iemocap_label_file, iemocap_label_line, iemocap_wav, make_demand, make_emodb,
+                      make_iemocap, make_librispeech, make_msp_improv, msp_wav, requires_real_data,
+                      sidecar, skip_reason_of, skipped_items, write_audio, write_bad)
+from mtl_aug.audio import load_audio
+from mtl_aug.corpora import synthetic as synthetic_module
+from mtl_aug.corpora import (prepare_emodb, prepare_generic, prepare_iemocap, prepare_librispeech,
+                             prepare_msp_improv, prepare_noise, prepare_synthetic)
+from mtl_aug.manifest import COLUMNS, DataError, apply_class_map, read_manifest
+
+
+def rows_by_id(out: Path) -> dict[str, dict]:
+    df = read_manifest(out)
+    assert list(df.columns) == COLUMNS
+    return {r["utt_id"]: r for r in df.to_dict("records")}
+
+
+def make_generic(base: Path, with_optional: bool = True) -> Path:
+    """corpus/corpus.csv with relative paths plus one absolute path outside the folder."""
+    folder = Path(base) / "corpus"
+    write_audio(folder / "audio" / "a1.wav", seconds=0.25)
+    write_audio(folder / "audio" / "sub" / "b1.wav", seconds=0.3)
+    write_audio(folder / "c1.wav", seconds=0.35)
+    outside = write_audio(Path(base) / "elsewhere" / "d1.wav", seconds=0.4)
+    if with_optional:
+        lines = ["path,speaker,emotion,gender,session",
+                 "audio/a1.wav,spkA,angry,F,1", "audio/sub/b1.wav,spkB,sad,M,1",
+                 "c1.wav,spkC,happy,F,2", f"{outside},spkD,neutral,M,2"]
+    else:
+        lines = ["path,speaker,emotion", "audio/a1.wav,spkA,angry", "audio/sub/b1.wav,spkB,sad",
+                 "c1.wav,spkC,happy", f"{outside},spkD,neutral"]
+    csv = folder / "corpus.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    return csv
+
+
+# ================================================================ IEMOCAP
+
+def test_iemocap_rows_speakers_sessions_styles(tmp_path):
+    root = make_iemocap(tmp_path)
+    out = tmp_path / "m" / "iemocap.csv"
+    prepare_iemocap(root, out)
+    rows = rows_by_id(out)
+    assert set(rows) == set(IEMOCAP_UTTS)            # every labelled turn, evaluator lines ignored
+    for utt, (session, dialog, gender, emo) in IEMOCAP_UTTS.items():
+        r = rows[utt]
+        assert r["speaker"] == f"Ses0{session}{gender}", utt
+        assert r["gender"] == gender and r["session"] == str(session), utt
+        assert r["emotion"] == emo, utt                # native code kept (exc, fru, xxx too)
+        assert r["style"] == ("scripted" if "script" in dialog else "improvised"), utt
+        assert r["corpus"] == "iemocap"
+        assert Path(r["path"]) == iemocap_wav(root, utt) and Path(r["path"]).is_file()
+    # the a/b dialogs: the speaker is the utterance's own speaker, not the dialog's
+    assert rows["Ses03M_impro05a_F001"]["speaker"] == "Ses03F"
+    assert rows["Ses03M_impro05b_M002"]["speaker"] == "Ses03M"
+    assert rows["Ses02F_script01_1_M000"]["speaker"] == "Ses02M"
+    assert rows["Ses02F_script01_1_M000"]["style"] == "scripted"
+    assert len({r["speaker"] for r in rows.values()}) == 10
+    assert sidecar(out)["skipped"] == {}
+    assert sidecar(out)["speakers"] == 10
+
+
+def test_iemocap_clean_fake_corpus_passes_strict(tmp_path):
+    df = prepare_iemocap(make_iemocap(tmp_path), tmp_path / "iemocap.csv", strict=True)
+    assert len(df) == len(IEMOCAP_UTTS)
+
+
+def test_iemocap_four_class_view_merges_exc_and_drops_others(tmp_path):
+    out = tmp_path / "iemocap.csv"
+    prepare_iemocap(make_iemocap(tmp_path), out)
+    df = read_manifest(out)
+    kept, names, dropped = apply_class_map(df, "four_class")
+    assert names == ["angry", "happy", "neutral", "sad"]
+    assert dropped == Counter({"fru": 1, "xxx": 1})
+    by_id = dict(zip(kept["utt_id"], kept["label"]))
+    happy = names.index("happy")
+    for utt, (_, _, _, emo) in IEMOCAP_UTTS.items():
+        if emo in ("hap", "exc"):
+            assert by_id[utt] == happy, utt
+        elif emo in ("fru", "xxx"):
+            assert utt not in by_id
+        else:
+            assert names[by_id[utt]] == {"ang": "angry", "neu": "neutral", "sad": "sad"}[emo]
+    assert len(kept) == 12
+    assert sidecar(out)["four_class_count"] == len(kept)
+
+
+def test_iemocap_wrong_root_names_expected_layout(tmp_path):
+    make_iemocap(tmp_path)
+    with pytest.raises(DataError) as err:
+        prepare_iemocap(tmp_path, tmp_path / "iemocap.csv")   # the parent, not the release folder
+    assert "Session1..Session5" in str(err.value)
+    assert "IEMOCAP_full_release" in str(err.value)
+
+
+def _iemocap_missing_label_file(root):
+    write_audio(iemocap_wav(root, "Ses01M_impro02_F000"))      # wav folder, no label file
+    return "Ses01M_impro02.txt"
+
+
+def _iemocap_unknown_code(root):
+    label_file = iemocap_label_file(root, "Ses05M_script02_2")
+    write_audio(iemocap_wav(root, "Ses05M_script02_2_M001"))
+    label_file.write_text(label_file.read_text()
+                          + iemocap_label_line("Ses05M_script02_2_M001", "zzz", 9.0) + "\n")
+    return "Ses05M_script02_2.txt"
+
+
+def _iemocap_missing_audio(root):
+    label_file = iemocap_label_file(root, "Ses04F_impro01")
+    label_file.write_text(label_file.read_text()
+                          + iemocap_label_line("Ses04F_impro01_M001", "ang", 9.0) + "\n")
+    return "Ses04F_impro01_M001.wav"
+
+
+IEMOCAP_DEFECTS = {"missing label file": _iemocap_missing_label_file,
+                   "unknown label code": _iemocap_unknown_code,
+                   "missing audio": _iemocap_missing_audio}
+
+
+def test_iemocap_defects_are_skipped_and_counted(tmp_path):
+    root = make_iemocap(tmp_path)
+    names = [add(root) for add in IEMOCAP_DEFECTS.values()]
+    out = tmp_path / "iemocap.csv"
+    df = prepare_iemocap(root, out)
+    assert set(df["utt_id"]) == set(IEMOCAP_UTTS)              # the good ones are all kept
+    items = skipped_items(out)
+    assert len(items) == 3
+    for name in names:
+        assert any(name in item for item in items), name
+    assert "zzz" in skip_reason_of(out, "Ses05M_script02_2.txt")
+    assert "label file" in skip_reason_of(out, "Ses01M_impro02.txt")
+    assert "missing" in skip_reason_of(out, "Ses04F_impro01_M001.wav")
+
+
+@pytest.mark.parametrize("defect", list(IEMOCAP_DEFECTS))
+def test_iemocap_defects_raise_in_strict_mode(tmp_path, defect):
+    root = make_iemocap(tmp_path)
+    name = IEMOCAP_DEFECTS[defect](root)
+    with pytest.raises(DataError, match=name.replace(".", r"\.")):
+        prepare_iemocap(root, tmp_path / "iemocap.csv", strict=True)
+
+
+# ================================================================ MSP-IMPROV
+
+def test_msp_improv_rows_and_dropped_labels(tmp_path):
+    root = make_msp_improv(tmp_path)
+    out = tmp_path / "msp_improv.csv"
+    prepare_msp_improv(root, out)
+    rows = rows_by_id(out)
+    kept = {n: lab for n, lab in MSP_ENTRIES.items() if lab in "AHNS"}
+    assert set(rows) == {f"MSP-IMPROV-{n}" for n in kept}
+    for name, label in kept.items():
+        r = rows[f"MSP-IMPROV-{name}"]
+        speaker = name.split("-")[1]
+        assert r["speaker"] == speaker and r["gender"] == speaker[0]
+        assert r["session"] == str(int(speaker[1:]))
+        assert r["emotion"] == label
+        assert Path(r["path"]) == msp_wav(root, name)
+    r = rows["MSP-IMPROV-S01A-F01-P-FM01"]
+    assert (r["speaker"], r["session"], r["gender"]) == ("F01", "1", "F")
+    assert {r["session"] for r in rows.values()} == {"1", "2"}
+    assert {r["gender"] for r in rows.values()} == {"F", "M"}
+    assert {r["speaker"] for r in rows.values()} == {"F01", "M01", "F02", "M02"}
+    # O and X are dropped, each counted under its own reason with the utterance named
+    assert skip_reason_of(out, "S03A-F01-P-FM02").startswith("consensus label O")
+    assert skip_reason_of(out, "S04H-M02-P-MF02").startswith("consensus label X")
+    assert len(skipped_items(out)) == 2
+
+
+def test_msp_improv_four_class(tmp_path):
+    out = tmp_path / "msp_improv.csv"
+    prepare_msp_improv(make_msp_improv(tmp_path), out)
+    kept, names, dropped = apply_class_map(read_manifest(out), "four_class")
+    assert dropped == Counter()
+    assert Counter(names[i] for i in kept["label"]) == Counter(
+        {"angry": 2, "happy": 2, "neutral": 2, "sad": 2})
+
+
+# ================================================================ EMODB
+
+def test_emodb_rows_gender_and_bad_names(tmp_path):
+    root = make_emodb(tmp_path)
+    write_audio(root / "wav" / "recording_7.wav")            # not SSTTTEV
+    write_audio(root / "wav" / "99a01Wa.wav")                # unknown speaker
+    out = tmp_path / "emodb.csv"
+    prepare_emodb(root, out)
+    rows = rows_by_id(out)
+    assert set(rows) == set(EMODB_FILES)
+    male, female = {"03", "10", "11", "12", "15"}, {"08", "09", "13", "14", "16"}
+    for stem, r in rows.items():
+        assert r["speaker"] == stem[:2] and r["emotion"] == stem[5]
+        assert r["gender"] == ("M" if stem[:2] in male else "F")
+        assert stem[:2] in male | female
+    assert {r["speaker"] for r in rows.values()} == male | female
+    items = skipped_items(out)
+    assert len(items) == 2
+    assert any("recording_7.wav" in i for i in items) and any("99a01Wa.wav" in i for i in items)
+    with pytest.raises(DataError, match="99a01Wa.wav: unknown speaker"):
+        prepare_emodb(root, tmp_path / "strict.csv", strict=True)
+    (root / "wav" / "99a01Wa.wav").unlink()
+    with pytest.raises(DataError, match="recording_7.wav: file name not of the form"):
+        prepare_emodb(root, tmp_path / "strict.csv", strict=True)
+
+
+def test_emodb_four_class_maps_w_f_n_t(tmp_path):
+    out = tmp_path / "emodb.csv"
+    prepare_emodb(make_emodb(tmp_path), out)
+    kept, names, dropped = apply_class_map(read_manifest(out), "four_class")
+    expect = {"W": "angry", "F": "happy", "N": "neutral", "T": "sad"}
+    assert all(names[lab] == expect[emo] for emo, lab in zip(kept["emotion"], kept["label"]))
+    assert Counter(kept["emotion"]) == Counter({"W": 2, "F": 2, "N": 2, "T": 2})
+    assert dropped == Counter({"L": 1, "A": 1, "E": 2})
+
+
+def test_emodb_without_wav_folder_is_a_data_error(tmp_path):
+    with pytest.raises(DataError, match="wav/"):
+        prepare_emodb(tmp_path, tmp_path / "emodb.csv")
+
+
+# ================================================================ LibriSpeech
+
+def test_librispeech_reads_all_flac_unlabelled(tmp_path):
+    root = make_librispeech(tmp_path)
+    out = tmp_path / "librispeech.csv"
+    prepare_librispeech(root, out)
+    rows = rows_by_id(out)
+    assert len(rows) == 24
+    r = rows["121-1210-0002"]
+    assert (r["speaker"], r["session"], r["style"], r["emotion"]) == ("121", "1210", "test-clean", "")
+    assert rows["533-5331-0000"]["style"] == "test-other"
+    assert all(Path(r["path"]).suffix == ".flac" and Path(r["path"]).is_file() for r in rows.values())
+    assert {r["emotion"] for r in rows.values()} == {""}
+
+
+def test_librispeech_hours_cap_is_seeded_and_reaches_the_cap(tmp_path):
+    root = make_librispeech(tmp_path)
+    cap_s = 3.0
+    hours = cap_s / 3600
+
+    def subset(seed, name):
+        out = tmp_path / f"{name}.csv"
+        df = prepare_librispeech(root, out, hours=hours, seed=seed)
+        return out, df
+
+    out_a, a = subset(0, "a")
+    out_b, b = subset(0, "b")
+    assert out_a.read_bytes() == out_b.read_bytes()           # same seed -> same subset
+    assert a["duration"].sum() >= cap_s                       # enough data: the cap is reached
+    assert len(a) < 24                                        # ... and it is a subset
+    assert a["duration"].sum() - a["duration"].max() < cap_s  # it stops once the cap is reached
+    others = [set(subset(seed, f"s{seed}")[1]["utt_id"]) for seed in (1, 2, 3)]
+    assert any(o != set(a["utt_id"]) for o in others)         # another seed picks differently
+    assert sidecar(out_a)["seed"] == 0 and sidecar(out_a)["hours_cap"] == hours
+
+
+def test_librispeech_cap_above_the_data_keeps_everything(tmp_path):
+    df = prepare_librispeech(make_librispeech(tmp_path), tmp_path / "l.csv", hours=1.0, seed=5)
+    assert len(df) == 24
+
+
+# ================================================================ DEMAND / noise folders
+
+def test_demand_16k_and_48k_folders(tmp_path):
+    root = make_demand(tmp_path)
+    out = tmp_path / "demand.csv"
+    prepare_noise(root, out)
+    rows = rows_by_id(out)
+    assert set(rows) == {"DKITCHEN_ch01", "DKITCHEN_ch02", "DKITCHEN_ch03",
+                         "OMEETING_ch01", "OMEETING_ch02"}
+    for utt, r in rows.items():
+        env = utt.split("_")[0]
+        assert r["speaker"] == env and r["style"] == "noise" and r["emotion"] == ""
+        assert r["sample_rate"] == (48000 if env == "OMEETING" else 16000)
+    r = rows["OMEETING_ch01"]
+    assert r["duration"] == pytest.approx(0.4)
+    wave = load_audio(r["path"])
+    assert wave.ndim == 1 and abs(len(wave) - 0.4 * 16000) <= 3
+
+
+def test_flat_noise_folder(tmp_path):
+    root = tmp_path / "noise"
+    write_audio(root / "hum.wav", seconds=0.3)
+    write_audio(root / "fan.flac", seconds=0.2, fmt="FLAC")
+    (root / "notes.txt").write_text("not audio, not an audio suffix either\n")
+    out = tmp_path / "noise.csv"
+    prepare_noise(root, out, corpus="noise")
+    rows = rows_by_id(out)
+    assert set(rows) == {"hum", "fan"}
+    assert {r["speaker"] for r in rows.values()} == {"hum", "fan"}
+    assert {r["corpus"] for r in rows.values()} == {"noise"}
+
+
+def test_noise_folder_without_audio_is_a_data_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no audio files"):
+        prepare_noise(tmp_path / "empty", tmp_path / "noise.csv")
+
+
+# ================================================================ generic CSV
+
+def test_generic_csv_relative_and_absolute_paths(tmp_path):
+    csv = make_generic(tmp_path)
+    out = tmp_path / "m" / "mycorpus.csv"
+    prepare_generic(csv, out)
+    rows = rows_by_id(out)
+    assert set(rows) == {"a1", "b1", "c1", "d1"}
+    assert Path(rows["b1"]["path"]) == csv.parent / "audio" / "sub" / "b1.wav"
+    assert Path(rows["d1"]["path"]) == (tmp_path / "elsewhere" / "d1.wav").resolve()
+    assert all(Path(r["path"]).is_file() for r in rows.values())
+    assert (rows["a1"]["speaker"], rows["a1"]["emotion"], rows["a1"]["gender"],
+            rows["a1"]["session"]) == ("spkA", "angry", "F", "1")
+    assert rows["c1"]["session"] == "2" and rows["d1"]["gender"] == "M"
+    assert {r["corpus"] for r in rows.values()} == {"mycorpus"}
+    assert rows["c1"]["duration"] == pytest.approx(0.35)
+
+
+def test_generic_csv_optional_columns_may_be_absent(tmp_path):
+    out = tmp_path / "g.csv"
+    prepare_generic(make_generic(tmp_path, with_optional=False), out)
+    rows = rows_by_id(out)
+    assert len(rows) == 4
+    assert {(r["gender"], r["session"]) for r in rows.values()} == {("", "")}
+
+
+@pytest.mark.parametrize("column", ["path", "speaker", "emotion"])
+def test_generic_csv_missing_required_column(tmp_path, column):
+    csv = make_generic(tmp_path)
+    pd.read_csv(csv, dtype=str).drop(columns=[column]).to_csv(csv, index=False)
+    with pytest.raises(DataError, match=f"'{column}'"):
+        prepare_generic(csv, tmp_path / "g.csv")
+
+
+def test_generic_csv_missing_audio_is_counted_and_strict_raises(tmp_path):
+    csv = make_generic(tmp_path)
+    csv.write_text(csv.read_text() + "audio/ghost.wav,spkE,sad,F,3\n")
+    out = tmp_path / "g.csv"
+    prepare_generic(csv, out)
+    assert "missing" in skip_reason_of(out, "ghost.wav")
+    with pytest.raises(DataError, match="ghost.wav"):
+        prepare_generic(csv, tmp_path / "s.csv", strict=True)
+
+
+# ================================================================ synthetic demo
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """The demo as prepare_synthetic generates it (default speakers and emotions), with one
+    utterance per speaker and emotion instead of ten to keep the test fast."""
+    base = tmp_path_factory.mktemp("synthetic")
+    out = base / "synthetic_demo.csv"
+    generate = synthetic_module.generate_synthetic
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(synthetic_module, "generate_synthetic",
+                   lambda root, **kw: generate(root, **{"per_emotion": 1, **kw}))
+        df = prepare_synthetic(base / "corpus", out)
+    return base / "corpus", out, df
+
+
+def test_synthetic_demo_generates_a_labelled_corpus(synthetic):
+    root, out, df = synthetic
+    assert (root / "corpus.csv").is_file()
+    assert "SYNTHETIC" in (root / "README.txt").read_text()
+    rows = read_manifest(out)
+    assert rows["speaker"].nunique() >= 3
+    assert len(rows) == rows["speaker"].nunique() * 4
+    assert set(rows["emotion"]) == {"angry", "happy", "neutral", "sad"}
+    assert set(rows["corpus"]) == {"synthetic_demo"}
+    assert all(Path(p).is_file() for p in rows["path"])
+    kept, _, dropped = apply_class_map(rows, "four_class")     # native labels are the class names
+    assert len(kept) == len(rows) and not dropped
+
+
+def test_synthetic_demo_is_not_regenerated(synthetic, tmp_path):
+    root, out, _ = synthetic
+    again = tmp_path / "again.csv"
+    prepare_synthetic(root, again)
+    assert again.read_bytes() == out.read_bytes()
+
+
+# ================================================================ bad input, all preparers
+
+def _emodb_with(tmp_path, kind):
+    root = make_emodb(tmp_path)
+    bad = write_bad(root / "wav" / "16a05Wa.wav", kind)
+    return (lambda out, strict=False: prepare_emodb(root, out, strict=strict)), bad, len(EMODB_FILES)
+
+
+def _iemocap_with(tmp_path, kind):
+    root = make_iemocap(tmp_path)
+    bad = write_bad(iemocap_wav(root, "Ses04F_impro01_M001"), kind)
+    label_file = iemocap_label_file(root, "Ses04F_impro01")
+    label_file.write_text(label_file.read_text()
+                          + iemocap_label_line("Ses04F_impro01_M001", "ang", 9.0) + "\n")
+    return (lambda out, strict=False: prepare_iemocap(root, out, strict=strict)), bad, len(IEMOCAP_UTTS)
+
+
+def _msp_with(tmp_path, kind):
+    root = make_msp_improv(tmp_path)
+    write_bad(msp_wav(root, "S01A-F01-P-FM01"), kind)
+    bad = msp_wav(root, "S01A-F01-P-FM01")
+    return (lambda out, strict=False: prepare_msp_improv(root, out, strict=strict)), bad, 7
+
+
+def _generic_with(tmp_path, kind):
+    csv = make_generic(tmp_path)
+    bad = write_bad(csv.parent / "audio" / "broken.wav", kind)
+    csv.write_text(csv.read_text() + "audio/broken.wav,spkE,sad,F,3\n")
+    return (lambda out, strict=False: prepare_generic(csv, out, strict=strict)), bad, 4
+
+
+def _noise_with(tmp_path, kind):
+    root = make_demand(tmp_path)
+    bad = write_bad(root / "DKITCHEN" / "ch04.wav", kind)
+    return (lambda out, strict=False: prepare_noise(root, out, strict=strict)), bad, 5
+
+
+BUILDERS = {"emodb": _emodb_with, "iemocap": _iemocap_with, "msp_improv": _msp_with,
+            "generic": _generic_with, "demand": _noise_with}
+
+
+@pytest.mark.parametrize("kind", list(BAD_KINDS))
+@pytest.mark.parametrize("corpus", list(BUILDERS))
+def test_bad_audio_is_skipped_with_the_file_named(tmp_path, corpus, kind):
+    prepare, bad, n_good = BUILDERS[corpus](tmp_path, kind)
+    out = tmp_path / "out.csv"
+    df = prepare(out)
+    assert len(df) == n_good and bad.stem not in set(df["utt_id"])
+    assert BAD_KINDS[kind] in skip_reason_of(out, bad.name)
+    assert [i for i in skipped_items(out) if bad.name in i] == [str(bad)]
+
+
+@pytest.mark.parametrize("kind", list(BAD_KINDS))
+@pytest.mark.parametrize("corpus", list(BUILDERS))
+def test_bad_audio_raises_in_strict_mode(tmp_path, corpus, kind):
+    prepare, bad, _ = BUILDERS[corpus](tmp_path, kind)
+    with pytest.raises(DataError) as err:
+        prepare(tmp_path / "out.csv", strict=True)
+    assert bad.name in str(err.value)
+    assert BAD_KINDS[kind] in str(err.value)
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize("channels,sr", [(2, 16000), (1, 8000), (1, 44100), (2, 44100), (1, 48000)])
+def test_other_formats_are_accepted_and_load_as_mono_16k(tmp_path, channels, sr):
+    folder = tmp_path / "corpus"
+    write_audio(folder / "x.wav", seconds=0.3, sr=sr, channels=channels)
+    (folder / "corpus.csv").write_text("path,speaker,emotion\nx.wav,s1,sad\n")
+    out = tmp_path / "g.csv"
+    prepare_generic(folder / "corpus.csv", out)
+    r = read_manifest(out).iloc[0]
+    assert (r["sample_rate"], r["channels"]) == (sr, channels)
+    assert r["duration"] == pytest.approx(0.3, abs=1e-3)
+    wave = load_audio(r["path"])
+    assert wave.ndim == 1 and abs(len(wave) - 0.3 * 16000) <= 3
+    if sr == 16000:                                  # no resampling: mono is the channel mean
+        data, _ = sf.read(r["path"], dtype="float32", always_2d=True)
+        np.testing.assert_allclose(wave.numpy(), data.mean(axis=1), atol=1e-6)
+    else:                                            # resampling keeps the sine's level
+        data, _ = sf.read(r["path"], dtype="float32", always_2d=True)
+        assert float(wave.abs().max()) == pytest.approx(float(np.abs(data.mean(axis=1)).max()), abs=0.03)
+
+
+# ================================================================ idempotence, manifests
+
+IDEMPOTENT = {
+    "iemocap": lambda p: (prepare_iemocap, make_iemocap(p), {}),
+    "msp_improv": lambda p: (prepare_msp_improv, make_msp_improv(p), {}),
+    "emodb": lambda p: (prepare_emodb, make_emodb(p), {}),
+    "librispeech": lambda p: (prepare_librispeech, make_librispeech(p), {"hours": 2 / 3600, "seed": 3}),
+    "demand": lambda p: (prepare_noise, make_demand(p), {}),
+    "generic": lambda p: (prepare_generic, make_generic(p), {}),
+}
+
+
+@pytest.mark.parametrize("corpus", list(IDEMPOTENT))
+def test_preparing_twice_gives_identical_csv_bytes(tmp_path, corpus):
+    prepare, root, kwargs = IDEMPOTENT[corpus](tmp_path)
+    out = tmp_path / "m" / f"{corpus}.csv"
+    prepare(root, out, **kwargs)
+    first = out.read_bytes()
+    prepare(root, out, **kwargs)
+    assert out.read_bytes() == first
+    if corpus != "generic":                          # portable: paths are relative to {data_root}
+        assert str(tmp_path) not in first.decode()
+
+
+def test_read_manifest_missing_says_how_to_make_it(tmp_path):
+    with pytest.raises(DataError, match="make manifests CORPUS=emodb"):
+        read_manifest(tmp_path / "emodb.csv")
+
+
+def test_read_manifest_data_root_override(tmp_path):
+    root = make_emodb(tmp_path)
+    out = tmp_path / "emodb.csv"
+    prepare_emodb(root, out)
+    df = read_manifest(out, data_root="/elsewhere/emodb")
+    assert all(p.startswith("/elsewhere/emodb/wav/") for p in df["path"])
+    assert all(Path(p).is_file() for p in read_manifest(out)["path"])
+
+
+# ================================================================ real data
+
+@requires_real_data
+def test_real_emodb_manifest(tmp_path):
+    out = tmp_path / "emodb.csv"
+    prepare_emodb(REAL_DATA / "emodb", out, strict=True)
+    df = read_manifest(out)
+    assert len(df) == 535
+    assert df["speaker"].nunique() == 10
+    assert Counter(df["emotion"]) == Counter(
+        {"W": 127, "L": 81, "E": 46, "A": 69, "F": 71, "T": 62, "N": 79})
+    assert Counter(df.drop_duplicates("speaker")["gender"]) == Counter({"M": 5, "F": 5})
+
+
+@requires_real_data
+def test_real_librispeech_sample(tmp_path):
+    out = tmp_path / "librispeech.csv"
+    prepare_librispeech(REAL_DATA / "librispeech_sample", out)
+    df = read_manifest(out)
+    assert len(df) == 355
+    assert all(p.endswith(".flac") and Path(p).is_file() for p in df["path"])
+    assert set(df["emotion"]) == {""}
+    assert sidecar(out)["skipped"] == {}

@@ -1,0 +1,138 @@
+"""Evaluation protocols end to end on the synthetic corpus (tiny model, one epoch), the SNR of
+the mixtures, and the LOSO aggregation checked against a hand computation."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import torch
+
+from conftest import REAL_DATA, tiny_cfg
+from mtl_aug.cli import main
+from mtl_aug.corpora import prepare_generic
+from mtl_aug.corpora.synthetic import generate_synthetic
+from mtl_aug.evaluate import evaluate_checkpoint, predict_files, run_cross
+from mtl_aug.loso import run_loso
+from mtl_aug.noise import NoiseBank, active_power, mix_at_snr, run_noise
+from mtl_aug.report import report, summarise_loso
+
+
+def test_loso_runs_every_fold_once_and_summarises(corpus, tmp_path):
+    cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1, results_dir=tmp_path / "results")
+    assert run_loso(cfg, [0], fold_index=1) is None             # one fold: no summary yet
+    first = tmp_path / "runs" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "results.json"
+    mtime = first.stat().st_mtime
+    out = run_loso(cfg, [0])
+    assert first.stat().st_mtime == mtime                         # the finished fold was not re-run
+    folds = pd.read_csv(out / "folds.csv", dtype={"fold": str})
+    assert sorted(folds["fold"]) == ["spk00", "spk01", "spk02", "spk03"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["uar_mean_over_folds"] == pytest.approx(folds["uar"].mean())
+    assert np.array(summary["confusion_summed"]).sum() == 48    # every utterance tested once
+    for name in ("seeds.csv", "confusion.csv", "confusion.png", "summary.md"):
+        assert (out / name).is_file()
+    table = report([out])
+    assert "synthetic_demo mtl_aug" in table and f"{100 * summary['pooled_uar']:.2f}" in table
+
+
+def test_loso_summary_matches_hand_computation(tmp_path):
+    # two folds of one seed, classes a, b, c; speaker s2 has no 'c'
+    preds = pd.DataFrame({"seed": 0, "fold": ["s1"] * 6 + ["s2"] * 4,
+                          "target": [0, 0, 1, 1, 2, 2, 0, 0, 1, 1],
+                          "pred":   [0, 1, 1, 1, 2, 0, 0, 0, 2, 1]})
+    folds = pd.DataFrame({"seed": [0, 0], "fold": ["s1", "s2"],
+                          "uar": [(0.5 + 1 + 0.5) / 3, (1 + 0.5) / 2], "wa": [4 / 6, 3 / 4], "n": [6, 4]})
+    s = summarise_loso(folds, preds, ["a", "b", "c"], tmp_path, "hand")
+    assert s["uar_mean_over_folds"] == pytest.approx((2 / 3 + 0.75) / 2)
+    assert s["uar_std_over_folds"] == pytest.approx(np.std([2 / 3, 0.75], ddof=1))
+    # pooled: recall a 3/4, b 3/4, c 1/2
+    assert s["pooled_uar"] == pytest.approx((0.75 + 0.75 + 0.5) / 3)
+    assert s["pooled_wa"] == pytest.approx(7 / 10)
+    assert s["confusion_summed"] == [[3, 1, 0], [0, 3, 1], [1, 0, 1]]
+    assert "70.83 ± 5.89" in (tmp_path / "summary.md").read_text()
+
+
+def test_cross_corpus_trains_once_and_tests_every_utterance(corpus, tmp_path):
+    other = tmp_path / "other"
+    csv = generate_synthetic(other, speakers=3, per_emotion=2, seed=7)
+    prepare_generic(csv, corpus / "other_corpus.csv", corpus="other_corpus")
+    cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1, results_dir=tmp_path / "results")
+    out = run_cross(cfg, "other_corpus", [0])
+    res = json.loads((out / "seed0" / "results.json").read_text())
+    assert res["n"] == 24
+    trained = json.loads((tmp_path / "runs" / "synthetic_demo" / "mtl_aug" / "seed0" / "all" / "results.json").read_text())
+    assert "uar" not in trained and trained["test_speakers"] == []
+    # the same checkpoint evaluated again without retraining gives the same numbers
+    again = evaluate_checkpoint(res["checkpoint"], corpus / "other_corpus.csv")
+    assert again["uar"] == res["uar"] and again["confusion"] == res["confusion"]
+    assert "| 0 |" in (out / "summary.md").read_text()
+
+
+def test_mixture_snr_is_exact_on_active_speech():
+    rng = np.random.default_rng(0)
+    speech = torch.zeros(32000)
+    speech[8000:24000] = torch.from_numpy(rng.standard_normal(16000).astype(np.float32)) * 0.2  # silence around it
+    noise = torch.from_numpy(rng.standard_normal(32000).astype(np.float32))
+    for snr in (0.0, 10.0, 20.0, -5.0):
+        mixed = mix_at_snr(speech, noise, snr)
+        added = mixed - speech
+        measured = 10 * np.log10(active_power(speech) / float(added.pow(2).mean()))
+        assert abs(measured - snr) < 0.1
+    # the silence does not count: active power equals the power of the speech part
+    assert active_power(speech) == pytest.approx(float(speech[8000:24000].pow(2).mean()), rel=1e-3)
+
+
+def test_noise_bank_is_seeded_and_reads_demand_48k(tmp_path):
+    for env, sr in (("DKITCHEN", 16000), ("PCAFETER", 48000)):
+        d = tmp_path / "demand" / env
+        d.mkdir(parents=True)
+        for ch in (1, 2):
+            sf.write(d / f"ch{ch:02d}.wav", np.random.default_rng(ch).standard_normal(sr * 3).astype(np.float32) * 0.1, sr)
+    a, b = NoiseBank(tmp_path / "demand", seed=3), NoiseBank(tmp_path / "demand", seed=3)
+    assert torch.equal(a.segment(5, 16000), b.segment(5, 16000))
+    assert not torch.equal(a.segment(5, 16000), a.segment(6, 16000))
+    lengths = {len(a.segment(k, 20000)) for k in range(20)}
+    assert lengths == {20000}
+    assert not torch.equal(NoiseBank(tmp_path / "demand", seed=4).segment(5, 16000), a.segment(5, 16000))
+
+
+@pytest.mark.skipif(not (REAL_DATA / "background_noise").is_dir(), reason="../shared/data/background_noise not present")
+def test_eval_noise_end_to_end_with_real_noise(corpus, tmp_path):
+    cfgs = [tiny_cfg(corpus, tmp_path / "runs", v, train__max_epochs=1, results_dir=tmp_path / "results")
+            for v in ("stl", "mtl_aug")]
+    out = run_noise(cfgs, REAL_DATA / "background_noise", [0.0, 20.0], [0])
+    folds = pd.read_csv(out / "folds.csv")
+    assert len(folds) == 2 * 4 * 3                               # variants x folds x (clean, 0, 20)
+    md = (out / "summary.md").read_text()
+    assert "| stl |" in md and "| mtl_aug |" in md and "0 dB" in md and "20 dB" in md
+    assert (out / "uar_vs_snr.png").stat().st_size > 1000
+
+
+def test_predict_handles_long_and_unreadable_files(corpus, tmp_path, capsys):
+    cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1)
+    from mtl_aug.train import train_fold
+    ckpt = train_fold(cfg, "spk00", verbose=False)["best_checkpoint"]
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    sf.write(audio / "long.wav", np.random.default_rng(0).standard_normal(16000 * 25).astype(np.float32) * 0.1, 16000)
+    sf.write(audio / "short.flac", np.random.default_rng(1).standard_normal(16000).astype(np.float32) * 0.1, 16000)
+    (audio / "broken.wav").write_text("not audio")
+    rows, errors = predict_files(sorted(audio.iterdir()), ckpt)
+    assert [Path(r["file"]).name for r in rows] == ["long.wav", "short.flac"]
+    assert rows[0]["windows"] == 3 and rows[1]["windows"] == 1
+    assert sum(v for k, v in rows[0].items() if k.startswith("p_")) == pytest.approx(1, abs=1e-3)
+    assert len(errors) == 1 and "broken.wav" in errors[0]
+    out = tmp_path / "pred.jsonl"
+    assert main(["predict", str(audio), "--checkpoint", ckpt, "--format", "jsonl", "--out", str(out)]) == 0
+    lines = [json.loads(l) for l in out.read_text().splitlines()]
+    assert [l["pred"] for l in lines] == [r["pred"] for r in rows]
+    assert "broken.wav" in capsys.readouterr().err
+
+
+def test_cli_reports_bad_input_with_exit_code_2(tmp_path, capsys):
+    assert main(["train", "--corpus", "nope", "--set", f"data.manifest_dir={tmp_path}"]) == 2
+    assert "unknown corpus 'nope'" in capsys.readouterr().err
+    assert main(["prepare", "iemocap", str(tmp_path)]) == 2
+    assert "is this IEMOCAP_full_release?" in capsys.readouterr().err
