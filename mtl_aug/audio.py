@@ -59,6 +59,12 @@ class LogMel(nn.Module):
         self.register_buffer("mean", torch.zeros(n_mels))
         self.register_buffer("std", torch.ones(n_mels))
 
+    @classmethod
+    def from_config(cls, cfg: dict) -> "LogMel":
+        f = cfg["features"]
+        return cls(cfg["data"]["sample_rate"], f["n_mels"], f["n_fft"], f["hop_length"], f["f_min"],
+                   f["f_max"], f["normalise"])
+
     def frames(self, lengths: torch.Tensor) -> torch.Tensor:
         return lengths // self.hop + 1
 
@@ -72,7 +78,24 @@ class LogMel(nn.Module):
         self.mean.copy_(mean)
         self.std.copy_(std.clamp(min=1e-3))
 
-    def forward(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    @torch.no_grad()
+    def stats(self, waves: list[torch.Tensor], batch: int = 16) -> torch.Tensor:
+        """(2, F): mean and std per mel bin of the un-normalised log-mel over all valid frames
+        of `waves` (a training set for `corpus`, one speaker's utterances for `speaker`)."""
+        total, sq, count = 0.0, 0.0, 0
+        for start in range(0, len(waves), batch):
+            padded, lengths = pad_batch(waves[start : start + batch])
+            feats, n = self.raw(padded.to(self.mean.device), lengths.to(self.mean.device))
+            mask = frame_mask(n, feats.shape[-1])[:, None, :]
+            total = total + (feats * mask).sum((0, 2))
+            sq = sq + (feats ** 2 * mask).sum((0, 2))
+            count += int(n.sum())
+        mean = total / count
+        return torch.stack([mean, (sq / count - mean ** 2).clamp(min=1e-6).sqrt()]).cpu()
+
+    def forward(self, waves: torch.Tensor, lengths: torch.Tensor,
+                stats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`stats` (B, 2, F): each item's speaker statistics, needed when normalise = speaker."""
         feats, n = self.raw(waves, lengths)
         mask = frame_mask(n, feats.shape[-1])[:, None, :]            # (B, 1, T)
         if self.normalise == "utterance":
@@ -80,6 +103,10 @@ class LogMel(nn.Module):
             mean = (feats * mask).sum(-1, keepdim=True) / count
             var = (((feats - mean) * mask) ** 2).sum(-1, keepdim=True) / count
             feats = (feats - mean) / (var.sqrt() + 1e-5)
+        elif self.normalise == "speaker":
+            if stats is None:
+                raise ValueError("features.normalise=speaker needs per-item speaker statistics")
+            feats = (feats - stats[:, 0, :, None]) / stats[:, 1, :, None].clamp(min=1e-3)
         else:
             feats = (feats - self.mean[None, :, None]) / self.std[None, :, None]
         return feats * mask, n

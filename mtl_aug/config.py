@@ -98,8 +98,8 @@ def validate(cfg: dict) -> None:
     if n_mels % fpool:
         raise ConfigError(f"features.n_mels={n_mels} must be divisible by the product of "
                           f"model.freq_pool ({fpool})")
-    if cfg["features"]["normalise"] not in ("utterance", "corpus"):
-        raise ConfigError("features.normalise must be 'utterance' or 'corpus'")
+    if cfg["features"]["normalise"] not in ("utterance", "speaker", "corpus"):
+        raise ConfigError("features.normalise must be 'utterance', 'speaker' or 'corpus'")
     if cfg["train"]["scheduler"] not in ("plateau", "none"):
         raise ConfigError("train.scheduler must be 'plateau' or 'none'")
     weights = cfg["loss"]["weights"]

@@ -56,6 +56,13 @@ class UtteranceDataset(Dataset):
         self.cfg, self.train = cfg, train
         self.sr = cfg["data"]["sample_rate"]
         self.cache: dict[int, torch.Tensor] | None = {} if cfg["data"]["cache_audio"] else None
+        self.speaker_stats: dict[str, torch.Tensor] | None = None   # set for normalise = speaker
+
+    def set_speaker_stats(self, logmel: LogMel) -> None:
+        """Each speaker's log-mel statistics, from all of that speaker's utterances here."""
+        groups = self.df.groupby("speaker").indices
+        self.speaker_stats = {s: logmel.stats([self.wave(i) for i in idx]) for s, idx in groups.items()}
+        self.speakers = self.df["speaker"].tolist()
 
     def __len__(self) -> int:
         return len(self.df)
@@ -86,12 +93,15 @@ class UtteranceDataset(Dataset):
             if item["aug"] == augment.SPEED:
                 wave = augment.speed_perturb(wave, item["speed"], self.sr)
         item["wave"] = wave
+        if self.speaker_stats is not None:
+            item["stats"] = self.speaker_stats[self.speakers[i]]
         return item
 
 
 def collate(items: list[dict]) -> dict:
     waves, lengths = pad_batch([it["wave"] for it in items])
-    return {
+    extra = {"stats": torch.stack([it["stats"] for it in items])} if "stats" in items[0] else {}   # (B, 2, F)
+    return {**extra,
         "waves": waves, "lengths": lengths,                                   # (B, L), (B,)
         "labels": torch.tensor([it["label"] for it in items]),
         "aug": torch.tensor([it["aug"] for it in items]),
@@ -143,6 +153,10 @@ class EmotionDataModule(pl.LightningDataModule):
                          for role, frame in self.frames.items()}
         if self.unlabelled is not None:
             self.datasets["unlabelled"] = UtteranceDataset(self.unlabelled, cfg, train=True)
+        if cfg["features"]["normalise"] == "speaker":
+            logmel = LogMel.from_config(cfg)
+            for ds in self.datasets.values():
+                ds.set_speaker_stats(logmel)
 
     @property
     def num_classes(self) -> int:
@@ -168,15 +182,14 @@ class EmotionDataModule(pl.LightningDataModule):
     def train_dataloader(self):
         seed, bs = self.cfg["seed"], self.cfg["data"]["batch_size"]
         train = self.datasets["train"]
-        labelled = self._loader(train, bs, EpochSampler(len(train), seed))
-        if self.unlabelled is None:
-            return {"labelled": labelled}
-        ubs = self.cfg["data"]["unlabelled_batch_size"]
-        n = len(labelled) * ubs
-        unl = self.datasets["unlabelled"]
-        return CombinedLoader({"labelled": labelled,
-                               "unlabelled": self._loader(unl, ubs, EpochSampler(len(unl), seed + 1, num_samples=n))},
-                              mode="min_size")
+        loaders = {"labelled": self._loader(train, bs, EpochSampler(len(train), seed))}
+        if self.unlabelled is not None:
+            # as many unlabelled batches as labelled ones: an epoch is one pass over the labelled data
+            ubs = self.cfg["data"]["unlabelled_batch_size"]
+            unl = self.datasets["unlabelled"]
+            n = len(loaders["labelled"]) * ubs
+            loaders["unlabelled"] = self._loader(unl, ubs, EpochSampler(len(unl), seed + 1, num_samples=n))
+        return CombinedLoader(loaders, mode="min_size")
 
     def eval_loader(self, role: str) -> DataLoader:
         ds = self.datasets[role]
@@ -187,18 +200,3 @@ class EmotionDataModule(pl.LightningDataModule):
 
     def test_dataloader(self):
         return self.eval_loader("test")
-
-
-@torch.no_grad()
-def corpus_stats(dataset: UtteranceDataset, logmel: LogMel, batch: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-mel-bin mean and std of the un-normalised log-mel over the valid frames of `dataset`."""
-    total, sq, count = 0.0, 0.0, 0
-    for start in range(0, len(dataset), batch):
-        waves, lengths = pad_batch([dataset.wave(i) for i in range(start, min(start + batch, len(dataset)))])
-        feats, n = logmel.raw(waves, lengths)
-        mask = (torch.arange(feats.shape[-1])[None] < n[:, None])[:, None, :]
-        total = total + (feats * mask).sum((0, 2))
-        sq = sq + (feats ** 2 * mask).sum((0, 2))
-        count += int(n.sum())
-    mean = total / count
-    return mean, (sq / count - mean ** 2).clamp(min=0).sqrt()

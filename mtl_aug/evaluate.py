@@ -27,27 +27,40 @@ def load_checkpoint(path: str | Path, device: str | None = None) -> LitMTLAug:
     return lit.eval().to(device)
 
 
+def speaker_stats(lit: LitMTLAug, waves: list[torch.Tensor], speakers: list[str]) -> torch.Tensor | None:
+    """(N, 2, F) per-item statistics of the item's speaker when the model normalises per speaker."""
+    if lit.logmel.normalise != "speaker":
+        return None
+    groups = pd.Series(range(len(waves))).groupby(list(speakers)).indices
+    per = {s: lit.logmel.stats([waves[i] for i in idx]) for s, idx in groups.items()}
+    return torch.stack([per[s] for s in speakers])
+
+
 @torch.no_grad()
-def predict_waves(lit: LitMTLAug, waves: list[torch.Tensor], batch_size: int = 16) -> torch.Tensor:
-    """Class probabilities (N, C) for 16 kHz waveforms, batched by similar length."""
+def predict_waves(lit: LitMTLAug, waves: list[torch.Tensor], batch_size: int = 16,
+                  stats: torch.Tensor | None = None) -> torch.Tensor:
+    """Class probabilities (N, C) for 16 kHz waveforms, batched by similar length; `stats`
+    (N, 2, F) are the speaker statistics for a model that normalises per speaker."""
     order = sorted(range(len(waves)), key=lambda i: len(waves[i]))
     probs = torch.zeros(len(waves), lit.num_classes)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         padded, lengths = pad_batch([waves[i] for i in idx])
-        feats, n = lit.logmel(padded.to(lit.device), lengths.to(lit.device))
+        batch_stats = stats[idx].to(lit.device) if stats is not None else None
+        feats, n = lit.logmel(padded.to(lit.device), lengths.to(lit.device), batch_stats)
         probs[idx] = lit.model(feats, n)["logits"].softmax(-1).cpu()
     return probs
 
 
 def evaluate_frame(lit: LitMTLAug, df: pd.DataFrame, transform: Callable | None = None) -> dict:
     """Scores of `lit` on the labelled rows of `df`; `transform(wave, row_position)` alters the
-    audio first (noise mixing)."""
+    audio first (noise mixing). Speaker statistics, where used, come from the evaluated audio."""
     sr = lit.cfg["data"]["sample_rate"]
     waves = [load_audio(p, sr) for p in df["path"]]
     if transform is not None:
         waves = [transform(w, i) for i, w in enumerate(waves)]
-    probs = predict_waves(lit, waves, lit.cfg["data"]["batch_size"])
+    stats = speaker_stats(lit, waves, df["speaker"].tolist())
+    probs = predict_waves(lit, waves, lit.cfg["data"]["batch_size"], stats)
     targets = torch.tensor(df["label"].to_numpy())
     result = scores(probs.argmax(-1), targets, lit.num_classes)
     result.update(preds=probs.argmax(-1), probs=probs, targets=targets)
@@ -118,7 +131,8 @@ def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
 def predict_files(paths: list[Path], checkpoint: str | Path, window: float = 10.0) -> tuple[list[dict], list[str]]:
     """Per file: predicted emotion and class probabilities. Files longer than `window` seconds
     are cut into windows whose probabilities are averaged. Unreadable files are reported by
-    name and skipped; the rest go on."""
+    name and skipped; the rest go on. A model that normalises per speaker treats each file as
+    its own speaker (its statistics come from the file alone)."""
     lit = load_checkpoint(checkpoint)
     sr = lit.cfg["data"]["sample_rate"]
     rows, errors = [], []
@@ -132,7 +146,8 @@ def predict_files(paths: list[Path], checkpoint: str | Path, window: float = 10.
         chunks = [wave[i : i + step] for i in range(0, len(wave), step)]
         if len(chunks) > 1 and len(chunks[-1]) < sr:   # a tail under 1 s joins the previous window
             chunks[-2] = torch.cat([chunks[-2], chunks.pop()])
-        probs = predict_waves(lit, chunks).mean(0)
+        stats = speaker_stats(lit, chunks, ["file"] * len(chunks))
+        probs = predict_waves(lit, chunks, stats=stats).mean(0)
         row = {"file": str(path), "pred": lit.class_names[int(probs.argmax())], "duration": round(len(wave) / sr, 3),
                "windows": len(chunks)}
         row.update({f"p_{n}": round(float(p), 5) for n, p in zip(lit.class_names, probs)})

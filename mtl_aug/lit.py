@@ -21,9 +21,7 @@ class LitMTLAug(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.cfg, self.class_names = cfg, list(class_names)
-        f = cfg["features"]
-        self.logmel = LogMel(cfg["data"]["sample_rate"], f["n_mels"], f["n_fft"], f["hop_length"],
-                             f["f_min"], f["f_max"], f["normalise"])
+        self.logmel = LogMel.from_config(cfg)
         self.model = MTLAug(cfg, len(class_names))
         self.weights = {k: v for k, v in cfg["loss"]["weights"].items() if v > 0}
         self._outputs: dict[str, list] = {"val": [], "test": []}
@@ -35,7 +33,7 @@ class LitMTLAug(pl.LightningModule):
     def features(self, batch: dict, train: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Log-mel (B, F, T), valid frames (B,), soft emotion targets (B, C); in training the
         batch's SpecAugment and mixup items are transformed here."""
-        feats, n = self.logmel(batch["waves"], batch["lengths"])
+        feats, n = self.logmel(batch["waves"], batch["lengths"], batch.get("stats"))
         labels = batch["labels"]
         targets = F.one_hot(labels.clamp(min=0), self.num_classes).float() * (labels >= 0)[:, None]
         if train:

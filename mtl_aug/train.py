@@ -15,7 +15,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from .config import ConfigError, save_config
-from .data import EmotionDataModule, corpus_stats
+from .data import EmotionDataModule
 from .lit import LitMTLAug
 
 SYNTHETIC_NOTE = "SYNTHETIC demo corpus: not real speech; these numbers say nothing about real emotion recognition"
@@ -68,7 +68,8 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
     pl.seed_everything(cfg["seed"], workers=True, verbose=False)
     lit = LitMTLAug(cfg, dm.class_names)
     if cfg["features"]["normalise"] == "corpus":
-        lit.logmel.set_corpus_stats(*corpus_stats(dm.datasets["train"], lit.logmel))
+        train = dm.datasets["train"]
+        lit.logmel.set_corpus_stats(*lit.logmel.stats([train.wave(i) for i in range(len(train))]))
     ckpt_dir = out / "checkpoints"
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/uar", mode="max",
                            save_last=True, enable_version_counter=False)

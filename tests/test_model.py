@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from mtl_aug.audio import LogMel
 from mtl_aug.config import load_config
 from mtl_aug.lit import LitMTLAug
 from mtl_aug.model import MTLAug
@@ -20,7 +21,9 @@ def batch(lengths, labels, aug=None):
     waves = torch.zeros(b, max(lengths))
     for i, n in enumerate(lengths):
         waves[i, :n] = torch.randn(n) * 0.1
-    return {"waves": waves, "lengths": torch.tensor(lengths), "labels": torch.tensor(labels),
+    logmel = LogMel.from_config(debug_cfg())                 # each item is its own "speaker"
+    stats = torch.stack([logmel.stats([waves[i, :n]]) for i, n in enumerate(lengths)])
+    return {"waves": waves, "lengths": torch.tensor(lengths), "labels": torch.tensor(labels), "stats": stats,
             "aug": torch.tensor(aug or [0] * b), "lam": torch.ones(b),
             "freq_masks": torch.zeros(b, 2, 2, dtype=torch.long), "time_masks": torch.zeros(b, 2, 2),
             "index": torch.arange(b)}
@@ -42,9 +45,11 @@ def test_head_shapes_for_variable_length_batch():
     assert (att[1, 15:] == 0).all() and (att[2, 7:] == 0).all()    # padding frames get zero weight
 
 
-def test_emotion_logits_do_not_change_with_more_padding():
+@pytest.mark.parametrize("normalise", ["speaker", "utterance", "corpus"])
+def test_emotion_logits_do_not_change_with_more_padding(normalise):
     for variant in ([], ["stl"]):
-        lit = LitMTLAug(debug_cfg(*variant), NAMES).eval()
+        cfg = load_config("synthetic_demo", ["debug", *variant], [f"features.normalise={normalise}"])
+        lit = LitMTLAug(cfg, NAMES).eval()
         short = batch([7000], [0])
         padded = dict(short, waves=torch.nn.functional.pad(short["waves"], (0, 9000)))
         with torch.no_grad():

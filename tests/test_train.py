@@ -15,6 +15,7 @@ from mtl_aug.data import EmotionDataModule
 from mtl_aug.lit import LitMTLAug
 from mtl_aug.manifest import DataError
 from mtl_aug.train import train_fold
+from test_model import batch as make_batch
 
 VARIANTS = sorted(p.stem for p in (CONFIG_DIR / "variant").glob("*.yaml") if p.stem != "debug")
 
@@ -110,12 +111,9 @@ def test_model_overfits_a_tiny_labelled_subset():
     cfg = load_config("synthetic_demo", ["debug"], ["augment.probs=[1, 0, 0, 0]", "model.dropout=0.0"])
     lit = LitMTLAug(cfg, ["a", "b", "c", "d"])
     lengths = [6000, 8000, 7000, 9000, 6500, 7500, 8500, 5000]
-    waves = torch.zeros(8, 9000)
-    for i, n in enumerate(lengths):
-        waves[i, :n] = torch.randn(n) * 0.1
-    labels = torch.tensor([0, 1, 2, 3, 3, 2, 1, 0])
-    batch = {"waves": waves, "lengths": torch.tensor(lengths), "labels": labels, "aug": torch.zeros(8, dtype=torch.long),
-             "lam": torch.ones(8), "freq_masks": torch.zeros(8, 2, 2, dtype=torch.long), "time_masks": torch.zeros(8, 2, 2)}
+    labels = [0, 1, 2, 3, 3, 2, 1, 0]
+    batch = make_batch(lengths, labels)
+    labels = torch.tensor(labels)
     opt = torch.optim.Adam(lit.parameters(), lr=3e-3)
     for _ in range(150):
         opt.zero_grad()

@@ -1,0 +1,136 @@
+"""`make bench`: throughput and latency figures of the default MTL-AUG config on real EMODB
+(../shared/data/emodb, or --emodb) with the LibriSpeech sample as unlabelled data. Prints
+figures; asserts nothing."""
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio import pad_batch
+from .config import load_config
+from .corpora import prepare_emodb, prepare_librispeech
+from .data import EmotionDataModule
+from .evaluate import predict_waves
+from .lit import LitMTLAug
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _train_steps(lit, opt, batches) -> None:
+    for b in batches:
+        opt.zero_grad()
+        losses, _ = lit.step(b["labelled"], b.get("unlabelled"), train=True)
+        losses["total"].backward()
+        opt.step()
+
+
+def _to(batch, device):
+    return {k: ({kk: vv.to(device) for kk, vv in v.items()} if isinstance(v, dict) else v) for k, v in batch.items()}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--emodb", type=Path, default=SHARED / "emodb")
+    p.add_argument("--librispeech", type=Path, default=SHARED / "librispeech_sample")
+    p.add_argument("--config", nargs="*", default=[])
+    p.add_argument("--steps", type=int, default=10, help="training steps timed")
+    args = p.parse_args(argv)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(0)
+    tmp = Path(tempfile.mkdtemp(prefix="mtl_aug_bench_"))
+    prepare_emodb(args.emodb, tmp / "emodb.csv")
+    prepare_librispeech(args.librispeech, tmp / "librispeech.csv")
+    cfg = load_config("emodb", args.config, [f"data.manifest_dir={tmp}"])
+    print(f"device: {device} ({torch.get_num_threads()} CPU threads); config: emodb {cfg['variant']} "
+          f"{' '.join(args.config)}")
+    dm = EmotionDataModule(cfg, "03")
+    lit = LitMTLAug(cfg, dm.class_names).to(device)
+    opt = torch.optim.Adam(lit.parameters(), lr=cfg["train"]["lr"])
+    for split in ("train", "unlabelled"):
+        if split in dm.datasets:
+            ds = dm.datasets[split]
+            for i in range(len(ds)):
+                ds.wave(i)                                   # fill the decoded-audio cache once
+    loader = dm.train_dataloader()
+    # end to end: data loading, augmentation, collation, transfer, step
+    t0 = time.perf_counter()
+    seen, audio_s, made = 0, 0.0, []
+    it = iter(loader)
+    for _ in range(args.steps):
+        b = _to(next(it)[0], device)                         # CombinedLoader yields (batch, idx, dl_idx)
+        made.append(b)
+        _train_steps(lit, opt, [b])
+        for part in b.values():
+            seen += len(part["lengths"])
+            audio_s += float(part["lengths"].sum()) / cfg["data"]["sample_rate"]
+    if device == "cuda":
+        torch.cuda.synchronize()
+    e2e = time.perf_counter() - t0
+    # the model alone on the same, pre-made batches
+    t0 = time.perf_counter()
+    _train_steps(lit, opt, made)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    model_only = time.perf_counter() - t0
+    print(f"training, end to end:   {seen / e2e:8.1f} utt/s  {audio_s / e2e:8.1f} audio-s/s  ({args.steps} steps, "
+          f"labelled + unlabelled items)")
+    print(f"training, model alone:  {seen / model_only:8.1f} utt/s  {audio_s / model_only:8.1f} audio-s/s")
+    print(f"data pipeline share of a training step: {100 * (e2e - model_only) / e2e:.1f} %")
+
+    # feature extraction and augmentation
+    train = dm.datasets["train"]
+    waves = [train.wave(i) for i in range(len(train))]
+    total_s = sum(len(w) for w in waves) / cfg["data"]["sample_rate"]
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for s in range(0, len(waves), 32):
+            padded, lengths = pad_batch(waves[s : s + 32])
+            lit.logmel.raw(padded.to(device), lengths.to(device))
+    dt = time.perf_counter() - t0
+    print(f"log-mel extraction:     {len(waves) / dt:8.1f} utt/s  {total_s / dt:8.1f} audio-s/s")
+    t0 = time.perf_counter()
+    for i in range(len(train)):
+        train[(i, i)]                                       # crop + draw + speed perturbation (cached audio)
+    dt = time.perf_counter() - t0
+    print(f"item augmentation:      {len(train) / dt:8.1f} utt/s (crop, draw, speed perturbation on ~1/4)")
+
+    # inference real-time factor on a 10 s file
+    lit.eval()
+    ten = torch.cat(waves)[: 10 * cfg["data"]["sample_rate"]]
+    from .evaluate import speaker_stats
+    timings = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        predict_waves(lit, [ten], stats=speaker_stats(lit, [ten], ["file"]))
+        timings.append(time.perf_counter() - t0)
+    print(f"inference on a 10 s file: {1000 * np.median(timings):.1f} ms, real-time factor {np.median(timings) / 10:.4f}")
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    line = f"peak memory: {peak:.0f} MiB resident"
+    if device == "cuda":
+        line += f", {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB GPU"
+    print(line)
+
+    # LOSO wall time, extrapolated from the measured end-to-end step rate
+    lit.train()
+    steps_per_epoch = len(dm.train_dataloader())
+    step_s = e2e / args.steps
+    val_s = len(dm.frames["val"]) / (seen / e2e) / 3          # evaluation ~3x cheaper than a training step
+    epoch_s = steps_per_epoch * step_s + val_s
+    epochs = cfg["train"]["max_epochs"]
+    print(f"EMODB LOSO estimate: {steps_per_epoch} steps/epoch x {step_s:.2f} s = {epoch_s:.0f} s/epoch; "
+          f"at most {epochs} epochs x 10 folds = {10 * epochs * epoch_s / 60:.0f} min (early stopping shortens it)")
+    iemocap_steps = int(np.ceil(4400 / cfg["data"]["batch_size"]))   # ~4400 training utterances per fold
+    iemocap_epoch = iemocap_steps * step_s * 1.1                       # utterances longer on average: crops fill
+    print(f"IEMOCAP LOSO estimate (5531 utterances, 10 folds): {iemocap_steps} steps/epoch, "
+          f"~{iemocap_epoch:.0f} s/epoch, at most {10 * epochs * iemocap_epoch / 3600:.1f} h")
+
+
+if __name__ == "__main__":
+    main()
