@@ -33,7 +33,7 @@ help:
 	@echo "make download CORPUS=emodb DATA_DIR=<path>  download and unpack EMODB"
 	@echo "make train CORPUS=<c> [FOLD=<speaker>] [CONFIG='stl ...'] [SEED=n] [SET='train.lr=1e-3']"
 	@echo "make loso CORPUS=<c> [SEEDS='0 1 2'] [FOLD_INDEX=i] [CONFIG=...]"
-	@echo "make eval-cross TRAIN=iemocap TEST=msp_improv [CONFIG=...]"
+	@echo "make eval-cross TRAIN=iemocap TEST=msp_improv [SEEDS='0 1 2'] [CONFIG=...]"
 	@echo "make eval-noise CORPUS=<c> NOISE=<dir> [SNRS='0 10 20'] [VARIANTS='stl mtl_aug']"
 	@echo "make bench                                  throughput / real-time-factor figures"
 
@@ -67,7 +67,7 @@ loso: $(STAMP)
 	$(MTL) loso --corpus $(CORPUS) --seeds $(SEEDS) $(call opt,--fold-index,$(FOLD_INDEX)) $(COMMON)
 
 eval-cross: $(STAMP)
-	$(MTL) eval-cross --train $(TRAIN) --test $(TEST) $(call opt,--seed,$(SEED)) $(COMMON)
+	$(MTL) eval-cross --train $(TRAIN) --test $(TEST) --seeds $(SEEDS) $(COMMON)
 
 eval-noise: $(STAMP)
 	@test -n "$(NOISE)" || (echo "NOISE=<DEMAND folder or folder of noise files> is required" && exit 2)

@@ -11,11 +11,15 @@ from .manifest import DataError
 DEMO_DATA = Path("data/synthetic_demo")
 
 
+def _add_overlays(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", nargs="*", default=[], help="overlay names or YAML files (e.g. stl debug)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="e.g. train.max_epochs=5")
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", default="synthetic_demo", help="manifest name in data_manifests/")
-    p.add_argument("--config", nargs="*", default=[], help="overlay names or YAML files (e.g. stl debug)")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="e.g. train.max_epochs=5")
+    _add_overlays(p)
 
 
 def _config(args) -> dict:
@@ -152,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fold", default=None)
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("loso", help="leave-one-speaker-out over every fold and seed, then the summary")
-    _add_config_args(p)
+    p.add_argument("--corpus", required=True)
+    _add_overlays(p)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--fold-index", type=int, default=None, help="run only this fold (0-based), e.g. one per GPU")
     p.set_defaults(func=cmd_loso)
@@ -160,8 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval-cross", help="train on one corpus (all speakers), test on another")
     p.add_argument("--train", required=True)
     p.add_argument("--test", required=True)
-    p.add_argument("--config", nargs="*", default=[])
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    _add_overlays(p)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.set_defaults(func=cmd_cross)
 
@@ -170,8 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", required=True, help="DEMAND folder or any folder of noise recordings")
     p.add_argument("--snrs", type=float, nargs="+", default=[0, 10, 20])
     p.add_argument("--variants", nargs="+", default=["stl", "mtl_aug"])
-    p.add_argument("--config", nargs="*", default=[])
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    _add_overlays(p)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.set_defaults(func=cmd_noise)
 

@@ -93,7 +93,21 @@ class LitMTLAug(pl.LightningModule):
 
     def collected(self, split: str) -> dict:
         preds, targets, probs, index = (torch.cat(x) for x in zip(*self._outputs[split]))
-        return {"preds": preds, "targets": targets, "probs": probs, "index": index}
+        c = {"preds": preds, "targets": targets, "probs": probs, "index": index}
+        return c if self.trainer.world_size == 1 else self._gather(c)
+
+    def _gather(self, c: dict) -> dict:
+        """Every rank's predictions (DDP): padded to one length, gathered, then the padding and
+        the distributed sampler's repeated items dropped, so metrics cover each item once."""
+        sizes = self.all_gather(torch.tensor(len(c["index"]), device=self.device)).flatten().cpu()
+        m = int(sizes.max())
+        out = {}
+        for k, v in c.items():
+            padded = torch.cat([v, v.new_zeros((m - len(v),) + v.shape[1:])]).to(self.device)
+            g = self.all_gather(padded).cpu()                                  # (world, m, ...)
+            out[k] = torch.cat([g[r, : sizes[r]] for r in range(len(sizes))])
+        _, first = np.unique(out["index"].numpy(), return_index=True)
+        return {k: v[torch.from_numpy(first)] for k, v in out.items()}
 
     def _eval_epoch_end(self, split: str) -> None:
         if not self._outputs[split]:

@@ -114,8 +114,18 @@ def plot_snr(table: pd.DataFrame, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def paired_difference(base: pd.DataFrame, other: pd.DataFrame) -> dict:
+    """Per-fold UAR difference other - base over the (seed, fold) pairs both have: mean, its
+    standard error (std with ddof=1 over sqrt(n)), and how many folds improved."""
+    both = base.merge(other, on=["seed", "fold"], suffixes=("_a", "_b"))
+    d = both["uar_b"] - both["uar_a"]
+    return {"n": len(d), "mean": float(d.mean()), "se": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan"),
+            "better": int((d > 0).sum()), "worse": int((d < 0).sum())}
+
+
 def report(dirs: list[Path]) -> str:
-    """Several LOSO results folders side by side (e.g. STL vs MTL-AUG) in one markdown table."""
+    """Several LOSO results folders side by side (e.g. STL vs MTL-AUG) in one markdown table;
+    each run after the first is also compared with the first fold by fold (paired difference)."""
     lines = ["| run | seeds | folds | UAR % (mean ± std over folds) | WA % (mean ± std over folds) | "
              "UAR std over seeds | pooled UAR % |", "|---|---|---|---|---|---|---|"]
     for d in dirs:
@@ -128,4 +138,11 @@ def report(dirs: list[Path]) -> str:
                      f"{100 * s['uar_mean_over_folds']:.2f} ± {100 * s['uar_std_over_folds']:.2f} | "
                      f"{100 * s['wa_mean_over_folds']:.2f} ± {100 * s['wa_std_over_folds']:.2f} | {seed_std} | "
                      f"{100 * s['pooled_uar']:.2f} |")
+    titles = [json.loads((Path(d) / "summary.json").read_text())["title"] for d in dirs]
+    base = pd.read_csv(Path(dirs[0]) / "folds.csv", dtype={"fold": str})
+    for d, title in zip(dirs[1:], titles[1:]):
+        p = paired_difference(base, pd.read_csv(Path(d) / "folds.csv", dtype={"fold": str}))
+        lines.append(f"\n{title} - {titles[0]}: UAR {100 * p['mean']:+.2f} ± {100 * p['se']:.2f} points "
+                     f"(mean ± standard error of the paired per-fold difference, {p['n']} folds; "
+                     f"better on {p['better']}, worse on {p['worse']})")
     return "\n".join(lines)

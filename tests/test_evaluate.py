@@ -136,3 +136,15 @@ def test_cli_reports_bad_input_with_exit_code_2(tmp_path, capsys):
     assert "unknown corpus 'nope'" in capsys.readouterr().err
     assert main(["prepare", "iemocap", str(tmp_path)]) == 2
     assert "is this IEMOCAP_full_release?" in capsys.readouterr().err
+
+
+def test_report_pairs_folds_and_computes_the_standard_error(tmp_path):
+    for name, uars in (("stl", [0.5, 0.6, 0.7]), ("mtl", [0.6, 0.6, 0.9])):
+        d = tmp_path / name
+        preds = pd.DataFrame({"seed": 0, "fold": ["a", "a", "b", "b", "c", "c"], "target": [0, 1] * 3, "pred": [0, 1] * 3})
+        folds = pd.DataFrame({"seed": 0, "fold": ["a", "b", "c"], "uar": uars, "wa": uars, "n": 2})
+        summarise_loso(folds, preds, ["x", "y"], d, name)
+    text = report([tmp_path / "stl", tmp_path / "mtl"])
+    # differences 0.1, 0.0, 0.2: mean 0.1, std 0.1, se 0.1 / sqrt(3) = 0.0577
+    assert "mtl - stl: UAR +10.00 ± 5.77 points" in text and "better on 2, worse on 0" in text
+    assert "| stl | 1 | 3 | 60.00 ± 10.00 |" in text

@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import torch
 
 from conftest import REAL_DATA as SHARED, tiny_cfg
+from mtl_aug.audio import LogMel
 from mtl_aug.config import CONFIG_DIR, ConfigError, load_config
 from mtl_aug.corpora import prepare_emodb, prepare_librispeech
 from mtl_aug.data import EmotionDataModule
@@ -139,3 +140,21 @@ def test_short_real_run_on_emodb(tmp_path):
     assert np.array(res["confusion"]).shape == (7, 7)
     assert res["n"] == 49                                     # speaker 03's utterances
     assert res["val_speakers"] == ["08"]
+
+
+def test_speaker_normalisation_uses_each_speakers_own_statistics(corpus, tmp_path):
+    dm = EmotionDataModule(tiny_cfg(corpus, tmp_path / "runs"), "spk00")
+    assert dm.cfg["features"]["normalise"] == "speaker"
+    test = dm.datasets["test"]                                # spk00 only
+    logmel = LogMel.from_config(dm.cfg)
+    expected = logmel.stats([test.wave(i) for i in range(len(test))])
+    assert torch.allclose(test[0]["stats"], expected)
+    train = dm.datasets["train"]
+    by_speaker = {}
+    for i in range(len(train)):
+        by_speaker.setdefault(train.speakers[i], []).append(train[(i, 0)]["stats"])
+    assert len(by_speaker) == 2                               # 4 speakers: 1 test, 1 validation, 2 train
+    for stats in by_speaker.values():
+        assert all(torch.equal(s, stats[0]) for s in stats)
+    a, b = (v[0] for v in by_speaker.values())
+    assert not torch.allclose(a, b)
