@@ -11,7 +11,6 @@ import torch
 import torchaudio
 
 NONE, SPEED, SPECAUG, MIXUP = 0, 1, 2, 3
-NAMES = ["none", "speed", "specaugment", "mixup"]
 
 
 def draw(rng: np.random.Generator, cfg: dict, n_mels: int) -> dict:

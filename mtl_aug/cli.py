@@ -63,10 +63,11 @@ def cmd_train(args) -> None:
 def cmd_demo(args) -> None:
     from .corpora import prepare_synthetic
     from .train import train_fold
-    prepare_synthetic(DEMO_DATA, Path("data_manifests/synthetic_demo.csv"))
-    print(f"prepared the SYNTHETIC demo corpus under {DEMO_DATA} (not real speech)")
     args.corpus = "synthetic_demo"
-    train_fold(_config(args), fold_speaker=args.fold)
+    cfg = _config(args)
+    prepare_synthetic(DEMO_DATA, Path(cfg["data"]["manifest_dir"]) / "synthetic_demo.csv")
+    print(f"prepared the SYNTHETIC demo corpus under {DEMO_DATA} (not real speech)")
+    train_fold(cfg, fold_speaker=args.fold)
 
 
 def cmd_loso(args) -> None:
@@ -98,15 +99,16 @@ def cmd_predict(args) -> None:
 
     from .manifest import AUDIO_SUFFIXES
     from .evaluate import predict_files
-    paths = []
+    paths, missing = [], []
     for p in map(Path, args.inputs):
         if p.is_dir():
             paths += sorted(q for q in p.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES)
         elif p.exists():
             paths.append(p)
         else:
-            print(f"error: {p}: no such file or folder", file=sys.stderr)
+            missing.append(f"{p}: no such file or folder")
     rows, errors = predict_files(paths, args.checkpoint, args.window)
+    errors = missing + errors
     out = open(args.out, "w", newline="") if args.out else sys.stdout
     if args.format == "jsonl":
         for r in rows:
@@ -119,7 +121,9 @@ def cmd_predict(args) -> None:
         out.close()
     for e in errors:
         print(f"skipped: {e}", file=sys.stderr)
-    print(f"{len(rows)} files predicted, {len(errors)} unreadable", file=sys.stderr)
+    print(f"{len(rows)} files predicted, {len(errors)} unreadable or missing", file=sys.stderr)
+    if not rows:
+        raise DataError("no file could be predicted")
 
 
 def cmd_report(args) -> None:

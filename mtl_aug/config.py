@@ -18,7 +18,10 @@ def _read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     with open(path) as f:
-        data = yaml.safe_load(f) or {}
+        try:
+            data = yaml.safe_load(f) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return data
@@ -34,8 +37,33 @@ def merge(base: dict, overlay: dict, source: str, prefix: str = "") -> dict:
         if isinstance(base[key], dict) and isinstance(value, dict):
             out[key] = merge(base[key], value, source, prefix=f"{name}.")
         else:
-            out[key] = value
+            out[key] = _typed(base[key], value, f"{source}: '{name}'")
     return out
+
+
+def _typed(default: Any, value: Any, where: str) -> Any:
+    """`value` checked against the type of the base config's `default` (None = free). YAML 1.1
+    reads 1e-3 as a string, so numeric strings become floats where a number is expected."""
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, (int, float)):
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and isinstance(default, float):
+            value = float(value)
+    elif isinstance(default, str):
+        ok = isinstance(value, (str, int)) and not isinstance(value, bool)   # devices: 4, precision: 16
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ConfigError(f"{where} expects a {type(default).__name__} like {default!r}, got {value!r}")
+    return value
 
 
 def resolve_config_path(name: str) -> Path:
@@ -60,7 +88,10 @@ def parse_override(text: str) -> dict:
     parts = key.strip().split(".")
     for part in parts[:-1]:
         node = node.setdefault(part, {})
-    node[parts[-1]] = yaml.safe_load(value)
+    try:
+        node[parts[-1]] = yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override '{text}': the value is not valid YAML ({exc})") from exc
     return out
 
 
@@ -98,10 +129,15 @@ def validate(cfg: dict) -> None:
     if n_mels % fpool:
         raise ConfigError(f"features.n_mels={n_mels} must be divisible by the product of "
                           f"model.freq_pool ({fpool})")
+    if aug["freq_mask_width"] >= n_mels:
+        raise ConfigError(f"augment.freq_mask_width={aug['freq_mask_width']} must be below features.n_mels={n_mels}")
     if cfg["features"]["normalise"] not in ("utterance", "speaker", "corpus"):
         raise ConfigError("features.normalise must be 'utterance', 'speaker' or 'corpus'")
     if cfg["train"]["scheduler"] not in ("plateau", "none"):
         raise ConfigError("train.scheduler must be 'plateau' or 'none'")
+    styles = cfg["data"]["styles"]
+    if styles is not None and not (isinstance(styles, list) and all(isinstance(x, str) for x in styles)):
+        raise ConfigError(f"data.styles must be null or a list such as [improvised], got {styles!r}")
     weights = cfg["loss"]["weights"]
     if set(weights) != {"ce", "center", "recon", "aug"}:
         raise ConfigError("loss.weights must have exactly the keys ce, center, recon, aug")

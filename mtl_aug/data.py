@@ -16,6 +16,7 @@ from .folds import Fold, all_speakers_fold, loso_fold
 from .manifest import DataError, apply_class_map, manifest_path, read_manifest
 
 UNLABELLED = -1
+UNLABELLED_STATS_UTTERANCES = 10   # per unlabelled speaker, enough for mel-band statistics
 
 
 class EpochSampler(Sampler):
@@ -49,19 +50,20 @@ class UtteranceDataset(Dataset):
     In training mode an item is cropped to `max_train_seconds` and augmented from its item seed;
     otherwise it is returned whole and clean."""
 
-    def __init__(self, df: pd.DataFrame, cfg: dict, train: bool):
+    def __init__(self, df: pd.DataFrame, cfg: dict, train: bool, cache: bool):
         self.df = df.reset_index(drop=True)
         self.paths = self.df["path"].tolist()
         self.labels = self.df["label"].tolist() if "label" in self.df else [UNLABELLED] * len(self.df)
         self.cfg, self.train = cfg, train
         self.sr = cfg["data"]["sample_rate"]
-        self.cache: dict[int, torch.Tensor] | None = {} if cfg["data"]["cache_audio"] else None
+        self.cache: dict[int, torch.Tensor] | None = {} if cache else None
         self.speaker_stats: dict[str, torch.Tensor] | None = None   # set for normalise = speaker
 
-    def set_speaker_stats(self, logmel: LogMel) -> None:
-        """Each speaker's log-mel statistics, from all of that speaker's utterances here."""
+    def set_speaker_stats(self, logmel: LogMel, per_speaker: int | None = None) -> None:
+        """Each speaker's log-mel statistics, from that speaker's utterances here (the first
+        `per_speaker` of them in manifest order, if given)."""
         groups = self.df.groupby("speaker").indices
-        self.speaker_stats = {s: logmel.stats([self.wave(i) for i in idx]) for s, idx in groups.items()}
+        self.speaker_stats = {s: logmel.stats([self.wave(i) for i in idx[:per_speaker]]) for s, idx in groups.items()}
         self.speakers = self.df["speaker"].tolist()
 
     def __len__(self) -> int:
@@ -149,14 +151,16 @@ class EmotionDataModule(pl.LightningDataModule):
         self.unlabelled = None
         if cfg["data"]["unlabelled"]:
             self.unlabelled = read_manifest(manifest_path(cfg["data"]["manifest_dir"], cfg["data"]["unlabelled"]))
-        self.datasets = {role: UtteranceDataset(frame, cfg, train=role == "train")
+        cache = cfg["data"]["cache_audio"]
+        self.datasets = {role: UtteranceDataset(frame, cfg, train=role == "train", cache=cache)
                          for role, frame in self.frames.items()}
         if self.unlabelled is not None:
-            self.datasets["unlabelled"] = UtteranceDataset(self.unlabelled, cfg, train=True)
+            # unlabelled speech (e.g. 100 h of LibriSpeech) is decoded on the fly, never held in memory
+            self.datasets["unlabelled"] = UtteranceDataset(self.unlabelled, cfg, train=True, cache=False)
         if cfg["features"]["normalise"] == "speaker":
             logmel = LogMel.from_config(cfg)
-            for ds in self.datasets.values():
-                ds.set_speaker_stats(logmel)
+            for role, ds in self.datasets.items():
+                ds.set_speaker_stats(logmel, UNLABELLED_STATS_UTTERANCES if role == "unlabelled" else None)
 
     @property
     def num_classes(self) -> int:

@@ -48,7 +48,7 @@ def predict_waves(lit: LitMTLAug, waves: list[torch.Tensor], batch_size: int = 1
         padded, lengths = pad_batch([waves[i] for i in idx])
         batch_stats = stats[idx].to(lit.device) if stats is not None else None
         feats, n = lit.logmel(padded.to(lit.device), lengths.to(lit.device), batch_stats)
-        probs[idx] = lit.model(feats, n)["logits"].softmax(-1).cpu()
+        probs[idx] = lit.model(feats, n, aux=False)["logits"].softmax(-1).cpu()
     return probs
 
 
@@ -133,6 +133,8 @@ def predict_files(paths: list[Path], checkpoint: str | Path, window: float = 10.
     are cut into windows whose probabilities are averaged. Unreadable files are reported by
     name and skipped; the rest go on. A model that normalises per speaker treats each file as
     its own speaker (its statistics come from the file alone)."""
+    if window < 1:
+        raise ConfigError(f"--window must be at least 1 second, got {window}")
     lit = load_checkpoint(checkpoint)
     sr = lit.cfg["data"]["sample_rate"]
     rows, errors = [], []

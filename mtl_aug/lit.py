@@ -81,7 +81,7 @@ class LitMTLAug(pl.LightningModule):
 
     def _eval_step(self, batch: dict, split: str) -> None:
         feats, n, _ = self.features(batch, train=False)
-        logits = self.model(feats, n)["logits"]
+        logits = self.model(feats, n, aux=False)["logits"]
         self._outputs[split].append((logits.argmax(-1).cpu(), batch["labels"].cpu(),
                                      logits.softmax(-1).cpu(), batch["index"].cpu()))
 

@@ -50,6 +50,9 @@ def summarise(cfg: dict, seeds: list[int], spk: list[str], names: list[str]) -> 
         for s in spk:
             d = run_dir(dict(cfg, seed=seed), s)
             r = json.loads((d / "results.json").read_text())
+            if r["class_names"] != names:
+                raise ConfigError(f"{d} was trained on classes {r['class_names']}, not {names}: "
+                                  "it belongs to another config; use another train.run_dir")
             rows.append({"seed": seed, "fold": s, "uar": r["uar"], "wa": r["wa"], "n": r["n"],
                          "best_val_uar": r["best_val_uar"]})
             p = pd.read_csv(d / "predictions.csv", dtype={"speaker": str})

@@ -144,7 +144,10 @@ def read_manifest(path: Path, data_root: str | Path | None = None) -> pd.DataFra
         raise DataError(f"{path}: missing columns {missing} (see data_manifests/README.md)")
     if data_root is None:
         sidecar = path.with_suffix(".json")
-        data_root = json.loads(sidecar.read_text())["data_root"] if sidecar.is_file() else path.parent
+        if not sidecar.is_file():
+            raise DataError(f"{sidecar} not found: it holds the data root of {path}; prepare the corpus "
+                            "again or copy the sidecar along with the manifest")
+        data_root = json.loads(sidecar.read_text())["data_root"]
     df["path"] = df["path"].str.replace(ROOT_TOKEN, str(data_root), regex=False)
     return df
 

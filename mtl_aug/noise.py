@@ -13,7 +13,7 @@ import torchaudio
 from .data import load_labelled
 from .evaluate import evaluate_frame, load_checkpoint
 from .folds import speakers
-from .manifest import AUDIO_SUFFIXES, DataError
+from .manifest import AUDIO_SUFFIXES, DataError, Report, inspect_audio
 from .report import mean_std, plot_snr
 
 FRAME = 320            # 20 ms at 16 kHz
@@ -47,25 +47,36 @@ class NoiseBank:
         root = Path(root)
         if not root.is_dir():
             raise DataError(f"noise folder {root} does not exist")
-        self.files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        candidates = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        self.report = Report(root.name)
+        checked = [(p, inspect_audio(p, self.report)) for p in candidates]   # bad files: skipped, counted
+        self.files = [p for p, ok in checked if ok]
         if not self.files:
-            raise DataError(f"no audio files under {root}: expected DEMAND's <ENV>/chNN.wav or noise recordings")
+            raise DataError(f"no usable audio files under {root}: expected DEMAND's <ENV>/chNN.wav or "
+                            f"noise recordings" + (f"\n{self.report.summary()}" if self.report.skipped else ""))
+        if self.report.skipped:
+            print(f"noise folder {root}: {len(self.files)} recordings used, {self.report.summary()}")
         self.info = [sf.info(str(p)) for p in self.files]
         self.seed, self.sr = seed, sample_rate
 
     def segment(self, key: int, length: int) -> torch.Tensor:
+        """A noise segment of `length` samples for utterance `key`; a digitally silent draw is
+        replaced by the next draw from the same generator."""
         rng = np.random.default_rng([self.seed, key])
-        i = int(rng.integers(len(self.files)))
-        info = self.info[i]
-        need = int(np.ceil(length * info.samplerate / self.sr)) + 1
-        start = int(rng.integers(0, max(1, info.frames - need)))
-        data, _ = sf.read(str(self.files[i]), start=start, frames=need, dtype="float32", always_2d=True)
-        seg = torch.from_numpy(data.mean(1))
-        if info.samplerate != self.sr:
-            seg = torchaudio.functional.resample(seg, info.samplerate, self.sr)
-        if len(seg) < length:  # a recording shorter than the utterance is looped
-            seg = seg.repeat(length // len(seg) + 1)
-        return seg[:length]
+        for _ in range(20):
+            i = int(rng.integers(len(self.files)))
+            info = self.info[i]
+            need = int(np.ceil(length * info.samplerate / self.sr)) + 1
+            start = int(rng.integers(0, max(1, info.frames - need)))
+            data, _ = sf.read(str(self.files[i]), start=start, frames=need, dtype="float32", always_2d=True)
+            seg = torch.from_numpy(data.mean(1))
+            if info.samplerate != self.sr:
+                seg = torchaudio.functional.resample(seg, info.samplerate, self.sr)
+            if len(seg) < length:  # a recording shorter than the utterance is looped
+                seg = seg.repeat(length // len(seg) + 1)
+            if seg[:length].abs().max() > 0:
+                return seg[:length]
+        raise DataError(f"20 noise segments in a row were digital silence (last: {self.files[i]})")
 
     def mixer(self, snr_db: float, keys: list[int]):
         return lambda wave, i: mix_at_snr(wave, self.segment(keys[i], len(wave)), snr_db)
@@ -81,11 +92,12 @@ def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[
     out.mkdir(parents=True, exist_ok=True)
     df, _, _ = load_labelled(base)
     keys = {u: i for i, u in enumerate(sorted(df["utt_id"]))}
+    banks = {seed: NoiseBank(noise_dir, seed, base["data"]["sample_rate"]) for seed in seeds}  # checked before training
     rows = []
     for cfg in cfgs:
         run_loso(cfg, seeds)
         for seed in seeds:
-            bank = NoiseBank(noise_dir, seed, cfg["data"]["sample_rate"])
+            bank = banks[seed]
             for s in speakers(df):
                 lit = load_checkpoint(run_dir(dict(cfg, seed=seed), s) / "checkpoints" / "best.ckpt")
                 test = df[df["speaker"] == s].reset_index(drop=True)

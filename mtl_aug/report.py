@@ -115,10 +115,14 @@ def plot_snr(table: pd.DataFrame, path: Path, title: str) -> None:
 
 
 def paired_difference(base: pd.DataFrame, other: pd.DataFrame) -> dict:
-    """Per-fold UAR difference other - base over the (seed, fold) pairs both have: mean, its
-    standard error (std with ddof=1 over sqrt(n)), and how many folds improved."""
-    both = base.merge(other, on=["seed", "fold"], suffixes=("_a", "_b"))
-    d = both["uar_b"] - both["uar_a"]
+    """Per-fold UAR difference other - base (each fold's UAR averaged over its seeds first: seed k
+    of one run and seed k of another are unrelated): mean, its standard error (std with ddof=1
+    over sqrt(folds)), and how many folds improved. Both runs must cover the same folds."""
+    a, b = (f.groupby("fold")["uar"].mean() for f in (base, other))
+    if set(a.index) != set(b.index):
+        raise DataError(f"the runs cover different folds ({sorted(a.index)} vs {sorted(b.index)}): "
+                        "a paired comparison needs the same folds")
+    d = b[a.index] - a
     return {"n": len(d), "mean": float(d.mean()), "se": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan"),
             "better": int((d > 0).sum()), "worse": int((d < 0).sum())}
 
@@ -128,21 +132,22 @@ def report(dirs: list[Path]) -> str:
     each run after the first is also compared with the first fold by fold (paired difference)."""
     lines = ["| run | seeds | folds | UAR % (mean ± std over folds) | WA % (mean ± std over folds) | "
              "UAR std over seeds | pooled UAR % |", "|---|---|---|---|---|---|---|"]
+    summaries = []
     for d in dirs:
         f = Path(d) / "summary.json"
         if not f.is_file():
             raise DataError(f"{f} not found: is {d} a finished LOSO results folder (make loso ...)?")
-        s = json.loads(f.read_text())
+        summaries.append(s := json.loads(f.read_text()))
         seed_std = "n/a" if s["uar_std_over_seeds"] is None else f"{100 * s['uar_std_over_seeds']:.2f}"
         lines.append(f"| {s['title']} | {len(s['seeds'])} | {s['folds_per_seed']} | "
                      f"{100 * s['uar_mean_over_folds']:.2f} ± {100 * s['uar_std_over_folds']:.2f} | "
                      f"{100 * s['wa_mean_over_folds']:.2f} ± {100 * s['wa_std_over_folds']:.2f} | {seed_std} | "
                      f"{100 * s['pooled_uar']:.2f} |")
-    titles = [json.loads((Path(d) / "summary.json").read_text())["title"] for d in dirs]
+    titles = [s["title"] for s in summaries]
     base = pd.read_csv(Path(dirs[0]) / "folds.csv", dtype={"fold": str})
     for d, title in zip(dirs[1:], titles[1:]):
         p = paired_difference(base, pd.read_csv(Path(d) / "folds.csv", dtype={"fold": str}))
         lines.append(f"\n{title} - {titles[0]}: UAR {100 * p['mean']:+.2f} ± {100 * p['se']:.2f} points "
-                     f"(mean ± standard error of the paired per-fold difference, {p['n']} folds; "
+                     f"(mean ± standard error of the paired per-fold difference, seeds averaged per fold, {p['n']} folds; "
                      f"better on {p['better']}, worse on {p['worse']})")
     return "\n".join(lines)

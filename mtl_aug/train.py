@@ -54,11 +54,11 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
     dm = EmotionDataModule(cfg, fold_speaker, all_speakers=all_speakers)   # data errors surface here
     out = run_dir(cfg, dm.fold.name)
     results_file = out / "results.json"
+    _check_same_config(out, cfg)
     if results_file.is_file():
         if verbose:
             print(f"{out}: finished earlier, not re-run (delete it to train again)")
         return json.loads(results_file.read_text())
-    _check_same_config(out, cfg)
     save_config(cfg, out / "config.yaml")
     if verbose:
         print(dm.describe())
@@ -75,42 +75,61 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
                            save_last=True, enable_version_counter=False)
     stop = EarlyStopping(monitor="val/uar", mode="max", patience=cfg["train"]["patience"])
     trainer = make_trainer(cfg, out, [best, stop, *extra_callbacks], enable_progress=verbose)
-    last = ckpt_dir / "last.ckpt"
-    earlier_metrics = None
-    if last.is_file():
-        if verbose:
-            print(f"resuming from {last}")
-        if (out / "metrics.csv").is_file():  # CSVLogger starts the file afresh: keep the earlier epochs
-            earlier_metrics = pd.read_csv(out / "metrics.csv")
+    last, fit_file = ckpt_dir / "last.ckpt", out / "fit.json"
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*exists and is not empty.*")
-        trainer.fit(lit, datamodule=dm, ckpt_path=last if last.is_file() else None)
+        if fit_file.is_file():  # fitting finished before a crash in testing: test only
+            fit = json.loads(fit_file.read_text())
+        else:
+            if last.is_file():
+                if verbose:
+                    print(f"resuming from {last}")
+                _carry_metrics(out, "save")
+            trainer.fit(lit, datamodule=dm, ckpt_path=last if last.is_file() else None)
+            _carry_metrics(out, "restore")
+            fit = {"best_val_uar": float(best.best_model_score), "epochs_trained": trainer.current_epoch}
+            if trainer.is_global_zero:
+                fit_file.write_text(json.dumps(fit) + "\n")
         results = {"corpus": cfg["corpus"], "variant": cfg["variant"], "seed": cfg["seed"],
                    "fold": dm.fold.name, "test_speakers": list(dm.fold.test), "val_speakers": list(dm.fold.val),
                    "train_speakers": list(dm.fold.train), "class_names": dm.class_names,
-                   "best_val_uar": float(best.best_model_score), "best_checkpoint": str(ckpt_dir / "best.ckpt"),
-                   "epochs_trained": trainer.current_epoch}
+                   "best_checkpoint": str(ckpt_dir / "best.ckpt"), **fit}
         if cfg["corpus"] == "synthetic_demo":
             results["note"] = SYNTHETIC_NOTE
         if dm.fold.test:
             trainer.test(lit, datamodule=dm, ckpt_path=str(ckpt_dir / "best.ckpt"), verbose=False)
             test = lit.test_results
             results.update({k: test[k] for k in ("uar", "wa", "recall", "confusion", "n")})
-            write_predictions(out / "predictions.csv", dm.frames["test"], test, dm.class_names)
-    if earlier_metrics is not None:
-        _prepend_metrics(out / "metrics.csv", earlier_metrics)
+    if not trainer.is_global_zero:  # DDP: one rank writes
+        return results
+    if dm.fold.test:
+        write_predictions(out / "predictions.csv", dm.frames["test"], test, dm.class_names)
     results_file.write_text(json.dumps(results, indent=2) + "\n")
     if verbose:
         print(summary(results, out))
     return results
 
 
-def _prepend_metrics(path: Path, earlier: pd.DataFrame) -> None:
-    """metrics.csv of a resumed run: the epochs before the resume point from `earlier`, then the new rows."""
-    new = pd.read_csv(path)
-    start = new["epoch"].min()
-    pd.concat([earlier[earlier["epoch"] < start], new], ignore_index=True).to_csv(path, index=False)
+def _carry_metrics(out: Path, step: str) -> None:
+    """CSVLogger starts metrics.csv afresh when a run resumes. Before fitting ("save"), the rows so
+    far go to metrics.resume.csv (merged with any earlier one: a run can crash twice); after
+    ("restore"), the rows of epochs before the resume point are put back in front."""
+    current, kept = out / "metrics.csv", out / "metrics.resume.csv"
+    if step == "save":
+        if current.is_file():
+            rows = pd.read_csv(current)
+            if kept.is_file():
+                rows = _before(pd.read_csv(kept), rows)
+            rows.to_csv(kept, index=False)
+    elif kept.is_file():
+        _before(pd.read_csv(kept), pd.read_csv(current)).to_csv(current, index=False)
+        kept.unlink()
+
+
+def _before(earlier: pd.DataFrame, later: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `earlier` from epochs before `later` starts, then `later`."""
+    return pd.concat([earlier[earlier["epoch"] < later["epoch"].min()], later], ignore_index=True)
 
 
 def write_predictions(path: Path, frame: pd.DataFrame, test: dict, class_names: list[str]) -> None:

@@ -146,5 +146,19 @@ def test_report_pairs_folds_and_computes_the_standard_error(tmp_path):
         summarise_loso(folds, preds, ["x", "y"], d, name)
     text = report([tmp_path / "stl", tmp_path / "mtl"])
     # differences 0.1, 0.0, 0.2: mean 0.1, std 0.1, se 0.1 / sqrt(3) = 0.0577
-    assert "mtl - stl: UAR +10.00 ± 5.77 points" in text and "better on 2, worse on 0" in text
+    assert "mtl - stl: UAR +10.00 ± 5.77 points" in text and "3 folds" in text and "better on 2, worse on 0" in text
     assert "| stl | 1 | 3 | 60.00 ± 10.00 |" in text
+
+
+def test_noise_bank_skips_and_counts_bad_files(tmp_path, capsys):
+    good = tmp_path / "noise" / "hum.wav"
+    good.parent.mkdir()
+    sf.write(good, np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1, 16000)
+    (tmp_path / "noise" / "notes.wav").write_text("not audio")
+    bank = NoiseBank(tmp_path / "noise", seed=0)
+    assert bank.files == [good] and bank.report.n_skipped == 1
+    assert "notes.wav" in capsys.readouterr().out
+    (tmp_path / "empty").mkdir()
+    from mtl_aug.manifest import DataError
+    with pytest.raises(DataError, match="no usable audio files"):
+        NoiseBank(tmp_path / "empty", seed=0)

@@ -85,6 +85,9 @@ def test_resuming_with_a_different_config_is_refused(corpus, tmp_path):
     changed = dict(cfg, train=dict(cfg["train"], lr=0.5))
     with pytest.raises(ConfigError, match="different config"):
         train_fold(changed, "spk01", verbose=False)
+    train_fold(cfg, "spk01", verbose=False)                   # finished: its results are not reused
+    with pytest.raises(ConfigError, match="different config"):   # for another config either
+        train_fold(changed, "spk01", verbose=False)
 
 
 def test_clear_errors_before_any_compute(corpus, tmp_path):
@@ -158,3 +161,32 @@ def test_speaker_normalisation_uses_each_speakers_own_statistics(corpus, tmp_pat
         assert all(torch.equal(s, stats[0]) for s in stats)
     a, b = (v[0] for v in by_speaker.values())
     assert not torch.allclose(a, b)
+
+
+class CrashInTest(pl.Callback):
+    def on_test_start(self, trainer, module):
+        raise RuntimeError("crash while testing")
+
+
+def test_crash_while_testing_resumes_at_testing_without_more_training(corpus, tmp_path):
+    cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=2)
+    with pytest.raises(RuntimeError, match="crash while testing"):
+        train_fold(cfg, "spk02", extra_callbacks=[CrashInTest()], verbose=False)
+    out = tmp_path / "runs" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk02"
+    assert (out / "fit.json").is_file() and not (out / "results.json").exists()
+    best = (out / "checkpoints" / "best.ckpt").stat().st_mtime
+    rows = len(pd.read_csv(out / "metrics.csv"))
+    res = train_fold(cfg, "spk02", verbose=False)
+    assert (out / "checkpoints" / "best.ckpt").stat().st_mtime == best      # no further training
+    assert len(pd.read_csv(out / "metrics.csv")) >= rows and res["epochs_trained"] == 2
+    assert res["n"] == 12
+
+
+def test_config_values_are_type_checked():
+    assert load_config("emodb", overrides=["train.lr=1e-3"])["train"]["lr"] == pytest.approx(0.001)
+    for bad, msg in (("train.lr=fast", "'train.lr' expects a float"),
+                     ("loss.weights=0", "'loss.weights' expects a dict"),
+                     ("data.styles=improvised", "data.styles must be null or a list"),
+                     ("train.lr=[1", "not valid YAML")):
+        with pytest.raises(ConfigError, match=msg):
+            load_config("emodb", overrides=[bad])

@@ -29,6 +29,7 @@ def prepare_librispeech(root: Path, out: Path, strict: bool = False, hours: floa
         total += audio["duration"]
         speaker = flac.stem.split("-")[0]
         rows.append(make_row(root, flac, "librispeech", audio, speaker=speaker,
-                             session=flac.parent.name, style=flac.parents[2].name))
+                             session=flac.parent.name,
+                             style=flac.parents[2].name if len(flac.relative_to(root).parts) >= 4 else ""))
     extra = {"hours_cap": hours, "seed": seed, "files_found": len(files)}
     return write_manifest(rows, out, root, report, extra=extra)

@@ -23,17 +23,19 @@ class MTLAug(nn.Module):
         self.aug_head = AugmentationHead(m["frame_dim"], m["attention_dim"]) if w["aug"] > 0 else None
         self.centers = nn.Parameter(torch.randn(num_classes, m["embedding_dim"]) * 0.1) if w["center"] > 0 else None
 
-    def forward(self, feats: torch.Tensor, n_frames: torch.Tensor, n_labelled: int | None = None) -> dict:
+    def forward(self, feats: torch.Tensor, n_frames: torch.Tensor, n_labelled: int | None = None,
+                aux: bool = True) -> dict:
         """feats (B, F, T), n_frames (B,). The emotion head sees only the first `n_labelled`
-        items (default all): unlabelled items reach the decoder and augmentation head only."""
+        items (default all): unlabelled items reach the decoder and augmentation head only.
+        `aux=False` skips those two heads (evaluation needs the emotion logits alone)."""
         feats = self.encoder.pad_time(feats)
         frames, lengths = self.encoder(feats, n_frames)                     # (B, T', D), (B,)
         k = feats.shape[0] if n_labelled is None else n_labelled
         out = {"input": feats, "lengths": lengths}
         if k:
             out.update(self.emotion(frames[:k], lengths[:k]))
-        if self.decoder is not None:
+        if self.decoder is not None and aux:
             out["recon"] = self.decoder(frames)
-        if self.aug_head is not None:
+        if self.aug_head is not None and aux:
             out["aug_logits"] = self.aug_head(frames, lengths)
         return out
