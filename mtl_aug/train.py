@@ -76,18 +76,17 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
     stop = EarlyStopping(monitor="val/uar", mode="max", patience=cfg["train"]["patience"])
     trainer = make_trainer(cfg, out, [best, stop, *extra_callbacks], enable_progress=verbose)
     last, fit_file = ckpt_dir / "last.ckpt", out / "fit.json"
+    if last.is_file() or fit_file.is_file():
+        _carry_metrics(out, "save")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*exists and is not empty.*")
         if fit_file.is_file():  # fitting finished before a crash in testing: test only
             fit = json.loads(fit_file.read_text())
         else:
-            if last.is_file():
-                if verbose:
-                    print(f"resuming from {last}")
-                _carry_metrics(out, "save")
+            if last.is_file() and verbose:
+                print(f"resuming from {last}")
             trainer.fit(lit, datamodule=dm, ckpt_path=last if last.is_file() else None)
-            _carry_metrics(out, "restore")
             fit = {"best_val_uar": float(best.best_model_score), "epochs_trained": trainer.current_epoch}
             if trainer.is_global_zero:
                 fit_file.write_text(json.dumps(fit) + "\n")
@@ -101,6 +100,7 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
             trainer.test(lit, datamodule=dm, ckpt_path=str(ckpt_dir / "best.ckpt"), verbose=False)
             test = lit.test_results
             results.update({k: test[k] for k in ("uar", "wa", "recall", "confusion", "n")})
+    _carry_metrics(out, "restore")
     if not trainer.is_global_zero:  # DDP: one rank writes
         return results
     if dm.fold.test:
@@ -112,9 +112,9 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
 
 
 def _carry_metrics(out: Path, step: str) -> None:
-    """CSVLogger starts metrics.csv afresh when a run resumes. Before fitting ("save"), the rows so
-    far go to metrics.resume.csv (merged with any earlier one: a run can crash twice); after
-    ("restore"), the rows of epochs before the resume point are put back in front."""
+    """CSVLogger starts metrics.csv afresh when a run resumes. Before resuming ("save"), the rows
+    so far go to metrics.resume.csv (merged with any earlier one: a run can crash twice); at the
+    end ("restore"), the rows of epochs before the resume point are put back in front."""
     current, kept = out / "metrics.csv", out / "metrics.resume.csv"
     if step == "save":
         if current.is_file():
@@ -128,8 +128,12 @@ def _carry_metrics(out: Path, step: str) -> None:
 
 
 def _before(earlier: pd.DataFrame, later: pd.DataFrame) -> pd.DataFrame:
-    """The rows of `earlier` from epochs before `later` starts, then `later`."""
-    return pd.concat([earlier[earlier["epoch"] < later["epoch"].min()], later], ignore_index=True)
+    """The rows of `earlier` from epochs before `later` resumed training (all of them if `later`
+    only tested), then `later`."""
+    fit_cols = [c for c in later.columns if c.startswith(("train/", "val/"))]
+    fit_rows = later[later[fit_cols].notna().any(axis=1)] if fit_cols else later.iloc[:0]
+    keep = earlier if fit_rows.empty else earlier[earlier["epoch"] < fit_rows["epoch"].min()]
+    return pd.concat([keep, later], ignore_index=True)
 
 
 def write_predictions(path: Path, frame: pd.DataFrame, test: dict, class_names: list[str]) -> None:
