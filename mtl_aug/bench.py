@@ -52,11 +52,9 @@ def main(argv=None) -> None:
     dm = EmotionDataModule(cfg, "03")
     lit = LitMTLAug(cfg, dm.class_names).to(device)
     opt = torch.optim.Adam(lit.parameters(), lr=cfg["train"]["lr"])
-    for split in ("train", "unlabelled"):
-        if split in dm.datasets:
-            ds = dm.datasets[split]
-            for i in range(len(ds)):
-                ds.wave(i)                                   # fill the decoded-audio cache once
+    train = dm.datasets["train"]
+    for i in range(len(train)):
+        train.wave(i)                                        # fill the decoded-audio cache (unlabelled: never cached)
     loader = dm.train_dataloader()
     # end to end: data loading, augmentation, collation, transfer, step
     t0 = time.perf_counter()
@@ -84,7 +82,6 @@ def main(argv=None) -> None:
     print(f"data pipeline share of a training step: {100 * (e2e - model_only) / e2e:.1f} %")
 
     # feature extraction and augmentation
-    train = dm.datasets["train"]
     waves = [train.wave(i) for i in range(len(train))]
     total_s = sum(len(w) for w in waves) / cfg["data"]["sample_rate"]
     t0 = time.perf_counter()
@@ -118,8 +115,7 @@ def main(argv=None) -> None:
     print(line)
 
     # LOSO wall time, extrapolated from the measured end-to-end step rate
-    lit.train()
-    steps_per_epoch = len(dm.train_dataloader())
+    steps_per_epoch = int(np.ceil(len(train) / cfg["data"]["batch_size"]))
     step_s = e2e / args.steps
     val_s = len(dm.frames["val"]) / (seen / e2e) / 3          # evaluation ~3x cheaper than a training step
     epoch_s = steps_per_epoch * step_s + val_s

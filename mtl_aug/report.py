@@ -56,7 +56,8 @@ def summarise_loso(folds: pd.DataFrame, preds: pd.DataFrame, class_names: list[s
     seeds.to_csv(out / "seeds.csv", index=False)
     pd.DataFrame(confusion, index=class_names, columns=class_names).to_csv(out / "confusion.csv")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    plot_confusion(confusion, class_names, out / "confusion.png", f"{title}: summed over folds")
+    plot_confusion(confusion, class_names, out / "confusion.png",
+                   f"{title}: summed over {summary['folds_per_seed']} folds" + (f" x {len(seeds)} seeds" if len(seeds) > 1 else ""))
     lines = [f"# {title}", "",
              "UAR = mean recall over the classes present in a fold's test speaker; WA = accuracy. "
              "± is the standard deviation over folds (per seed); pooled = one UAR over every test "
