@@ -105,7 +105,8 @@ def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
     """Train on all speakers of cfg['corpus'] (validation speaker(s) held out of it), test on
     every utterance of `test_corpus`, one row per seed; returns the results folder."""
     from .report import mean_std, plot_confusion
-    load_labelled(cfg, test_corpus)  # the test corpus must be prepared and map into the class set
+    # the test corpus must be prepared and map into the class set; data.styles filters training only
+    load_labelled(dict(cfg, data=dict(cfg["data"], styles=None)), test_corpus)
     out = Path(cfg["results_dir"]) / "cross" / f"{cfg['corpus']}_to_{test_corpus}" / cfg["variant"]
     rows, confusion = [], None
     for seed in seeds:
