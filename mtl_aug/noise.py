@@ -1,6 +1,7 @@
 """Noise robustness: test speech mixed with noise at a given SNR, reproducibly from a seed."""
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -59,6 +60,12 @@ class NoiseBank:
         self.info = [sf.info(str(p)) for p in self.files]
         self.seed, self.sr = seed, sample_rate
 
+    def with_seed(self, seed: int) -> "NoiseBank":
+        """The same checked recordings, drawing from another seed (no second pass over the files)."""
+        other = copy.copy(self)
+        other.seed = seed
+        return other
+
     def segment(self, key: int, length: int) -> torch.Tensor:
         """A noise segment of `length` samples for utterance `key`; a digitally silent draw is
         replaced by the next draw from the same generator."""
@@ -92,7 +99,8 @@ def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[
     out.mkdir(parents=True, exist_ok=True)
     df, _, _ = load_labelled(base)
     keys = {u: i for i, u in enumerate(sorted(df["utt_id"]))}
-    banks = {seed: NoiseBank(noise_dir, seed, base["data"]["sample_rate"]) for seed in seeds}  # checked before training
+    checked = NoiseBank(noise_dir, seeds[0], base["data"]["sample_rate"])   # files checked before training
+    banks = {seed: checked.with_seed(seed) for seed in seeds}
     rows = []
     for cfg in cfgs:
         run_loso(cfg, seeds)

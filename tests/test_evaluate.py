@@ -96,6 +96,7 @@ def test_noise_bank_is_seeded_and_reads_demand_48k(tmp_path):
     lengths = {len(a.segment(k, 20000)) for k in range(20)}
     assert lengths == {20000}
     assert not torch.equal(NoiseBank(tmp_path / "demand", seed=4).segment(5, 16000), a.segment(5, 16000))
+    assert torch.equal(a.with_seed(4).segment(5, 16000), NoiseBank(tmp_path / "demand", seed=4).segment(5, 16000))
 
 
 @pytest.mark.skipif(not (REAL_DATA / "background_noise").is_dir(), reason="../shared/data/background_noise not present")

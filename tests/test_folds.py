@@ -36,20 +36,21 @@ def emodb_like() -> pd.DataFrame:
     return fake_manifest({s: "" for s in EMODB_SPEAKERS})
 
 
+def _prepared(tmp_path_factory, corpus, make, prepare):
+    base = tmp_path_factory.mktemp(corpus)
+    out = base / f"{corpus}.csv"
+    prepare(make(base), out)
+    return read_manifest(out)
+
+
 @pytest.fixture(scope="module")
 def fake_iemocap_manifest(tmp_path_factory):
-    base = tmp_path_factory.mktemp("iemocap")
-    out = base / "iemocap.csv"
-    prepare_iemocap(make_iemocap(base), out)
-    return read_manifest(out)
+    return _prepared(tmp_path_factory, "iemocap", make_iemocap, prepare_iemocap)
 
 
 @pytest.fixture(scope="module")
 def fake_emodb_manifest(tmp_path_factory):
-    base = tmp_path_factory.mktemp("emodb")
-    out = base / "emodb.csv"
-    prepare_emodb(make_emodb(base), out)
-    return read_manifest(out)
+    return _prepared(tmp_path_factory, "emodb", make_emodb, prepare_emodb)
 
 
 MANIFESTS = ["iemocap_like", "emodb_like", "fake_iemocap_manifest", "fake_emodb_manifest"]
