@@ -11,6 +11,7 @@ SEED    ?=
 SEEDS   ?= 0
 FOLD    ?=
 FOLD_INDEX ?=
+JOBS    ?= 1
 SET     ?=
 TRAIN   ?= iemocap
 TEST    ?= msp_improv
@@ -32,9 +33,9 @@ help:
 	@echo "            (c: iemocap msp_improv emodb librispeech demand noise generic; NAME=, HOURS=)"
 	@echo "make download CORPUS=emodb DATA_DIR=<path>  download and unpack EMODB"
 	@echo "make train CORPUS=<c> [FOLD=<speaker>] [CONFIG='stl ...'] [SEED=n] [SET='train.lr=1e-3']"
-	@echo "make loso CORPUS=<c> [SEEDS='0 1 2'] [FOLD_INDEX=i] [CONFIG=...]"
+	@echo "make loso CORPUS=<c> [SEEDS='0 1 2'] [JOBS=2] [FOLD_INDEX=i] [CONFIG=...]"
 	@echo "make eval-cross TRAIN=iemocap TEST=msp_improv [SEEDS='0 1 2'] [CONFIG=...]"
-	@echo "make eval-noise CORPUS=<c> NOISE=<dir> [SNRS='0 10 20'] [VARIANTS='stl mtl_aug']"
+	@echo "make eval-noise CORPUS=<c> NOISE=<dir> [SNRS='0 10 20'] [VARIANTS='stl mtl_aug'] [JOBS=2]"
 	@echo "make bench                                  throughput / real-time-factor figures"
 
 install: $(STAMP)
@@ -63,14 +64,14 @@ train: $(STAMP)
 	$(MTL) train --corpus $(CORPUS) $(call opt,--fold,$(FOLD)) $(call opt,--seed,$(SEED)) $(COMMON)
 
 loso: $(STAMP)
-	$(MTL) loso --corpus $(CORPUS) --seeds $(SEEDS) $(call opt,--fold-index,$(FOLD_INDEX)) $(COMMON)
+	$(MTL) loso --corpus $(CORPUS) --seeds $(SEEDS) --jobs $(JOBS) $(call opt,--fold-index,$(FOLD_INDEX)) $(COMMON)
 
 eval-cross: $(STAMP)
 	$(MTL) eval-cross --train $(TRAIN) --test $(TEST) --seeds $(SEEDS) $(COMMON)
 
 eval-noise: $(STAMP)
 	@test -n "$(NOISE)" || (echo "NOISE=<DEMAND folder or folder of noise files> is required" && exit 2)
-	$(MTL) eval-noise --corpus $(CORPUS) --noise $(NOISE) --snrs $(SNRS) --variants $(VARIANTS) --seeds $(SEEDS) $(COMMON)
+	$(MTL) eval-noise --corpus $(CORPUS) --noise $(NOISE) --snrs $(SNRS) --variants $(VARIANTS) --seeds $(SEEDS) --jobs $(JOBS) $(COMMON)
 
 bench: $(STAMP)
 	$(PY) -m mtl_aug.bench

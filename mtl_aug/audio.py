@@ -12,10 +12,11 @@ from torch import nn
 from .manifest import DataError
 
 
-def load_audio(path: str | Path, sample_rate: int = 16000) -> torch.Tensor:
-    """Mono float32 waveform (samples,) at `sample_rate`; a clear error names a bad file."""
+def load_audio(path: str | Path, sample_rate: int = 16000, start: int = 0, stop: int | None = None) -> torch.Tensor:
+    """Mono float32 waveform (samples,) at `sample_rate`; a clear error names a bad file.
+    `start`/`stop` (in the file's own samples) read only that span."""
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True, start=start, stop=stop)
     except Exception as exc:
         raise DataError(f"{path}: cannot read audio ({exc})") from exc
     if data.shape[0] == 0:

@@ -16,6 +16,10 @@ def _add_overlays(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="e.g. train.max_epochs=5")
 
 
+def _add_jobs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jobs", type=int, default=1, help="LOSO folds trained at once, CPU threads split between them")
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", default="synthetic_demo", help="manifest name in data_manifests/")
     p.add_argument("--seed", type=int, default=None)
@@ -72,7 +76,7 @@ def cmd_demo(args) -> None:
 
 def cmd_loso(args) -> None:
     from .loso import run_loso
-    run_loso(load_config(args.corpus, args.config, args.set), args.seeds, args.fold_index)
+    run_loso(load_config(args.corpus, args.config, args.set), args.seeds, args.fold_index, args.jobs)
 
 
 def cmd_cross(args) -> None:
@@ -85,7 +89,7 @@ def cmd_cross(args) -> None:
 def cmd_noise(args) -> None:
     from .noise import run_noise
     cfgs = [load_config(args.corpus, [v, *args.config], args.set) for v in args.variants]
-    run_noise(cfgs, Path(args.noise), args.snrs, args.seeds)
+    run_noise(cfgs, Path(args.noise), args.snrs, args.seeds, args.jobs)
 
 
 def cmd_evaluate(args) -> None:
@@ -164,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overlays(p)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--fold-index", type=int, default=None, help="run only this fold (0-based), e.g. one per GPU")
+    _add_jobs(p)
     p.set_defaults(func=cmd_loso)
 
     p = sub.add_parser("eval-cross", help="train on one corpus (all speakers), test on another")
@@ -178,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", required=True, help="DEMAND folder or any folder of noise recordings")
     p.add_argument("--snrs", type=float, nargs="+", default=[0, 10, 20])
     p.add_argument("--variants", nargs="+", default=["stl", "mtl_aug"])
+    _add_jobs(p)
     _add_overlays(p)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.set_defaults(func=cmd_noise)

@@ -133,8 +133,13 @@ def validate(cfg: dict) -> None:
         raise ConfigError(f"augment.freq_mask_width={aug['freq_mask_width']} must be below features.n_mels={n_mels}")
     if cfg["features"]["normalise"] not in ("utterance", "speaker", "corpus"):
         raise ConfigError("features.normalise must be 'utterance', 'speaker' or 'corpus'")
-    if cfg["train"]["scheduler"] not in ("plateau", "none"):
-        raise ConfigError("train.scheduler must be 'plateau' or 'none'")
+    if cfg["train"]["scheduler"] not in ("onecycle", "plateau", "none"):
+        raise ConfigError("train.scheduler must be 'onecycle', 'plateau' or 'none'")
+    patience = cfg["train"]["patience"]
+    if patience is not None and not (isinstance(patience, int) and patience > 0):
+        raise ConfigError(f"train.patience must be null (no early stopping) or a positive integer, got {patience!r}")
+    if cfg["train"]["select"] not in ("last", "best"):
+        raise ConfigError("train.select must be 'last' (the final model) or 'best' (best validation UAR)")
     styles = cfg["data"]["styles"]
     if styles is not None and not (isinstance(styles, list) and all(isinstance(x, str) for x in styles)):
         raise ConfigError(f"data.styles must be null or a list such as [improvised], got {styles!r}")

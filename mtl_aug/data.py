@@ -6,6 +6,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
+import soundfile as sf
 import torch
 from pytorch_lightning.utilities import CombinedLoader
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -53,6 +54,7 @@ class UtteranceDataset(Dataset):
     def __init__(self, df: pd.DataFrame, cfg: dict, train: bool, cache: bool):
         self.df = df.reset_index(drop=True)
         self.paths = self.df["path"].tolist()
+        self.native_rates = self.df["sample_rate"].tolist()
         self.labels = self.df["label"].tolist() if "label" in self.df else [UNLABELLED] * len(self.df)
         self.cfg, self.train = cfg, train
         self.sr = cfg["data"]["sample_rate"]
@@ -77,23 +79,35 @@ class UtteranceDataset(Dataset):
             self.cache[i] = w
         return w
 
+    def crop(self, i: int, rng: np.random.Generator) -> torch.Tensor:
+        """A random `max_train_seconds` span of item i (the whole item if shorter). Uncached
+        16 kHz files (unlabelled speech) are read from disk only over that span."""
+        max_len = self.cfg["data"]["max_train_seconds"]
+        n = int(max_len * self.sr) if max_len else None
+        if n and self.cache is None and self.native_rates[i] == self.sr:
+            total = sf.info(self.paths[i]).frames
+            start = int(rng.integers(0, total - n + 1)) if total > n else 0
+            return load_audio(self.paths[i], self.sr, start, start + n)
+        wave = self.wave(i)
+        if n and len(wave) > n:
+            start = int(rng.integers(0, len(wave) - n + 1))
+            wave = wave[start : start + n]
+        return wave
+
     def __getitem__(self, key):
         i, item_seed = key if isinstance(key, tuple) else (key, 0)
-        wave = self.wave(i)
         k = self.cfg["augment"]
         item = {"index": i, "label": self.labels[i], "aug": augment.NONE, "lam": 1.0,
                 "freq_masks": np.zeros((k["freq_masks"], 2), np.int64),
                 "time_masks": np.zeros((k["time_masks"], 2), np.float32)}
         if self.train:
             rng = np.random.default_rng(item_seed)
-            max_len = self.cfg["data"]["max_train_seconds"]
-            if max_len and len(wave) > max_len * self.sr:
-                n = int(max_len * self.sr)
-                start = int(rng.integers(0, len(wave) - n + 1))
-                wave = wave[start : start + n]
+            wave = self.crop(i, rng)
             item.update(augment.draw(rng, k, self.cfg["features"]["n_mels"]))
             if item["aug"] == augment.SPEED:
                 wave = augment.speed_perturb(wave, item["speed"], self.sr)
+        else:
+            wave = self.wave(i)
         item["wave"] = wave
         if self.speaker_stats is not None:
             item["stats"] = self.speaker_stats[self.speakers[i]]

@@ -111,9 +111,9 @@ def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
     rows, confusion = [], None
     for seed in seeds:
         trained = train_fold(dict(cfg, seed=seed), all_speakers=True)
-        res = evaluate_checkpoint(trained["best_checkpoint"], Path(cfg["data"]["manifest_dir"]) / f"{test_corpus}.csv",
+        res = evaluate_checkpoint(trained["checkpoint"], Path(cfg["data"]["manifest_dir"]) / f"{test_corpus}.csv",
                                   out / f"seed{seed}")
-        rows.append({"seed": seed, "uar": res["uar"], "wa": res["wa"], "n": res["n"], "val_uar": trained["best_val_uar"]})
+        rows.append({"seed": seed, "uar": res["uar"], "wa": res["wa"], "n": res["n"], "val_uar": trained["val_uar"]})
         confusion = res["confusion"] if confusion is None else (torch.tensor(confusion) + torch.tensor(res["confusion"])).tolist()
         names = res["class_names"]
     table = pd.DataFrame(rows)

@@ -131,6 +131,10 @@ class LitMTLAug(pl.LightningModule):
         opt = torch.optim.Adam(self.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
         if t["scheduler"] == "none":
             return opt
+        if t["scheduler"] == "onecycle":   # warm up to lr over the first 30 %, then cosine down to ~0
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=t["lr"], pct_start=0.3,
+                                                        total_steps=self.trainer.estimated_stepping_batches)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=t["plateau_factor"],
                                                            patience=t["plateau_patience"])
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val/uar"}}

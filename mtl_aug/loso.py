@@ -17,17 +17,22 @@ def loso_results_dir(cfg: dict) -> Path:
     return Path(cfg["results_dir"]) / cfg["corpus"] / cfg["variant"]
 
 
-def run_loso(cfg: dict, seeds: list[int], fold_index: int | None = None) -> Path | None:
+def run_loso(cfg: dict, seeds: list[int], fold_index: int | None = None, jobs: int = 1) -> Path | None:
     """Train and test every fold for every seed (finished folds are skipped). With `fold_index`
-    only that fold runs (for spreading folds over GPUs or machines). Writes the summary once all
-    folds of all seeds exist; returns its folder, or None while folds are missing."""
+    only that fold runs (for spreading folds over GPUs or machines); with `jobs` > 1 that many
+    folds train at once in separate processes, the CPU threads split between them. Writes the
+    summary once all folds of all seeds exist; returns its folder, or None while folds are missing."""
+    if jobs < 1:
+        raise ConfigError(f"jobs must be at least 1, not {jobs}")
     df, names, _ = load_labelled(cfg)
     spk = speakers(df)
     todo = spk if fold_index is None else [spk[_check_index(fold_index, spk)]]
-    for seed in seeds:
-        for s in todo:
-            print(f"--- {cfg['corpus']} / {cfg['variant']} / seed {seed} / fold {s} ({spk.index(s) + 1} of {len(spk)})")
-            train_fold(dict(cfg, seed=seed), s)
+    runs = [(seed, s) for seed in seeds for s in todo]
+    if jobs > 1:
+        _run_parallel(cfg, runs, spk, jobs)
+    for seed, s in runs if jobs == 1 else []:
+        print(f"--- {cfg['corpus']} / {cfg['variant']} / seed {seed} / fold {s} ({spk.index(s) + 1} of {len(spk)})")
+        train_fold(dict(cfg, seed=seed), s)
     missing = [(seed, s) for seed in seeds for s in spk
                if not (run_dir(dict(cfg, seed=seed), s) / "results.json").is_file()]
     if missing:
@@ -35,6 +40,48 @@ def run_loso(cfg: dict, seeds: list[int], fold_index: int | None = None) -> Path
               f"(e.g. seed {missing[0][0]}, fold {missing[0][1]}); the summary is written once all are done")
         return None
     return summarise(cfg, seeds, spk, names)
+
+
+def _run_parallel(cfg: dict, runs: list[tuple[int, str]], spk: list[str], jobs: int) -> None:
+    """Folds in `jobs` worker processes; each fold's output goes to train.log in its run dir and
+    one line per fold is printed when it starts and ends. The first failure stops the rest."""
+    import multiprocessing as mp
+    import os
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    print(f"{len(runs)} folds, {jobs} at a time, {threads} CPU thread(s) each; "
+          f"per-fold logs: {run_dir(cfg, '<fold>')}/train.log")
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(_fold_job, dict(cfg, seed=seed), s, threads): (seed, s) for seed, s in runs}
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for f in done:
+            if f.exception() is not None:
+                for other in futures:
+                    other.cancel()
+                seed, s = futures[f]
+                raise RuntimeError(f"fold {s} (seed {seed}) failed; see {run_dir(dict(cfg, seed=seed), s)}/train.log") \
+                    from f.exception()
+        for f in futures:
+            f.result()
+
+
+def _fold_job(cfg: dict, speaker: str, threads: int) -> dict:
+    """One fold in a worker process, its output appended to the run dir's train.log."""
+    import contextlib
+    import time
+
+    import torch
+    torch.set_num_threads(threads)
+    out = run_dir(cfg, speaker)
+    out.mkdir(parents=True, exist_ok=True)
+    tag = f"{cfg['corpus']} / {cfg['variant']} / seed {cfg['seed']} / fold {speaker}"
+    print(f"--- started  {tag}", flush=True)
+    t0 = time.time()
+    with open(out / "train.log", "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        r = train_fold(cfg, speaker)
+    test = f"test UAR {r['uar']:.4f}, " if "uar" in r else ""
+    print(f"--- finished {tag}: {test}{(time.time() - t0) / 60:.1f} min", flush=True)
+    return r
 
 
 def _check_index(i: int, spk: list[str]) -> int:
@@ -54,7 +101,7 @@ def summarise(cfg: dict, seeds: list[int], spk: list[str], names: list[str]) -> 
                 raise ConfigError(f"{d} was trained on classes {r['class_names']}, not {names}: "
                                   "it belongs to another config; use another train.run_dir")
             rows.append({"seed": seed, "fold": s, "uar": r["uar"], "wa": r["wa"], "n": r["n"],
-                         "best_val_uar": r["best_val_uar"]})
+                         "val_uar": r["val_uar"]})
             p = pd.read_csv(d / "predictions.csv", dtype={"speaker": str})
             idx = {n: i for i, n in enumerate(names)}
             preds.append(pd.DataFrame({"seed": seed, "fold": s, "target": p["target"].map(idx), "pred": p["pred"].map(idx)}))

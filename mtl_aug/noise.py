@@ -89,9 +89,9 @@ class NoiseBank:
         return lambda wave, i: mix_at_snr(wave, self.segment(keys[i], len(wave)), snr_db)
 
 
-def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[int]) -> Path:
+def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[int], jobs: int = 1) -> Path:
     """For each variant config (trained LOSO on clean speech first, resumably), test every fold's
-    best checkpoint on its test speaker clean and mixed with noise at each SNR."""
+    tested checkpoint on its test speaker clean and mixed with noise at each SNR."""
     from .loso import run_loso
     from .train import run_dir
     base = cfgs[0]
@@ -103,11 +103,12 @@ def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[
     banks = {seed: checked.with_seed(seed) for seed in seeds}
     rows = []
     for cfg in cfgs:
-        run_loso(cfg, seeds)
+        run_loso(cfg, seeds, jobs=jobs)
         for seed in seeds:
             bank = banks[seed]
             for s in speakers(df):
-                lit = load_checkpoint(run_dir(dict(cfg, seed=seed), s) / "checkpoints" / "best.ckpt")
+                done = json.loads((run_dir(dict(cfg, seed=seed), s) / "results.json").read_text())
+                lit = load_checkpoint(done["checkpoint"])
                 test = df[df["speaker"] == s].reset_index(drop=True)
                 test_keys = [keys[u] for u in test["utt_id"]]
                 for snr in ["clean", *snrs]:

@@ -50,7 +50,8 @@ def make_trainer(cfg: dict, out: Path | None, callbacks: list = (), enable_progr
 
 def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = False,
                extra_callbacks: list = (), verbose: bool = True) -> dict:
-    """Fit one fold and test the checkpoint chosen on the validation speaker(s); returns results."""
+    """Fit one fold and test its final model (train.select = last) or the epoch best on the
+    validation speaker(s) (best); returns results."""
     dm = EmotionDataModule(cfg, fold_speaker, all_speakers=all_speakers)   # data errors surface here
     out = run_dir(cfg, dm.fold.name)
     results_file = out / "results.json"
@@ -72,9 +73,14 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
         lit.logmel.set_corpus_stats(*lit.logmel.stats([train.wave(i) for i in range(len(train))]))
     ckpt_dir = out / "checkpoints"
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/uar", mode="max",
-                           save_last=True, enable_version_counter=False)
-    stop = EarlyStopping(monitor="val/uar", mode="max", patience=cfg["train"]["patience"])
-    trainer = make_trainer(cfg, out, [best, stop, *extra_callbacks], enable_progress=verbose)
+                           enable_version_counter=False)
+    # every epoch (save_last=True would write it only when `best` improves: a resume would
+    # then restart from the best epoch, not the last one)
+    latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", enable_version_counter=False)
+    callbacks = [best, latest, *extra_callbacks]
+    if cfg["train"]["patience"] is not None:
+        callbacks.append(EarlyStopping(monitor="val/uar", mode="max", patience=cfg["train"]["patience"]))
+    trainer = make_trainer(cfg, out, callbacks, enable_progress=verbose)
     last, fit_file = ckpt_dir / "last.ckpt", out / "fit.json"
     if last.is_file() or fit_file.is_file():
         _carry_metrics(out, "save")
@@ -87,17 +93,20 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
             if last.is_file() and verbose:
                 print(f"resuming from {last}")
             trainer.fit(lit, datamodule=dm, ckpt_path=last if last.is_file() else None)
-            fit = {"best_val_uar": float(best.best_model_score), "epochs_trained": trainer.current_epoch}
+            fit = {"best_val_uar": float(best.best_model_score),
+                   "last_val_uar": float(trainer.callback_metrics["val/uar"]),
+                   "epochs_trained": trainer.current_epoch}
             if trainer.is_global_zero:
                 fit_file.write_text(json.dumps(fit) + "\n")
         results = {"corpus": cfg["corpus"], "variant": cfg["variant"], "seed": cfg["seed"],
                    "fold": dm.fold.name, "test_speakers": list(dm.fold.test), "val_speakers": list(dm.fold.val),
                    "train_speakers": list(dm.fold.train), "class_names": dm.class_names,
-                   "best_checkpoint": str(ckpt_dir / "best.ckpt"), **fit}
+                   "checkpoint": str(ckpt_dir / f"{cfg['train']['select']}.ckpt"), **fit,
+                   "val_uar": fit[f"{cfg['train']['select']}_val_uar"]}
         if cfg["corpus"] == "synthetic_demo":
             results["note"] = SYNTHETIC_NOTE
         if dm.fold.test:
-            trainer.test(lit, datamodule=dm, ckpt_path=str(ckpt_dir / "best.ckpt"), verbose=False)
+            trainer.test(lit, datamodule=dm, ckpt_path=results["checkpoint"], verbose=False)
             test = lit.test_results
             results.update({k: test[k] for k in ("uar", "wa", "recall", "confusion", "n")})
     _carry_metrics(out, "restore")
@@ -155,8 +164,8 @@ def confusion_table(confusion: list[list[int]], names: list[str]) -> str:
 
 def summary(r: dict, out: Path) -> str:
     lines = ["", "=" * 64, f"{r['corpus']} / {r['variant']} / seed {r['seed']} / fold {r['fold']}",
-             f"best validation UAR {r['best_val_uar']:.4f} ({', '.join(r['val_speakers'])}); "
-             f"{r['epochs_trained']} epochs"]
+             f"validation UAR {r['last_val_uar']:.4f} at the end, best {r['best_val_uar']:.4f} "
+             f"({', '.join(r['val_speakers'])}); {r['epochs_trained']} epochs; tested: {Path(r['checkpoint']).name}"]
     if "uar" in r:
         lines += [f"TEST  UAR {r['uar']:.4f}   WA {r['wa']:.4f}   ({r['n']} utterances, "
                   f"speaker {', '.join(r['test_speakers'])})", confusion_table(r["confusion"], r["class_names"])]

@@ -1,10 +1,12 @@
 """What each augmentation does, and that every random choice is a function of the seed."""
 import numpy as np
+import pandas as pd
 import torch
 
+from conftest import write_audio
 from mtl_aug import augment
 from mtl_aug.config import load_config
-from mtl_aug.data import EpochSampler
+from mtl_aug.data import EpochSampler, UtteranceDataset
 
 
 def test_speed_perturbation_changes_duration_by_factor():
@@ -77,3 +79,16 @@ def test_epoch_sampler_depends_on_seed_and_epoch_only():
     assert sorted(i for i, _ in s1) == list(range(10))
     cyc = EpochSampler(4, seed=0, num_samples=10)
     assert len(list(cyc)) == 10
+
+
+def test_uncached_items_read_only_their_crop_and_match_the_cached_crop(tmp_path):
+    # unlabelled speech is not cached: its crop is read from disk, and must equal the in-memory crop
+    paths = [write_audio(tmp_path / f"{i}.wav", seconds=s, freq=200 + 50 * i) for i, s in enumerate([4.0, 1.0])]
+    df = pd.DataFrame({"path": [str(p) for p in paths], "speaker": "a", "sample_rate": 16000})
+    cfg = load_config(None, [], ["data.max_train_seconds=2.5"])
+    cached, from_disk = (UtteranceDataset(df, cfg, train=True, cache=c) for c in (True, False))
+    rng = np.random.default_rng(0)
+    for i in (0, 1):
+        for seed in rng.integers(0, 2**62, 5):
+            assert torch.equal(cached[(i, int(seed))]["wave"], from_disk[(i, int(seed))]["wave"])
+    assert len(from_disk.crop(0, np.random.default_rng(1))) == 40000    # 2.5 s of the 4 s file

@@ -35,6 +35,11 @@ def test_loso_runs_every_fold_once_and_summarises(corpus, tmp_path):
         assert (out / name).is_file()
     table = report([out])
     assert "synthetic_demo mtl_aug" in table and f"{100 * summary['pooled_uar']:.2f}" in table
+    # folds trained two at a time in worker processes: the same results, a log per fold
+    par = dict(cfg, train=dict(cfg["train"], run_dir=str(tmp_path / "par")), results_dir=str(tmp_path / "par_results"))
+    par_folds = pd.read_csv(run_loso(par, [0], jobs=2) / "folds.csv", dtype={"fold": str})
+    pd.testing.assert_frame_equal(par_folds, folds)
+    assert "TEST  UAR" in (tmp_path / "par" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk02" / "train.log").read_text()
 
 
 def test_loso_summary_matches_hand_computation(tmp_path):
@@ -114,7 +119,7 @@ def test_eval_noise_end_to_end_with_real_noise(corpus, tmp_path):
 def test_predict_handles_long_and_unreadable_files(corpus, tmp_path, capsys):
     cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1)
     from mtl_aug.train import train_fold
-    ckpt = train_fold(cfg, "spk00", verbose=False)["best_checkpoint"]
+    ckpt = train_fold(cfg, "spk00", verbose=False)["checkpoint"]
     audio = tmp_path / "audio"
     audio.mkdir()
     sf.write(audio / "long.wav", np.random.default_rng(0).standard_normal(16000 * 25).astype(np.float32) * 0.1, 16000)

@@ -68,8 +68,8 @@ def test_resumed_run_matches_uninterrupted_run_and_reruns_are_identical(corpus, 
     resumed = train_fold(cfg, "spk01", verbose=False)
     assert {k: resumed[k] for k in keys} == {k: ref[k] for k in keys}
     # epochs 0-1 were logged by the first attempt only, 2-3 by the resumed one
-    epochs = pd.read_csv(out / "metrics.csv")["epoch"].dropna().astype(int)
-    assert set(epochs) == {0, 1, 2, 3}
+    logged = pd.read_csv(out / "metrics.csv")
+    assert sorted(logged.dropna(subset=["val/uar"])["epoch"].astype(int)) == [0, 1, 2, 3]
     assert len(pd.read_csv(out / "metrics.csv")) == len(pd.read_csv(tmp_path / "a" / out.relative_to(tmp_path / "c")
                                                                      / "metrics.csv"))
     # a finished run is reported, not re-run
@@ -163,6 +163,20 @@ def test_speaker_normalisation_uses_each_speakers_own_statistics(corpus, tmp_pat
     assert not torch.allclose(a, b)
 
 
+def test_last_checkpoint_is_every_epoch_and_select_picks_the_tested_model(corpus, tmp_path):
+    # lr 0: validation UAR never improves after epoch 0, so `best` stays at epoch 0 while the
+    # resume checkpoint must still move on every epoch
+    cfg = tiny_cfg(corpus, tmp_path / "a", train__max_epochs=3, train__lr=0.0, train__scheduler="none")
+    res = train_fold(cfg, "spk01", verbose=False)
+    ckpts = tmp_path / "a" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "checkpoints"
+    assert torch.load(ckpts / "last.ckpt", weights_only=False)["epoch"] == 2
+    assert torch.load(ckpts / "best.ckpt", weights_only=False)["epoch"] == 0
+    assert res["checkpoint"] == str(ckpts / "last.ckpt") and res["val_uar"] == res["last_val_uar"]
+    best = train_fold(tiny_cfg(corpus, tmp_path / "b", train__max_epochs=3, train__lr=0.0, train__scheduler="none",
+                               train__select="best"), "spk01", verbose=False)
+    assert best["checkpoint"].endswith("best.ckpt") and best["val_uar"] == best["best_val_uar"]
+
+
 class CrashInTest(pl.Callback):
     def on_test_start(self, trainer, module):
         raise RuntimeError("crash while testing")
@@ -187,6 +201,8 @@ def test_config_values_are_type_checked():
     for bad, msg in (("train.lr=fast", "'train.lr' expects a float"),
                      ("loss.weights=0", "'loss.weights' expects a dict"),
                      ("data.styles=improvised", "data.styles must be null or a list"),
+                     ("train.patience=0", "train.patience must be null"),
+                     ("train.select=first", "train.select must be 'last'"),
                      ("train.lr=[1", "not valid YAML")):
         with pytest.raises(ConfigError, match=msg):
             load_config("emodb", overrides=[bad])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torchaudio
 from torch import nn
 
 from ..audio import frame_mask
@@ -11,9 +12,10 @@ from ..audio import frame_mask
 
 class CNNEncoder(nn.Module):
     def __init__(self, n_mels: int, channels: list[int], freq_pool: list[int], time_pool: list[int],
-                 frame_dim: int, dropout: float):
+                 frame_dim: int, dropout: float, deltas: bool = False):
         super().__init__()
-        self.blocks, self.pools, c_in = nn.ModuleList(), nn.ModuleList(), 1
+        self.deltas = deltas
+        self.blocks, self.pools, c_in = nn.ModuleList(), nn.ModuleList(), 3 if deltas else 1
         for c, fp, tp in zip(channels, freq_pool, time_pool):
             self.blocks.append(nn.Sequential(nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU()))
             self.pools.append(nn.MaxPool2d((fp, tp)))
@@ -29,12 +31,24 @@ class CNNEncoder(nn.Module):
         extra = -feats.shape[-1] % self.time_stride
         return nn.functional.pad(feats, (0, extra)) if extra else feats
 
+    @staticmethod
+    def time_deltas(feats: torch.Tensor) -> torch.Tensor:
+        """First and second time derivatives (B, 2, F, T) of the zero-padded log-mel. The 4 extra
+        zero frames each side make an utterance's values the same whether or not its batch padded
+        it (compute_deltas itself repeats the edge frame)."""
+        x = nn.functional.pad(feats, (4, 4))
+        d1 = torchaudio.functional.compute_deltas(x)
+        d2 = torchaudio.functional.compute_deltas(d1)
+        return torch.stack([d1, d2], 1)[..., 4:-4]
+
     def out_lengths(self, n_frames: torch.Tensor) -> torch.Tensor:
         return torch.div(n_frames + self.time_stride - 1, self.time_stride, rounding_mode="floor")
 
     def forward(self, feats: torch.Tensor, n_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """feats (B, F, T) with T a multiple of the stride -> frames (B, T', D), lengths (B,)."""
         x, n = feats[:, None], n_frames                     # (B, 1, F, T)
+        if self.deltas:
+            x = torch.cat([x, self.time_deltas(feats)], 1)   # (B, 3, F, T)
         for block, pool, tp in zip(self.blocks, self.pools, self.time_pool):
             # zero the padding frames: batch norm shifts them off zero, and the next conv would
             # then see different values beside an utterance depending on how much it was padded
