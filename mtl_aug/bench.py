@@ -120,12 +120,13 @@ def main(argv=None) -> None:
     val_s = len(dm.frames["val"]) / (seen / e2e) / 3          # evaluation ~3x cheaper than a training step
     epoch_s = steps_per_epoch * step_s + val_s
     epochs = cfg["train"]["max_epochs"]
-    print(f"EMODB LOSO estimate: {steps_per_epoch} steps/epoch x {step_s:.2f} s = {epoch_s:.0f} s/epoch; "
-          f"at most {epochs} epochs x 10 folds = {10 * epochs * epoch_s / 60:.0f} min (early stopping shortens it)")
+    stop = " (early stopping may shorten it)" if cfg["train"]["patience"] else ""
+    print(f"EMODB LOSO estimate, one fold at a time: {steps_per_epoch} steps/epoch x {step_s:.2f} s = "
+          f"{epoch_s:.0f} s/epoch; {epochs} epochs x 10 folds = {10 * epochs * epoch_s / 60:.0f} min{stop}")
     iemocap_steps = int(np.ceil(4400 / cfg["data"]["batch_size"]))   # ~4400 training utterances per fold
     iemocap_epoch = iemocap_steps * step_s * 1.1                       # utterances longer on average: crops fill
     print(f"IEMOCAP LOSO estimate (5531 utterances, 10 folds): {iemocap_steps} steps/epoch, "
-          f"~{iemocap_epoch:.0f} s/epoch, at most {10 * epochs * iemocap_epoch / 3600:.1f} h")
+          f"~{iemocap_epoch:.0f} s/epoch, {10 * epochs * iemocap_epoch / 3600:.1f} h")
 
 
 if __name__ == "__main__":
