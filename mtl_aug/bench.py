@@ -39,7 +39,7 @@ def main(argv=None) -> None:
     p.add_argument("--emodb", type=Path, default=SHARED / "emodb")
     p.add_argument("--librispeech", type=Path, default=SHARED / "librispeech_sample")
     p.add_argument("--config", nargs="*", default=[])
-    p.add_argument("--steps", type=int, default=10, help="training steps timed")
+    p.add_argument("--steps", type=int, default=40, help="training steps timed")
     args = p.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
@@ -61,7 +61,12 @@ def main(argv=None) -> None:
     seen, audio_s, made = 0, 0.0, []
     it = iter(loader)
     for _ in range(args.steps):
-        b = _to(next(it)[0], device)                         # CombinedLoader yields (batch, idx, dl_idx)
+        try:
+            b = next(it)
+        except StopIteration:                                # more steps than an epoch has: next pass
+            it = iter(loader)
+            b = next(it)
+        b = _to(b[0], device)                                # CombinedLoader yields (batch, idx, dl_idx)
         made.append(b)
         _train_steps(lit, opt, [b])
         for part in b.values():

@@ -2,6 +2,9 @@
 every fold has finished."""
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -44,9 +47,8 @@ def run_loso(cfg: dict, seeds: list[int], fold_index: int | None = None, jobs: i
 
 def _run_parallel(cfg: dict, runs: list[tuple[int, str]], spk: list[str], jobs: int) -> None:
     """Folds in `jobs` worker processes; each fold's output goes to train.log in its run dir and
-    one line per fold is printed when it starts and ends. The first failure stops the rest."""
+    one line per fold is printed when it starts and ends. A failure cancels the folds not started."""
     import multiprocessing as mp
-    import os
     from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
     threads = max(1, (os.cpu_count() or 1) // jobs)
     print(f"{len(runs)} folds, {jobs} at a time, {threads} CPU thread(s) each; "
@@ -67,7 +69,6 @@ def _run_parallel(cfg: dict, runs: list[tuple[int, str]], spk: list[str], jobs: 
 
 def _fold_job(cfg: dict, speaker: str, threads: int) -> dict:
     """One fold in a worker process, its output appended to the run dir's train.log."""
-    import contextlib
     import time
 
     import torch
@@ -77,11 +78,30 @@ def _fold_job(cfg: dict, speaker: str, threads: int) -> dict:
     tag = f"{cfg['corpus']} / {cfg['variant']} / seed {cfg['seed']} / fold {speaker}"
     print(f"--- started  {tag}", flush=True)
     t0 = time.time()
-    with open(out / "train.log", "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+    with open(out / "train.log", "a") as log, _output_to(log):
         r = train_fold(cfg, speaker)
     test = f"test UAR {r['uar']:.4f}, " if "uar" in r else ""
     print(f"--- finished {tag}: {test}{(time.time() - t0) / 60:.1f} min", flush=True)
     return r
+
+
+@contextlib.contextmanager
+def _output_to(log):
+    """Send this process's stdout and stderr to `log` at the file-descriptor level, so that the
+    logging handlers and C libraries that hold the original streams are redirected too."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 def _check_index(i: int, spk: list[str]) -> int:
