@@ -47,10 +47,15 @@ def run_loso(cfg: dict, seeds: list[int], fold_index: int | None = None, jobs: i
 
 def _run_parallel(cfg: dict, runs: list[tuple[int, str]], spk: list[str], jobs: int) -> None:
     """Folds in `jobs` worker processes; each fold's output goes to train.log in its run dir and
-    one line per fold is printed when it starts and ends. A failure cancels the folds not started."""
+    one line per fold is printed when it starts and ends. A failure cancels the folds not started
+    (running ones finish in the background)."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    import torch
+    if torch.cuda.device_count() > 1 and str(cfg["train"]["devices"]) != "1":
+        raise ConfigError("--jobs > 1 on a machine with several GPUs needs train.devices=1 (a fold per "
+                          "process and GPU); or spread folds with --fold-index")
+    threads = max(1, len(os.sched_getaffinity(0)) // jobs)
     print(f"{len(runs)} folds, {jobs} at a time, {threads} CPU thread(s) each; "
           f"per-fold logs: {run_dir(cfg, '<fold>')}/train.log")
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
@@ -58,8 +63,7 @@ def _run_parallel(cfg: dict, runs: list[tuple[int, str]], spk: list[str], jobs: 
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for f in done:
             if f.exception() is not None:
-                for other in futures:
-                    other.cancel()
+                pool.shutdown(wait=False, cancel_futures=True)
                 seed, s = futures[f]
                 raise RuntimeError(f"fold {s} (seed {seed}) failed; see {run_dir(dict(cfg, seed=seed), s)}/train.log") \
                     from f.exception()

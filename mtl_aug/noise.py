@@ -107,8 +107,8 @@ def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[
         for seed in seeds:
             bank = banks[seed]
             for s in speakers(df):
-                done = json.loads((run_dir(dict(cfg, seed=seed), s) / "results.json").read_text())
-                lit = load_checkpoint(done["checkpoint"])
+                d = run_dir(dict(cfg, seed=seed), s)        # runs/ may have moved since training
+                lit = load_checkpoint(d / "checkpoints" / Path(json.loads((d / "results.json").read_text())["checkpoint"]).name)
                 test = df[df["speaker"] == s].reset_index(drop=True)
                 test_keys = [keys[u] for u in test["utt_id"]]
                 for snr in ["clean", *snrs]:

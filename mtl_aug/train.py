@@ -94,7 +94,8 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
                 print(f"resuming from {last}")
             trainer.fit(lit, datamodule=dm, ckpt_path=last if last.is_file() else None)
             fit = {"best_val_uar": float(best.best_model_score),
-                   "last_val_uar": float(trainer.callback_metrics["val/uar"]),
+                   # absent only if a crash came after the final last.ckpt and before fit.json
+                   "last_val_uar": float(trainer.callback_metrics.get("val/uar", float("nan"))),
                    "epochs_trained": trainer.current_epoch}
             if trainer.is_global_zero:
                 fit_file.write_text(json.dumps(fit) + "\n")

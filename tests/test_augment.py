@@ -1,6 +1,7 @@
 """What each augmentation does, and that every random choice is a function of the seed."""
 import numpy as np
 import pandas as pd
+import soundfile as sf
 import torch
 
 from conftest import write_audio
@@ -81,7 +82,7 @@ def test_epoch_sampler_depends_on_seed_and_epoch_only():
     assert len(list(cyc)) == 10
 
 
-def test_uncached_items_read_only_their_crop_and_match_the_cached_crop(tmp_path):
+def test_uncached_items_read_only_their_crop_and_match_the_cached_crop(tmp_path, monkeypatch):
     # unlabelled speech is not cached: its crop is read from disk, and must equal the in-memory crop
     paths = [write_audio(tmp_path / f"{i}.wav", seconds=s, freq=200 + 50 * i) for i, s in enumerate([4.0, 1.0])]
     df = pd.DataFrame({"path": [str(p) for p in paths], "speaker": "a", "sample_rate": 16000})
@@ -91,4 +92,9 @@ def test_uncached_items_read_only_their_crop_and_match_the_cached_crop(tmp_path)
     for i in (0, 1):
         for seed in rng.integers(0, 2**62, 5):
             assert torch.equal(cached[(i, int(seed))]["wave"], from_disk[(i, int(seed))]["wave"])
-    assert len(from_disk.crop(0, np.random.default_rng(1))) == 40000    # 2.5 s of the 4 s file
+    spans = []
+    real_read = sf.read
+    monkeypatch.setattr(sf, "read", lambda *a, **k: spans.append((k.get("start"), k.get("stop"))) or real_read(*a, **k))
+    assert len(from_disk.crop(0, np.random.default_rng(1))) == 40000    # 2.5 s of the 4 s file...
+    start, stop = spans[-1]
+    assert stop - start == 40000                                        # ...and only those were read

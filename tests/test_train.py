@@ -163,18 +163,29 @@ def test_speaker_normalisation_uses_each_speakers_own_statistics(corpus, tmp_pat
     assert not torch.allclose(a, b)
 
 
+class FallingValidation(pl.Callback):
+    """Validation UAR that falls every epoch (before the checkpoint callbacks read it): the best
+    epoch is 0 whatever the model does."""
+
+    def on_validation_end(self, trainer, module):
+        trainer.callback_metrics["val/uar"] = torch.tensor(1.0 - 0.1 * trainer.current_epoch)
+
+
 def test_last_checkpoint_is_every_epoch_and_select_picks_the_tested_model(corpus, tmp_path):
-    # lr 0: validation UAR never improves after epoch 0, so `best` stays at epoch 0 while the
-    # resume checkpoint must still move on every epoch
-    cfg = tiny_cfg(corpus, tmp_path / "a", train__max_epochs=3, train__lr=0.0, train__scheduler="none")
-    res = train_fold(cfg, "spk01", verbose=False)
+    from mtl_aug.evaluate import evaluate_frame, labelled_for, load_checkpoint
+    cfg = tiny_cfg(corpus, tmp_path / "a", train__max_epochs=3)
+    res = train_fold(cfg, "spk01", extra_callbacks=[FallingValidation()], verbose=False)
     ckpts = tmp_path / "a" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "checkpoints"
-    assert torch.load(ckpts / "last.ckpt", weights_only=False)["epoch"] == 2
+    assert torch.load(ckpts / "last.ckpt", weights_only=False)["epoch"] == 2   # resume point: every epoch
     assert torch.load(ckpts / "best.ckpt", weights_only=False)["epoch"] == 0
-    assert res["checkpoint"] == str(ckpts / "last.ckpt") and res["val_uar"] == res["last_val_uar"]
-    best = train_fold(tiny_cfg(corpus, tmp_path / "b", train__max_epochs=3, train__lr=0.0, train__scheduler="none",
-                               train__select="best"), "spk01", verbose=False)
-    assert best["checkpoint"].endswith("best.ckpt") and best["val_uar"] == best["best_val_uar"]
+    assert res["checkpoint"] == str(ckpts / "last.ckpt") and res["val_uar"] == pytest.approx(0.8)
+    best = train_fold(tiny_cfg(corpus, tmp_path / "b", train__max_epochs=3, train__select="best"), "spk01",
+                      extra_callbacks=[FallingValidation()], verbose=False)
+    assert best["val_uar"] == pytest.approx(1.0)
+    lit = load_checkpoint(tmp_path / "b" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "checkpoints" / "best.ckpt")
+    test = labelled_for(lit, corpus / "synthetic_demo.csv")
+    test = test[test["speaker"] == "spk01"].reset_index(drop=True)
+    assert evaluate_frame(lit, test)["confusion"] == best["confusion"]          # the epoch-0 model was tested
 
 
 class CrashInTest(pl.Callback):

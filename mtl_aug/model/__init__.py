@@ -15,7 +15,8 @@ class MTLAug(nn.Module):
         m, w = cfg["model"], cfg["loss"]["weights"]
         n_mels = cfg["features"]["n_mels"]
         self.encoder = CNNEncoder(n_mels, m["cnn_channels"], m["freq_pool"], m["time_pool"],
-                                  m["frame_dim"], m["dropout"], m["deltas"])
+                                  m["frame_dim"], m["dropout"],
+                                  m.get("deltas", False))       # checkpoints from before the option
         self.emotion = EmotionHead(m["frame_dim"], m["lstm_hidden"], m["attention_dim"],
                                    m["embedding_dim"], num_classes, m["dropout"])
         self.decoder = (Decoder(m["frame_dim"], m["cnn_channels"], m["freq_pool"], m["time_pool"],

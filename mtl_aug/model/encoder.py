@@ -47,8 +47,8 @@ class CNNEncoder(nn.Module):
     def forward(self, feats: torch.Tensor, n_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """feats (B, F, T) with T a multiple of the stride -> frames (B, T', D), lengths (B,)."""
         x, n = feats[:, None], n_frames                     # (B, 1, F, T)
-        if self.deltas:
-            x = torch.cat([x, self.time_deltas(feats)], 1)   # (B, 3, F, T)
+        if self.deltas:   # deltas are non-zero just past an utterance's end: zero them there
+            x = torch.cat([x, self.time_deltas(feats)], 1) * frame_mask(n, x.shape[-1])[:, None, None, :]
         for block, pool, tp in zip(self.blocks, self.pools, self.time_pool):
             # zero the padding frames: batch norm shifts them off zero, and the next conv would
             # then see different values beside an utterance depending on how much it was padded
