@@ -32,7 +32,10 @@ def run_loso(cfg: dict, seeds: list[int], fold_index: int | None = None, jobs: i
     todo = spk if fold_index is None else [spk[_check_index(fold_index, spk)]]
     runs = [(seed, s) for seed in seeds for s in todo]
     if jobs > 1:
-        _run_parallel(cfg, runs, spk, jobs)
+        finished = [r for r in runs if (run_dir(dict(cfg, seed=r[0]), r[1]) / "results.json").is_file()]
+        if finished:
+            print(f"{len(finished)} of {len(runs)} folds finished earlier, not re-run")
+        _run_parallel(cfg, [r for r in runs if r not in finished], spk, jobs)
     for seed, s in runs if jobs == 1 else []:
         print(f"--- {cfg['corpus']} / {cfg['variant']} / seed {seed} / fold {s} ({spk.index(s) + 1} of {len(spk)})")
         train_fold(dict(cfg, seed=seed), s)
