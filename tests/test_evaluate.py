@@ -41,6 +41,9 @@ def test_loso_runs_every_fold_once_and_summarises(corpus, tmp_path):
     pd.testing.assert_frame_equal(par_folds, folds)
     log = (tmp_path / "par" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk02" / "train.log").read_text()
     assert "TEST  UAR" in log and "GPU available" in log          # Lightning's logging handler too
+    mtime = (tmp_path / "par" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk02" / "results.json").stat().st_mtime
+    run_loso(par, [0], jobs=2)                                    # all finished: nothing re-run
+    assert (tmp_path / "par" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk02" / "results.json").stat().st_mtime == mtime
 
 
 def test_loso_summary_matches_hand_computation(tmp_path):
