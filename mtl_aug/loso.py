@@ -35,10 +35,12 @@ def run_loso(cfg: dict, seeds: list[int], fold_index: int | None = None, jobs: i
         finished = [r for r in runs if (run_dir(dict(cfg, seed=r[0]), r[1]) / "results.json").is_file()]
         if finished:
             print(f"{len(finished)} of {len(runs)} folds finished earlier, not re-run")
-        _run_parallel(cfg, [r for r in runs if r not in finished], spk, jobs)
-    for seed, s in runs if jobs == 1 else []:
-        print(f"--- {cfg['corpus']} / {cfg['variant']} / seed {seed} / fold {s} ({spk.index(s) + 1} of {len(spk)})")
-        train_fold(dict(cfg, seed=seed), s)
+        if len(finished) < len(runs):
+            _run_parallel(cfg, [r for r in runs if r not in finished], jobs)
+    else:
+        for seed, s in runs:
+            print(f"--- {cfg['corpus']} / {cfg['variant']} / seed {seed} / fold {s} ({spk.index(s) + 1} of {len(spk)})")
+            train_fold(dict(cfg, seed=seed), s)
     missing = [(seed, s) for seed in seeds for s in spk
                if not (run_dir(dict(cfg, seed=seed), s) / "results.json").is_file()]
     if missing:
@@ -48,7 +50,7 @@ def run_loso(cfg: dict, seeds: list[int], fold_index: int | None = None, jobs: i
     return summarise(cfg, seeds, spk, names)
 
 
-def _run_parallel(cfg: dict, runs: list[tuple[int, str]], spk: list[str], jobs: int) -> None:
+def _run_parallel(cfg: dict, runs: list[tuple[int, str]], jobs: int) -> None:
     """Folds in `jobs` worker processes; each fold's output goes to train.log in its run dir and
     one line per fold is printed when it starts and ends. A failure cancels the folds not started
     (running ones finish in the background)."""
