@@ -13,7 +13,7 @@ from .config import ConfigError
 from .data import load_labelled
 from .folds import speakers
 from .report import summarise_loso
-from .train import run_dir, train_fold
+from .train import check_same_config, run_dir, train_fold
 
 
 def loso_results_dir(cfg: dict) -> Path:
@@ -31,14 +31,20 @@ def run_loso(cfg: dict, seeds: list[int], fold_index: int | None = None, jobs: i
     spk = speakers(df)
     todo = spk if fold_index is None else [spk[_check_index(fold_index, spk)]]
     runs = [(seed, s) for seed in seeds for s in todo]
-    if jobs > 1:
-        finished = [r for r in runs if (run_dir(dict(cfg, seed=r[0]), r[1]) / "results.json").is_file()]
-        if finished:
-            print(f"{len(finished)} of {len(runs)} folds finished earlier, not re-run")
-        if len(finished) < len(runs):
-            _run_parallel(cfg, [r for r in runs if r not in finished], jobs)
-    else:
-        for seed, s in runs:
+    # finished folds are skipped here, before train_fold would decode every utterance for them
+    # (a finished fold of another config is still refused)
+    left = []
+    for seed, s in runs:
+        d = run_dir(dict(cfg, seed=seed), s)
+        check_same_config(d, dict(cfg, seed=seed))
+        if not (d / "results.json").is_file():
+            left.append((seed, s))
+    if len(left) < len(runs):
+        print(f"{len(runs) - len(left)} of {len(runs)} folds finished earlier, not re-run")
+    if jobs > 1 and left:
+        _run_parallel(cfg, left, jobs)
+    elif jobs == 1:
+        for seed, s in left:
             print(f"--- {cfg['corpus']} / {cfg['variant']} / seed {seed} / fold {s} ({spk.index(s) + 1} of {len(spk)})")
             train_fold(dict(cfg, seed=seed), s)
     missing = [(seed, s) for seed in seeds for s in spk

@@ -25,7 +25,7 @@ def run_dir(cfg: dict, fold_name: str) -> Path:
     return Path(cfg["train"]["run_dir"]) / cfg["corpus"] / cfg["variant"] / f"seed{cfg['seed']}" / fold_name
 
 
-def _check_same_config(out: Path, cfg: dict) -> None:
+def check_same_config(out: Path, cfg: dict) -> None:
     import yaml
     saved = out / "config.yaml"
     if saved.is_file() and yaml.safe_load(saved.read_text()) != cfg:
@@ -55,7 +55,7 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
     dm = EmotionDataModule(cfg, fold_speaker, all_speakers=all_speakers)   # data errors surface here
     out = run_dir(cfg, dm.fold.name)
     results_file = out / "results.json"
-    _check_same_config(out, cfg)
+    check_same_config(out, cfg)
     if results_file.is_file():
         if verbose:
             print(f"{out}: finished earlier, not re-run (delete it to train again)")

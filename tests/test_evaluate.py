@@ -11,6 +11,7 @@ import torch
 
 from conftest import REAL_DATA, tiny_cfg
 from mtl_aug.cli import main
+from mtl_aug.config import ConfigError
 from mtl_aug.corpora import prepare_generic
 from mtl_aug.corpora.synthetic import generate_synthetic
 from mtl_aug.evaluate import evaluate_checkpoint, predict_files, run_cross
@@ -26,6 +27,8 @@ def test_loso_runs_every_fold_once_and_summarises(corpus, tmp_path):
     mtime = first.stat().st_mtime
     out = run_loso(cfg, [0])
     assert first.stat().st_mtime == mtime                         # the finished fold was not re-run
+    with pytest.raises(ConfigError, match="different config"):     # nor its results taken for another config
+        run_loso(dict(cfg, train=dict(cfg["train"], lr=0.5)), [0])
     folds = pd.read_csv(out / "folds.csv", dtype={"fold": str})
     assert sorted(folds["fold"]) == ["spk00", "spk01", "spk02", "spk03"]
     summary = json.loads((out / "summary.json").read_text())
