@@ -16,11 +16,12 @@ class MTLAug(nn.Module):
         n_mels = cfg["features"]["n_mels"]
         self.encoder = CNNEncoder(n_mels, m["cnn_channels"], m["freq_pool"], m["time_pool"],
                                   m["frame_dim"], m["dropout"],
-                                  m.get("deltas", False))       # checkpoints from before the option
+                                  # .get: checkpoints from before these options
+                                  m.get("deltas", False), m.get("pool_before_norm", False))
         self.emotion = EmotionHead(m["frame_dim"], m["lstm_hidden"], m["attention_dim"],
                                    m["embedding_dim"], num_classes, m["dropout"])
         self.decoder = (Decoder(m["frame_dim"], m["cnn_channels"], m["freq_pool"], m["time_pool"],
-                                self.encoder.out_freq) if w["recon"] > 0 else None)
+                                self.encoder.out_freq, m.get("decoder_refine", True)) if w["recon"] > 0 else None)
         self.aug_head = AugmentationHead(m["frame_dim"], m["attention_dim"]) if w["aug"] > 0 else None
         self.centers = nn.Parameter(torch.randn(num_classes, m["embedding_dim"]) * 0.1) if w["center"] > 0 else None
 

@@ -36,15 +36,21 @@ class Decoder(nn.Module):
     """Encoder output (B, T', D) back to the encoder input (B, F, T' * time_stride)."""
 
     def __init__(self, frame_dim: int, channels: list[int], freq_pool: list[int], time_pool: list[int],
-                 out_freq: int):
+                 out_freq: int, refine: bool = True):
+        """Transposed convolutions undo the encoder's pooling, block by block. `refine` keeps
+        the last one at channels[0] and adds a 3x3 conv to one channel at full resolution;
+        without it the last transposed conv outputs the one channel itself (about 5x cheaper)."""
         super().__init__()
         self.c, self.f = channels[-1], out_freq
         self.proj = nn.Linear(frame_dim, channels[-1] * out_freq)
         layers = []
-        outs = list(reversed(channels[:-1])) + [channels[0]]
+        outs = list(reversed(channels[:-1])) + [channels[0] if refine else 1]
         for c_in, c_out, fp, tp in zip(reversed(channels), outs, reversed(freq_pool), reversed(time_pool)):
             layers += [nn.ConvTranspose2d(c_in, c_out, (fp, tp), stride=(fp, tp)), nn.BatchNorm2d(c_out), nn.ReLU()]
-        layers.append(nn.Conv2d(channels[0], 1, 3, padding=1))
+        if refine:
+            layers.append(nn.Conv2d(channels[0], 1, 3, padding=1))
+        else:
+            layers = layers[:-2]                                   # a linear output: log-mels can be negative
         self.net = nn.Sequential(*layers)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
