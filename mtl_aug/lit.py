@@ -17,12 +17,21 @@ from .model.losses import center_loss, masked_mse, soft_cross_entropy, total_los
 
 
 class LitMTLAug(pl.LightningModule):
-    def __init__(self, cfg: dict, class_names: list[str]):
+    def __init__(self, cfg: dict, class_names: list[str], class_counts: list[int] | None = None):
+        """`class_counts` (training utterances per class) weight the cross-entropy when
+        loss.class_balanced is set: class c by N / (C * count_c), so each class weighs the same."""
         super().__init__()
         self.save_hyperparameters()
         self.cfg, self.class_names = cfg, list(class_names)
         self.logmel = LogMel.from_config(cfg)
         self.model = MTLAug(cfg, len(class_names))
+        weight = None
+        if cfg["loss"].get("class_balanced"):            # .get: checkpoints from before the option
+            if class_counts is None or len(class_counts) != len(class_names) or min(class_counts) < 1:
+                raise ValueError(f"loss.class_balanced needs a positive training count per class, got {class_counts}")
+            counts = torch.tensor(class_counts, dtype=torch.float)
+            weight = counts.sum() / (len(counts) * counts)
+        self.register_buffer("class_weight", weight)
         self.weights = {k: v for k, v in cfg["loss"]["weights"].items() if v > 0}
         self._outputs: dict[str, list] = {"val": [], "test": []}
 
@@ -54,7 +63,7 @@ class LitMTLAug(pl.LightningModule):
             feats = torch.cat([F.pad(feats, (0, t - feats.shape[-1])), F.pad(u_feats, (0, t - u_feats.shape[-1]))])
             n, aug = torch.cat([n, u_n]), torch.cat([aug, unlabelled["aug"]])
         out = self.model(feats, n, n_labelled=k)
-        losses = {"ce": soft_cross_entropy(out["logits"], targets)}
+        losses = {"ce": soft_cross_entropy(out["logits"], targets, self.class_weight)}
         if "center" in self.weights:
             losses["center"] = center_loss(out["embedding"], self.model.centers, targets)
         if "recon" in self.weights:

@@ -67,7 +67,7 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
             print(SYNTHETIC_NOTE)
 
     pl.seed_everything(cfg["seed"], workers=True, verbose=False)
-    lit = LitMTLAug(cfg, dm.class_names)
+    lit = LitMTLAug(cfg, dm.class_names, dm.class_counts)
     if cfg["features"]["normalise"] == "corpus":
         train = dm.datasets["train"]
         lit.logmel.set_corpus_stats(*lit.logmel.stats([train.wave(i) for i in range(len(train))]))

@@ -9,6 +9,7 @@ from mtl_aug.model import MTLAug
 from mtl_aug.model.losses import center_loss, masked_mse, soft_cross_entropy
 
 NAMES = ["angry", "happy", "neutral", "sad"]
+COUNTS = [1, 1, 1, 1]   # training utterances per class: equal, so class-balanced CE is plain CE
 
 
 def debug_cfg(*overlays):
@@ -30,7 +31,7 @@ def batch(lengths, labels, aug=None):
 
 
 def test_head_shapes_for_variable_length_batch():
-    lit = LitMTLAug(debug_cfg(), NAMES)
+    lit = LitMTLAug(debug_cfg(), NAMES, COUNTS)
     b = batch([16000, 9000, 4100], [0, 1, 2])
     feats, n, _ = lit.features(b, train=False)
     out = lit.model(feats, n)
@@ -47,9 +48,10 @@ def test_head_shapes_for_variable_length_batch():
 
 @pytest.mark.parametrize("normalise", ["speaker", "utterance", "corpus"])
 def test_emotion_logits_do_not_change_with_more_padding(normalise):
-    for variant in ([], ["stl"]):
-        cfg = load_config("synthetic_demo", ["debug", *variant], [f"features.normalise={normalise}"])
-        lit = LitMTLAug(cfg, NAMES).eval()
+    for variant, pool_first in (([], True), (["stl"], True), ([], False)):
+        cfg = load_config("synthetic_demo", ["debug", *variant],
+                          [f"features.normalise={normalise}", f"model.pool_before_norm={pool_first}"])
+        lit = LitMTLAug(cfg, NAMES, COUNTS).eval()
         short = batch([7000], [0])
         padded = dict(short, waves=torch.nn.functional.pad(short["waves"], (0, 9000)))
         with torch.no_grad():
@@ -61,6 +63,39 @@ def test_emotion_logits_do_not_change_with_more_padding(normalise):
             fa, fb = enc(enc.pad_time(fs), ns)[0], enc(enc.pad_time(fp), n_p)[0]
         assert torch.allclose(a, b, atol=1e-5), (a, b)
         assert torch.allclose(fa, fb[:, : fa.shape[1]], atol=1e-5)
+
+
+def test_config_from_before_the_newer_model_options_builds_the_older_model():
+    """A checkpoint's saved config without model.deltas / pool_before_norm / decoder_refine was
+    trained with the layout these options' defaults-if-absent build: it must load and compute
+    as trained (state-dict keys alike, so a wrong default would load silently)."""
+    cfg = debug_cfg()
+    for key in ("deltas", "pool_before_norm", "decoder_refine"):
+        del cfg["model"][key]
+    old = MTLAug(cfg, 4)
+    assert old.encoder.blocks[0][0].in_channels == 1 and not old.encoder.pool_before_norm
+    assert isinstance(old.decoder.net[-1], torch.nn.Conv2d) and old.decoder.net[-1].kernel_size == (3, 3)
+    new = MTLAug(debug_cfg(), 4)
+    assert new.encoder.blocks[0][0].in_channels == 3 and new.encoder.pool_before_norm
+    assert isinstance(new.decoder.net[-1], torch.nn.ConvTranspose2d) and new.decoder.net[-1].out_channels == 1
+
+
+def test_class_balanced_cross_entropy_weighs_each_class_equally():
+    cfg = debug_cfg()
+    assert cfg["loss"]["class_balanced"]                       # the default
+    with pytest.raises(ValueError, match="class_balanced"):
+        LitMTLAug(cfg, NAMES)                                  # no counts to weigh by
+    lit = LitMTLAug(cfg, NAMES, [30, 10, 20, 20])
+    assert torch.allclose(lit.class_weight, torch.tensor([80 / 120, 80 / 40, 80 / 80, 80 / 80]))
+    torch.manual_seed(0)
+    logits, labels = torch.randn(6, 4), torch.tensor([0, 0, 0, 1, 2, 3])
+    expected = torch.nn.functional.cross_entropy(logits, labels, weight=lit.class_weight)
+    got = soft_cross_entropy(logits, torch.eye(4)[labels], lit.class_weight)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-6)
+    # a batch of one class only: the weight cancels, as in the unweighted loss
+    one = torch.tensor([1, 1])
+    assert soft_cross_entropy(logits[:2], torch.eye(4)[one], lit.class_weight).item() == \
+        pytest.approx(soft_cross_entropy(logits[:2], torch.eye(4)[one]).item(), rel=1e-6)
 
 
 def test_stl_builds_only_the_emotion_path():
@@ -100,7 +135,7 @@ def test_mixup_loss_equals_lambda_weighted_sum():
 
 
 def test_unlabelled_batch_updates_only_the_auxiliary_losses():
-    lit = LitMTLAug(debug_cfg(), NAMES)
+    lit = LitMTLAug(debug_cfg(), NAMES, COUNTS)
     unlabelled = batch([9000, 7000], [-1, -1], aug=[0, 3])
     feats, n, _ = lit.features(unlabelled, train=True)
     out = lit.model(feats, n, n_labelled=0)                 # as in step(): unlabelled items come last
@@ -118,7 +153,7 @@ def test_unlabelled_batch_updates_only_the_auxiliary_losses():
 def test_training_step_gradients_split_labelled_and_unlabelled():
     """Through the real `step`: the emotion loss' gradient on the emotion head is the same with
     or without an unlabelled batch beside it (up to batch-norm statistics, frozen here)."""
-    lit = LitMTLAug(debug_cfg(), NAMES)
+    lit = LitMTLAug(debug_cfg(), NAMES, COUNTS)
     lit.eval()                                                # freeze batch-norm and dropout
     labelled = batch([8000, 6000], [0, 1])
     unlabelled = batch([9000, 7000], [-1, -1], aug=[0, 3])

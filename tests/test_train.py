@@ -113,7 +113,7 @@ def test_model_overfits_a_tiny_labelled_subset():
     """All four losses wired: the model memorises 8 random-noise utterances with arbitrary labels."""
     torch.manual_seed(0)
     cfg = load_config("synthetic_demo", ["debug"], ["augment.probs=[1, 0, 0, 0]", "model.dropout=0.0"])
-    lit = LitMTLAug(cfg, ["a", "b", "c", "d"])
+    lit = LitMTLAug(cfg, ["a", "b", "c", "d"], [2, 2, 2, 2])
     lengths = [6000, 8000, 7000, 9000, 6500, 7500, 8500, 5000]
     labels = [0, 1, 2, 3, 3, 2, 1, 0]
     batch = make_batch(lengths, labels)

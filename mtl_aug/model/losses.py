@@ -5,10 +5,15 @@ import torch
 import torch.nn.functional as F
 
 
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor,
+                       class_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy against (B, C) soft targets: for a mixup target lam*a + (1-lam)*b this is
-    lam * CE(a) + (1-lam) * CE(b)."""
-    return -(targets * F.log_softmax(logits, dim=-1)).sum(-1).mean()
+    lam * CE(a) + (1-lam) * CE(b). With (C,) class weights, the weighted mean (as
+    F.cross_entropy(weight=...) for hard targets): each target class counts w_c times."""
+    if class_weight is None:
+        return -(targets * F.log_softmax(logits, dim=-1)).sum(-1).mean()
+    weighted = targets * class_weight
+    return -(weighted * F.log_softmax(logits, dim=-1)).sum() / weighted.sum().clamp(min=1e-8)
 
 
 def center_loss(embedding: torch.Tensor, centers: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
