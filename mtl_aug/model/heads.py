@@ -39,7 +39,8 @@ class Decoder(nn.Module):
                  out_freq: int, refine: bool = True):
         """Transposed convolutions undo the encoder's pooling, block by block. `refine` keeps
         the last one at channels[0] and adds a 3x3 conv to one channel at full resolution;
-        without it the last transposed conv outputs the one channel itself (about 5x cheaper)."""
+        without it the last transposed conv outputs the one channel itself (the full-resolution
+        layers were the costliest part of a training step)."""
         super().__init__()
         self.c, self.f = channels[-1], out_freq
         self.proj = nn.Linear(frame_dim, channels[-1] * out_freq)
