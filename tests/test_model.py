@@ -52,17 +52,25 @@ def test_emotion_logits_do_not_change_with_more_padding(normalise):
         cfg = load_config("synthetic_demo", ["debug", *variant],
                           [f"features.normalise={normalise}", f"model.pool_before_norm={pool_first}"])
         lit = LitMTLAug(cfg, NAMES, COUNTS).eval()
-        short = batch([7000], [0])
-        padded = dict(short, waves=torch.nn.functional.pad(short["waves"], (0, 9000)))
-        with torch.no_grad():
-            a = lit.model(*lit.features(short, train=False)[:2])["logits"]
-            b = lit.model(*lit.features(padded, train=False)[:2])["logits"]
-            # the encoder frames too: a difference at the last frame can be too small to see in logits
-            enc = lit.model.encoder
-            (fs, ns), (fp, n_p) = (lit.features(x, train=False)[:2] for x in (short, padded))
-            fa, fb = enc(enc.pad_time(fs), ns)[0], enc(enc.pad_time(fp), n_p)[0]
-        assert torch.allclose(a, b, atol=1e-5), (a, b)
-        assert torch.allclose(fa, fb[:, : fa.shape[1]], atol=1e-5)
+        torch.manual_seed(1)
+        for bn in lit.modules():      # trained-like batch norm: shifts zero padding well off zero
+            if isinstance(bn, torch.nn.BatchNorm2d):
+                bn.running_mean.normal_()
+                bn.running_var.uniform_(0.5, 2.0)
+                bn.bias.data.normal_()
+        # 44 frames fill the pooling windows exactly; 46 leave the last one part padding
+        for samples in (7000, 7300):
+            short = batch([samples], [0])
+            padded = dict(short, waves=torch.nn.functional.pad(short["waves"], (0, 9000)))
+            with torch.no_grad():
+                a = lit.model(*lit.features(short, train=False)[:2])["logits"]
+                b = lit.model(*lit.features(padded, train=False)[:2])["logits"]
+                # the encoder frames too: a difference at the last frame can be too small to see in logits
+                enc = lit.model.encoder
+                (fs, ns), (fp, n_p) = (lit.features(x, train=False)[:2] for x in (short, padded))
+                fa, fb = enc(enc.pad_time(fs), ns)[0], enc(enc.pad_time(fp), n_p)[0]
+            assert torch.allclose(a, b, atol=1e-5), (a, b)
+            assert torch.allclose(fa, fb[:, : fa.shape[1]], atol=1e-5)
 
 
 def test_config_from_before_the_newer_model_options_builds_the_older_model():
@@ -92,6 +100,11 @@ def test_class_balanced_cross_entropy_weighs_each_class_equally():
     expected = torch.nn.functional.cross_entropy(logits, labels, weight=lit.class_weight)
     got = soft_cross_entropy(logits, torch.eye(4)[labels], lit.class_weight)
     assert got.item() == pytest.approx(expected.item(), rel=1e-6)
+    # a mixup target lam*a + (1-lam)*b: lam*w_a*CE_a + (1-lam)*w_b*CE_b over lam*w_a + (1-lam)*w_b
+    lam, w, logp = 0.3, lit.class_weight, torch.log_softmax(logits[:1], -1)[0]
+    mixed = (lam * torch.eye(4)[0] + (1 - lam) * torch.eye(4)[1])[None]
+    expected = -(lam * w[0] * logp[0] + (1 - lam) * w[1] * logp[1]) / (lam * w[0] + (1 - lam) * w[1])
+    assert soft_cross_entropy(logits[:1], mixed, w).item() == pytest.approx(expected.item(), rel=1e-6)
     # a batch of one class only: the weight cancels, as in the unweighted loss
     one = torch.tensor([1, 1])
     assert soft_cross_entropy(logits[:2], torch.eye(4)[one], lit.class_weight).item() == \

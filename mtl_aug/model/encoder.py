@@ -55,8 +55,9 @@ class CNNEncoder(nn.Module):
             # layer would then see different values beside an utterance depending on its padding
             m = torch.div(n + tp - 1, tp, rounding_mode="floor")
             if self.pool_before_norm:   # conv, pool, norm, ReLU: normalises 1/(fp*tp) of the values
+                # (the first mask keeps conv output on padding out of a last, part-padding window)
                 x = block[0](x) * frame_mask(n, x.shape[-1])[:, None, None, :]
-                x = block[1:](pool(x)) * frame_mask(m, x.shape[-1] // tp)[:, None, None, :]
+                x = block[2](block[1](pool(x))) * frame_mask(m, x.shape[-1] // tp)[:, None, None, :]
             else:                       # conv, norm, ReLU, pool
                 x = pool(block(x) * frame_mask(n, x.shape[-1])[:, None, None, :])
             n = m
