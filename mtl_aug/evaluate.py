@@ -15,7 +15,7 @@ from .data import load_labelled
 from .lit import LitMTLAug
 from .manifest import DataError, apply_class_map, read_manifest
 from .metrics import scores
-from .train import confusion_table, train_fold
+from .train import confusion_table, tested_checkpoint, train_fold
 
 
 def load_checkpoint(path: str | Path, device: str | None = None) -> LitMTLAug:
@@ -111,7 +111,7 @@ def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
     rows, confusion = [], None
     for seed in seeds:
         trained = train_fold(dict(cfg, seed=seed), all_speakers=True)
-        res = evaluate_checkpoint(trained["checkpoint"], Path(cfg["data"]["manifest_dir"]) / f"{test_corpus}.csv",
+        res = evaluate_checkpoint(tested_checkpoint(dict(cfg, seed=seed), trained), Path(cfg["data"]["manifest_dir"]) / f"{test_corpus}.csv",
                                   out / f"seed{seed}")
         rows.append({"seed": seed, "uar": res["uar"], "wa": res["wa"], "n": res["n"], "val_uar": trained["val_uar"]})
         confusion = res["confusion"] if confusion is None else (torch.tensor(confusion) + torch.tensor(res["confusion"])).tolist()

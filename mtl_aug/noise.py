@@ -93,7 +93,7 @@ def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[
     """For each variant config (trained LOSO on clean speech first, resumably), test every fold's
     tested checkpoint on its test speaker clean and mixed with noise at each SNR."""
     from .loso import run_loso
-    from .train import run_dir
+    from .train import run_dir, tested_checkpoint
     base = cfgs[0]
     out = Path(base["results_dir"]) / "noise" / base["corpus"] / Path(noise_dir).name
     out.mkdir(parents=True, exist_ok=True)
@@ -107,8 +107,9 @@ def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[
         for seed in seeds:
             bank = banks[seed]
             for s in speakers(df):
-                d = run_dir(dict(cfg, seed=seed), s)        # runs/ may have moved since training
-                lit = load_checkpoint(d / "checkpoints" / Path(json.loads((d / "results.json").read_text())["checkpoint"]).name)
+                run_cfg = dict(cfg, seed=seed)
+                done = json.loads((run_dir(run_cfg, s) / "results.json").read_text())
+                lit = load_checkpoint(tested_checkpoint(run_cfg, done))
                 test = df[df["speaker"] == s].reset_index(drop=True)
                 test_keys = [keys[u] for u in test["utt_id"]]
                 for snr in ["clean", *snrs]:

@@ -25,6 +25,12 @@ def run_dir(cfg: dict, fold_name: str) -> Path:
     return Path(cfg["train"]["run_dir"]) / cfg["corpus"] / cfg["variant"] / f"seed{cfg['seed']}" / fold_name
 
 
+def tested_checkpoint(cfg: dict, results: dict) -> Path:
+    """The checkpoint a finished run tested (results.json's `checkpoint`), found in its run dir
+    under cfg's train.run_dir as it is now: runs/ may have moved since training."""
+    return run_dir(cfg, results["fold"]) / "checkpoints" / Path(results["checkpoint"]).name
+
+
 def check_same_config(out: Path, cfg: dict) -> None:
     import yaml
     saved = out / "config.yaml"
