@@ -159,7 +159,7 @@ class EmotionDataModule(pl.LightningDataModule):
         self.frames = {role: df[df["role"] == role].reset_index(drop=True) for role in ("train", "val", "test")}
         counts = Counter(self.frames["train"]["label"])
         self.class_counts = [counts[i] for i in range(len(self.class_names))]   # training utterances per class
-        empty = [n for i, n in enumerate(self.class_names) if counts[i] == 0]
+        empty = [n for n, c in zip(self.class_names, self.class_counts) if c == 0]
         if empty:
             raise DataError(f"class set '{cfg['data']['classes']}' leaves class(es) {empty} empty in the "
                             f"training speakers of fold {self.fold.name}")

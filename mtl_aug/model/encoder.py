@@ -10,6 +10,11 @@ from torch import nn
 from ..audio import frame_mask
 
 
+def _zero_padding(x: torch.Tensor, n_frames: torch.Tensor) -> torch.Tensor:
+    """(B, C, F, T) with the frames past each item's `n_frames` set to zero."""
+    return x * frame_mask(n_frames, x.shape[-1])[:, None, None, :]
+
+
 class CNNEncoder(nn.Module):
     def __init__(self, n_mels: int, channels: list[int], freq_pool: list[int], time_pool: list[int],
                  frame_dim: int, dropout: float, deltas: bool = False, pool_before_norm: bool = False):
@@ -48,7 +53,7 @@ class CNNEncoder(nn.Module):
         """feats (B, F, T) with T a multiple of the stride -> frames (B, T', D), lengths (B,)."""
         x, n = feats[:, None], n_frames                     # (B, 1, F, T)
         if self.deltas:   # deltas are non-zero just past an utterance's end: zero them there
-            x = torch.cat([x, self.time_deltas(feats)], 1) * frame_mask(n, x.shape[-1])[:, None, None, :]
+            x = _zero_padding(torch.cat([x, self.time_deltas(feats)], 1), n)
         x = x.contiguous(memory_format=torch.channels_last)   # the faster layout for conv/pool on CPU (oneDNN)
         for block, pool, tp in zip(self.blocks, self.pools, self.time_pool):
             # zero the padding frames: conv bias and batch norm shift them off zero, and the next
@@ -56,10 +61,10 @@ class CNNEncoder(nn.Module):
             m = torch.div(n + tp - 1, tp, rounding_mode="floor")
             if self.pool_before_norm:   # conv, pool, norm, ReLU: normalises 1/(fp*tp) of the values
                 # (the first mask keeps conv output on padding out of a last, part-padding window)
-                x = block[0](x) * frame_mask(n, x.shape[-1])[:, None, None, :]
-                x = block[2](block[1](pool(x))) * frame_mask(m, x.shape[-1] // tp)[:, None, None, :]
+                x = _zero_padding(block[0](x), n)
+                x = _zero_padding(block[2](block[1](pool(x))), m)
             else:                       # conv, norm, ReLU, pool
-                x = pool(block(x) * frame_mask(n, x.shape[-1])[:, None, None, :])
+                x = pool(_zero_padding(block(x), n))
             n = m
         # x: (B, C, F', T')
         x = x.permute(0, 3, 1, 2).flatten(2)               # (B, T', C*F')
