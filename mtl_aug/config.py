@@ -121,6 +121,11 @@ def validate(cfg: dict) -> None:
         raise ConfigError("augment.probs must be 4 non-negative numbers summing to 1 "
                           "(none, speed, SpecAugment, mixup)")
     m = cfg["model"]
+    for key in ("cnn_channels", "freq_pool", "time_pool", "frame_dim", "lstm_hidden", "attention_dim", "embedding_dim"):
+        sizes = m[key] if isinstance(m[key], list) else [m[key]]
+        if not sizes or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes):
+            raise ConfigError(f"model.{key} must be a positive integer (a non-empty list of them for "
+                              f"channels and pools), got {m[key]!r}")
     if not (len(m["cnn_channels"]) == len(m["freq_pool"]) == len(m["time_pool"])):
         raise ConfigError("model.cnn_channels, model.freq_pool and model.time_pool need equal lengths")
     n_mels, fpool = cfg["features"]["n_mels"], 1

@@ -214,6 +214,8 @@ def test_config_values_are_type_checked():
                      ("data.styles=improvised", "data.styles must be null or a list"),
                      ("train.patience=0", "train.patience must be null"),
                      ("train.select=first", "train.select must be 'last'"),
+                     ("model.lstm_hidden=-3", "model.lstm_hidden must be a positive integer"),
+                     ("model.time_pool=[2,0,1]", "model.time_pool must be a positive integer"),
                      ("train.lr=[1", "not valid YAML")):
         with pytest.raises(ConfigError, match=msg):
             load_config("emodb", overrides=[bad])
