@@ -15,7 +15,8 @@ NONE, SPEED, SPECAUG, MIXUP = 0, 1, 2, 3
 
 def draw(rng: np.random.Generator, cfg: dict, n_mels: int) -> dict:
     """One item's augmentation: its type and every random parameter it needs."""
-    kind = int(rng.choice(4, p=cfg["probs"]))
+    probs = np.asarray(cfg["probs"], dtype=float)
+    kind = int(rng.choice(4, p=probs / probs.sum()))   # config.validate allows a sum off 1 by 1e-6
     widths = rng.integers(0, cfg["freq_mask_width"] + 1, size=cfg["freq_masks"])
     starts = [int(rng.integers(0, n_mels - w + 1)) for w in widths]
     return {

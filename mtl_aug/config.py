@@ -116,16 +116,38 @@ def load_config(corpus: str | None = None, overlays: list[str] = (), overrides: 
 
 
 def validate(cfg: dict) -> None:
+    if set(cfg["loss"]["weights"]) != {"ce", "center", "recon", "aug"}:
+        raise ConfigError("loss.weights must have exactly the keys ce, center, recon, aug")
     aug = cfg["augment"]
     if len(aug["probs"]) != 4 or abs(sum(aug["probs"]) - 1.0) > 1e-6 or min(aug["probs"]) < 0:
         raise ConfigError("augment.probs must be 4 non-negative numbers summing to 1 "
                           "(none, speed, SpecAugment, mixup)")
+    for section, keys, least in (
+            ("model", ("cnn_channels", "freq_pool", "time_pool", "frame_dim", "lstm_hidden", "attention_dim",
+                       "embedding_dim"), 1),
+            ("data", ("batch_size", "unlabelled_batch_size"), 1), ("train", ("max_epochs",), 1),
+            ("data", ("num_workers",), 0), ("augment", ("freq_masks", "time_masks", "freq_mask_width"), 0)):
+        for key in keys:
+            value = cfg[section][key]
+            values = value if isinstance(value, list) else [value]
+            if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v >= least for v in values):
+                lists = " (a non-empty list of them for channels and pools)" if section == "model" else ""
+                raise ConfigError(f"{section}.{key} must be {'a positive' if least else 'a non-negative'} "
+                                  f"integer{lists}, got {value!r}")
+    for key, ok, wanted in (
+            ("augment.mixup_alpha", lambda v: _number(v) and v > 0, "a positive number (the Beta distribution's alpha)"),
+            ("augment.speed_factors", lambda v: isinstance(v, list) and v and all(_number(x) and x > 0 for x in v),
+             "a non-empty list of positive numbers"),
+            ("augment.time_mask_fraction", lambda v: _number(v) and 0 <= v <= 1, "a fraction from 0 to 1"),
+            ("train.lr", lambda v: _number(v) and v > 0, "a positive number"),
+            ("data.max_train_seconds", lambda v: v is None or (_number(v) and v > 0), "null or a positive number"),
+            ("loss.weights", lambda v: all(_number(x) and x >= 0 for x in v.values()) and v["ce"] > 0,
+             "non-negative, with ce above 0 (the emotion loss)")):
+        section, name = key.split(".")
+        value = cfg[section][name]
+        if not ok(value):
+            raise ConfigError(f"{key} must be {wanted}, got {value!r}")
     m = cfg["model"]
-    for key in ("cnn_channels", "freq_pool", "time_pool", "frame_dim", "lstm_hidden", "attention_dim", "embedding_dim"):
-        sizes = m[key] if isinstance(m[key], list) else [m[key]]
-        if not sizes or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes):
-            raise ConfigError(f"model.{key} must be a positive integer (a non-empty list of them for "
-                              f"channels and pools), got {m[key]!r}")
     if not (len(m["cnn_channels"]) == len(m["freq_pool"]) == len(m["time_pool"])):
         raise ConfigError("model.cnn_channels, model.freq_pool and model.time_pool need equal lengths")
     n_mels, fpool = cfg["features"]["n_mels"], 1
@@ -148,9 +170,10 @@ def validate(cfg: dict) -> None:
     styles = cfg["data"]["styles"]
     if styles is not None and not (isinstance(styles, list) and all(isinstance(x, str) for x in styles)):
         raise ConfigError(f"data.styles must be null or a list such as [improvised], got {styles!r}")
-    weights = cfg["loss"]["weights"]
-    if set(weights) != {"ce", "center", "recon", "aug"}:
-        raise ConfigError("loss.weights must have exactly the keys ce, center, recon, aug")
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def load_class_sets() -> dict:

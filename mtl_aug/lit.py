@@ -73,12 +73,14 @@ class LitMTLAug(pl.LightningModule):
         losses["total"] = total_loss({k_: v for k_, v in losses.items() if k_ in self.weights}, self.weights)
         return losses, out
 
-    def on_train_epoch_start(self) -> None:
-        # dropout draws from the global RNG: reseed per epoch so a resumed run replays it
-        seed = self.cfg["seed"] * 1000 + self.current_epoch
+    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
+        # Dropout draws from the global RNG. Reseeded before every step from (seed, epoch, step),
+        # so a resumed run replays it exactly: a per-epoch reseed did not, because the DataLoader
+        # draws from that RNG when an epoch's iterator is made, which a resumed run does earlier.
+        seed = int(np.random.SeedSequence([self.cfg["seed"], self.current_epoch, batch_idx]).generate_state(1)[0])
         torch.manual_seed(seed)
         random.seed(seed)
-        np.random.seed(seed % 2**32)
+        np.random.seed(seed)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         losses, out = self.step(batch["labelled"], batch.get("unlabelled"), train=True)

@@ -31,10 +31,25 @@ def tested_checkpoint(cfg: dict, results: dict) -> Path:
     return run_dir(cfg, results["fold"]) / "checkpoints" / Path(results["checkpoint"]).name
 
 
+# Where outputs go and how many processes load the data: neither changes what is computed
+# (augmentation draws come from per-item seeds), so a run may resume from a moved runs/ or with
+# more loader workers.
+NOT_COMPUTED = {"train": ("run_dir",), "data": ("num_workers",), None: ("results_dir",)}
+
+
+def _computed(cfg: dict) -> dict:
+    """cfg without the NOT_COMPUTED keys."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in cfg.items()}
+    for section, keys in NOT_COMPUTED.items():
+        for key in keys:
+            (out[section] if section else out).pop(key, None)
+    return out
+
+
 def check_same_config(out: Path, cfg: dict) -> None:
     import yaml
     saved = out / "config.yaml"
-    if saved.is_file() and yaml.safe_load(saved.read_text()) != cfg:
+    if saved.is_file() and _computed(yaml.safe_load(saved.read_text())) != _computed(cfg):
         raise ConfigError(f"{out} holds a run with a different config ({saved}); resuming it with this "
                           f"config would mix the two: choose another train.run_dir or remove {out}")
 
@@ -99,9 +114,11 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
             if last.is_file() and verbose:
                 print(f"resuming from {last}")
             trainer.fit(lit, datamodule=dm, ckpt_path=last if last.is_file() else None)
-            fit = {"best_val_uar": float(best.best_model_score),
-                   # absent only if a crash came after the final last.ckpt and before fit.json
-                   "last_val_uar": float(trainer.callback_metrics.get("val/uar", float("nan"))),
+            last_val = trainer.callback_metrics.get("val/uar")
+            if last_val is None:   # a crash after the final last.ckpt, before fit.json: nothing left to train
+                logged = pd.read_csv(out / "metrics.resume.csv").dropna(subset=["val/uar"])
+                last_val = logged.sort_values("epoch")["val/uar"].iloc[-1]
+            fit = {"best_val_uar": float(best.best_model_score), "last_val_uar": float(last_val),
                    "epochs_trained": trainer.current_epoch}
             if trainer.is_global_zero:
                 fit_file.write_text(json.dumps(fit) + "\n")

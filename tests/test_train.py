@@ -1,6 +1,7 @@
 """Training end to end on a tiny synthetic corpus: every shipped config, resume, determinism,
 errors before compute, an overfitting check, and a short real run on EMODB."""
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -55,18 +56,22 @@ class Crash(pl.Callback):
 
 
 def test_resumed_run_matches_uninterrupted_run_and_reruns_are_identical(corpus, tmp_path):
+    # dropout on: its draws come from the global RNG, reseeded each epoch so a resume replays them
     keys = ("uar", "wa", "confusion", "best_val_uar", "epochs_trained")
-    ref = train_fold(tiny_cfg(corpus, tmp_path / "a", train__max_epochs=4), "spk01", verbose=False)
-    again = train_fold(tiny_cfg(corpus, tmp_path / "b", train__max_epochs=4), "spk01", verbose=False)
+    ref = train_fold(tiny_cfg(corpus, tmp_path / "a", train__max_epochs=4, model__dropout=0.3), "spk01", verbose=False)
+    again = train_fold(tiny_cfg(corpus, tmp_path / "b", train__max_epochs=4, model__dropout=0.3), "spk01", verbose=False)
     assert {k: again[k] for k in keys} == {k: ref[k] for k in keys}
 
-    cfg = tiny_cfg(corpus, tmp_path / "c", train__max_epochs=4)
+    cfg = tiny_cfg(corpus, tmp_path / "c", train__max_epochs=4, model__dropout=0.3)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train_fold(cfg, "spk01", extra_callbacks=[Crash()], verbose=False)
     out = tmp_path / "c" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01"
     assert (out / "checkpoints" / "last.ckpt").is_file() and not (out / "results.json").exists()
     resumed = train_fold(cfg, "spk01", verbose=False)
     assert {k: resumed[k] for k in keys} == {k: ref[k] for k in keys}
+    weights = [torch.load(d / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "checkpoints" / "last.ckpt",
+                          weights_only=False)["state_dict"] for d in (tmp_path / "a", tmp_path / "c")]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])   # the same final model
     # epochs 0-1 were logged by the first attempt only, 2-3 by the resumed one
     logged = pd.read_csv(out / "metrics.csv")
     assert sorted(logged.dropna(subset=["val/uar"])["epoch"].astype(int)) == [0, 1, 2, 3]
@@ -85,9 +90,17 @@ def test_resuming_with_a_different_config_is_refused(corpus, tmp_path):
     changed = dict(cfg, train=dict(cfg["train"], lr=0.5))
     with pytest.raises(ConfigError, match="different config"):
         train_fold(changed, "spk01", verbose=False)
-    train_fold(cfg, "spk01", verbose=False)                   # finished: its results are not reused
+    done = train_fold(cfg, "spk01", verbose=False)            # finished: its results are not reused
     with pytest.raises(ConfigError, match="different config"):   # for another config either
         train_fold(changed, "spk01", verbose=False)
+    # where the runs live and how many loader workers read the data change nothing computed:
+    # a moved runs/ is found and reported, not refused or re-run
+    shutil.move(tmp_path / "r", tmp_path / "moved")
+    moved = dict(cfg, train=dict(cfg["train"], run_dir=str(tmp_path / "moved")),
+                 data=dict(cfg["data"], num_workers=2))
+    results = tmp_path / "moved" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "results.json"
+    mtime = results.stat().st_mtime
+    assert train_fold(moved, "spk01", verbose=False) == done and results.stat().st_mtime == mtime
 
 
 def test_clear_errors_before_any_compute(corpus, tmp_path):
@@ -193,6 +206,22 @@ class CrashInTest(pl.Callback):
         raise RuntimeError("crash while testing")
 
 
+class CrashAfterFit(pl.Callback):
+    def on_fit_end(self, trainer, module):
+        raise RuntimeError("crash after the last checkpoint")
+
+
+def test_crash_after_the_final_checkpoint_keeps_the_last_validation_uar(corpus, tmp_path):
+    cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=2)
+    with pytest.raises(RuntimeError, match="crash after the last checkpoint"):
+        train_fold(cfg, "spk02", extra_callbacks=[CrashAfterFit()], verbose=False)
+    out = tmp_path / "runs" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk02"
+    assert (out / "checkpoints" / "last.ckpt").is_file() and not (out / "fit.json").exists()
+    logged = pd.read_csv(out / "metrics.csv").dropna(subset=["val/uar"])
+    res = train_fold(cfg, "spk02", verbose=False)
+    assert res["epochs_trained"] == 2 and res["last_val_uar"] == pytest.approx(logged["val/uar"].iloc[-1])
+
+
 def test_crash_while_testing_resumes_at_testing_without_more_training(corpus, tmp_path):
     cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=2)
     with pytest.raises(RuntimeError, match="crash while testing"):
@@ -216,6 +245,15 @@ def test_config_values_are_type_checked():
                      ("train.select=first", "train.select must be 'last'"),
                      ("model.lstm_hidden=-3", "model.lstm_hidden must be a positive integer"),
                      ("model.time_pool=[2,0,1]", "model.time_pool must be a positive integer"),
+                     ("data.batch_size=0", "data.batch_size must be a positive integer"),
+                     ("data.batch_size=2.5", "data.batch_size must be a positive integer"),
+                     ("augment.time_masks=-1", "augment.time_masks must be a non-negative integer"),
+                     ("augment.mixup_alpha=0", "augment.mixup_alpha must be a positive number"),
+                     ("augment.speed_factors=[]", "augment.speed_factors must be a non-empty list"),
+                     ("augment.time_mask_fraction=1.5", "augment.time_mask_fraction must be a fraction"),
+                     ("loss.weights.ce=0", "loss.weights must be non-negative, with ce above 0"),
+                     ("loss.weights.recon=-1", "loss.weights must be non-negative"),
+                     ("data.max_train_seconds=0", "data.max_train_seconds must be null or a positive"),
                      ("train.lr=[1", "not valid YAML")):
         with pytest.raises(ConfigError, match=msg):
             load_config("emodb", overrides=[bad])
