@@ -12,8 +12,11 @@ DEMO_DATA = Path("data/synthetic_demo")
 
 
 def _add_overlays(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", nargs="*", default=[], help="overlay names or YAML files (e.g. stl debug)")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="e.g. train.max_epochs=5")
+    # action="extend": a repeated flag adds to the list (with argparse's default the last one wins)
+    p.add_argument("--config", nargs="*", action="extend", default=[],
+                   help="overlay names or YAML files (e.g. stl debug)")
+    p.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
+                   help="e.g. train.max_epochs=5; --set a=1 --set b=2 sets both")
 
 
 def _add_jobs(p: argparse.ArgumentParser) -> None:
@@ -101,12 +104,12 @@ def cmd_predict(args) -> None:
     import csv
     import json
 
-    from .manifest import AUDIO_SUFFIXES
     from .evaluate import predict_files
+    from .manifest import audio_files
     paths, missing = [], []
     for p in map(Path, args.inputs):
         if p.is_dir():
-            paths += sorted(q for q in p.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES)
+            paths += audio_files(p)
         elif p.exists():
             paths.append(p)
         else:

@@ -129,19 +129,23 @@ def collate(items: list[dict]) -> dict:
 
 
 def load_labelled(cfg: dict, corpus: str | None = None) -> tuple[pd.DataFrame, list[str], Counter]:
-    """A corpus manifest with the configured class map (and style filter) applied."""
+    """A corpus manifest with the configured class map (and style filter) applied, and the
+    count of utterances dropped by each native label outside the class set and by each style
+    outside data.styles ("style <name>")."""
     corpus = corpus or cfg["corpus"]
     df = read_manifest(manifest_path(cfg["data"]["manifest_dir"], corpus))
-    styles = cfg["data"]["styles"]
+    styles, dropped = cfg["data"]["styles"], Counter()
     if styles:
-        df = df[df["style"].isin(styles)]
+        keep = df["style"].isin(styles)
+        dropped.update(f"style {s or '<none>'}" for s in df.loc[~keep, "style"])
+        df = df[keep]
         if df.empty:
             raise DataError(f"data.styles={styles} leaves no utterance of {corpus}")
-    df, names, dropped = apply_class_map(df, cfg["data"]["classes"])
+    df, names, unmapped = apply_class_map(df, cfg["data"]["classes"])
     if df.empty:
         raise DataError(f"class set '{cfg['data']['classes']}' maps no utterance of {corpus} "
-                        f"(its labels: {', '.join(sorted(dropped))})")
-    return df, names, dropped
+                        f"(its labels: {', '.join(sorted(unmapped))})")
+    return df, names, dropped + unmapped
 
 
 class EmotionDataModule(pl.LightningDataModule):
@@ -177,17 +181,13 @@ class EmotionDataModule(pl.LightningDataModule):
             for role, ds in self.datasets.items():
                 ds.set_speaker_stats(logmel, UNLABELLED_STATS_UTTERANCES if role == "unlabelled" else None)
 
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
     def describe(self) -> str:
         f = self.frames
         lines = [f"fold {self.fold.name}: test {list(self.fold.test)} ({len(f['test'])} utts), "
                  f"val {list(self.fold.val)} ({len(f['val'])}), train {len(self.fold.train)} speakers "
                  f"({len(f['train'])})"]
         if self.dropped:
-            lines.append("dropped (outside the class set): "
+            lines.append("dropped (native labels outside the class set, styles outside data.styles): "
                          + ", ".join(f"{k or '<none>'} {v}" for k, v in sorted(self.dropped.items())))
         if self.unlabelled is not None:
             lines.append(f"unlabelled: {self.cfg['data']['unlabelled']} ({len(self.unlabelled)} utts)")

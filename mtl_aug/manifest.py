@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,22 @@ KNOWN_CORPORA = ("iemocap", "msp_improv", "emodb", "librispeech", "demand", "syn
 
 class DataError(ValueError):
     """Input data (a corpus folder, a file, a manifest) that cannot be used."""
+
+
+def audio_files(folder: Path) -> list[Path]:
+    """The audio files (by suffix: AUDIO_SUFFIXES) anywhere under `folder`, sorted. Other files
+    are counted by suffix on stderr, so none is passed over silently."""
+    files, other = [], Counter()
+    for p in sorted(Path(folder).rglob("*")):
+        if p.suffix.lower() in AUDIO_SUFFIXES:
+            files.append(p)
+        elif p.is_file():
+            other[p.suffix.lower() or "no suffix"] += 1
+    if other:
+        print(f"{folder}: {sum(other.values())} files not read, not audio by their suffix "
+              f"({', '.join(f'{k} {v}' for k, v in sorted(other.items()))}; read: {', '.join(AUDIO_SUFFIXES)})",
+              file=sys.stderr)
+    return files
 
 
 @dataclass

@@ -14,7 +14,7 @@ import torchaudio
 from .data import load_labelled
 from .evaluate import evaluate_frame, load_checkpoint
 from .folds import speakers
-from .manifest import AUDIO_SUFFIXES, DataError, Report, inspect_audio
+from .manifest import DataError, Report, audio_files, inspect_audio
 from .report import mean_std, plot_snr
 
 FRAME = 320            # 20 ms at 16 kHz
@@ -48,7 +48,7 @@ class NoiseBank:
         root = Path(root)
         if not root.is_dir():
             raise DataError(f"noise folder {root} does not exist")
-        candidates = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        candidates = audio_files(root)
         self.report = Report(root.name)
         checked = [(p, inspect_audio(p, self.report)) for p in candidates]   # bad files: skipped, counted
         self.files = [p for p, ok in checked if ok]

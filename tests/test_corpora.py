@@ -15,9 +15,11 @@ from conftest import (BAD_KINDS, EMODB_FILES, IEMOCAP_UTTS, MSP_ENTRIES, REAL_DA
                       make_iemocap, make_librispeech, make_msp_improv, msp_wav, requires_real_data,
                       sidecar, skip_reason_of, skipped_items, write_audio, write_bad)
 from mtl_aug.audio import load_audio
+from mtl_aug.config import load_config
 from mtl_aug.corpora import synthetic as synthetic_module
 from mtl_aug.corpora import (prepare_emodb, prepare_generic, prepare_iemocap, prepare_librispeech,
                              prepare_msp_improv, prepare_noise, prepare_synthetic)
+from mtl_aug.data import load_labelled
 from mtl_aug.manifest import COLUMNS, DataError, apply_class_map, read_manifest
 
 
@@ -95,6 +97,14 @@ def test_iemocap_four_class_view_merges_exc_and_drops_others(tmp_path):
             assert names[by_id[utt]] == {"ang": "angry", "neu": "neutral", "sad": "sad"}[emo]
     assert len(kept) == 12
     assert sidecar(out)["four_class_count"] == len(kept)
+    # data.styles=[improvised]: scripted turns are dropped and counted by style, then the labels
+    cfg = load_config("iemocap", overrides=[f"data.manifest_dir={tmp_path}", "data.styles=[improvised]"])
+    kept, _, dropped = load_labelled(cfg)
+    scripted = sum("script" in dialog for _, dialog, _, _ in IEMOCAP_UTTS.values())
+    outside = Counter(emo for _, dialog, _, emo in IEMOCAP_UTTS.values()
+                      if "script" not in dialog and emo in ("fru", "xxx"))
+    assert scripted and dropped == Counter({"style scripted": scripted, **outside})
+    assert len(kept) == len(IEMOCAP_UTTS) - scripted - sum(outside.values())
 
 
 def test_iemocap_wrong_root_names_expected_layout(tmp_path):
@@ -178,6 +188,15 @@ def test_msp_improv_rows_and_dropped_labels(tmp_path):
     assert skip_reason_of(out, "S03A-F01-P-FM02").startswith("consensus label O")
     assert skip_reason_of(out, "S04H-M02-P-MF02").startswith("consensus label X")
     assert len(skipped_items(out)) == 2
+    # a second copy of an utterance's audio is skipped and counted; a second Evaluation.txt is an error
+    copy = root / "backup" / f"MSP-IMPROV-{next(iter(kept))}.wav"
+    write_audio(copy)
+    prepare_msp_improv(root, out)
+    assert skip_reason_of(out, "backup/" + copy.name).startswith("a second copy of an utterance's audio")
+    assert Path(rows_by_id(out)[f"MSP-IMPROV-{next(iter(kept))}"]["path"]) == msp_wav(root, next(iter(kept)))
+    (root / "backup" / "Evaluation.txt").write_text((root / "Evaluation.txt").read_text())
+    with pytest.raises(DataError, match="2 Evaluation.txt files under"):
+        prepare_msp_improv(root, out)
 
 
 def test_msp_improv_four_class(tmp_path):
@@ -195,6 +214,7 @@ def test_emodb_rows_gender_and_bad_names(tmp_path):
     root = make_emodb(tmp_path)
     write_audio(root / "wav" / "recording_7.wav")            # not SSTTTEV
     write_audio(root / "wav" / "99a01Wa.wav")                # unknown speaker
+    (root / "wav" / "03a01Wa.mp3").write_bytes(b"ID3")        # not a .wav
     out = tmp_path / "emodb.csv"
     prepare_emodb(root, out)
     rows = rows_by_id(out)
@@ -206,8 +226,12 @@ def test_emodb_rows_gender_and_bad_names(tmp_path):
         assert stem[:2] in male | female
     assert {r["speaker"] for r in rows.values()} == male | female
     items = skipped_items(out)
-    assert len(items) == 2
+    assert len(items) == 3
     assert any("recording_7.wav" in i for i in items) and any("99a01Wa.wav" in i for i in items)
+    assert skip_reason_of(out, "03a01Wa.mp3") == "not a .wav file"
+    with pytest.raises(DataError, match="03a01Wa.mp3: not a .wav file"):
+        prepare_emodb(root, tmp_path / "strict.csv", strict=True)
+    (root / "wav" / "03a01Wa.mp3").unlink()
     with pytest.raises(DataError, match="99a01Wa.wav: unknown speaker"):
         prepare_emodb(root, tmp_path / "strict.csv", strict=True)
     (root / "wav" / "99a01Wa.wav").unlink()

@@ -10,7 +10,7 @@ import soundfile as sf
 import torch
 
 from conftest import REAL_DATA, tiny_cfg
-from mtl_aug.cli import main
+from mtl_aug.cli import build_parser, main
 from mtl_aug.config import ConfigError
 from mtl_aug.corpora import prepare_generic
 from mtl_aug.corpora.synthetic import generate_synthetic
@@ -138,10 +138,12 @@ def test_predict_handles_long_and_unreadable_files(corpus, tmp_path, capsys):
     assert sum(v for k, v in rows[0].items() if k.startswith("p_")) == pytest.approx(1, abs=1e-3)
     assert len(errors) == 1 and "broken.wav" in errors[0]
     out = tmp_path / "pred.jsonl"
+    (audio / "notes.txt").write_text("a file in the folder that is not audio")
     assert main(["predict", str(audio), "--checkpoint", ckpt, "--format", "jsonl", "--out", str(out)]) == 0
     lines = [json.loads(l) for l in out.read_text().splitlines()]
     assert [l["pred"] for l in lines] == [r["pred"] for r in rows]
-    assert "broken.wav" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "broken.wav" in err and "1 files not read, not audio by their suffix (.txt 1" in err
 
 
 def test_cli_reports_bad_input_with_exit_code_2(tmp_path, capsys):
@@ -149,6 +151,12 @@ def test_cli_reports_bad_input_with_exit_code_2(tmp_path, capsys):
     assert "unknown corpus 'nope'" in capsys.readouterr().err
     assert main(["prepare", "iemocap", str(tmp_path)]) == 2
     assert "is this IEMOCAP_full_release?" in capsys.readouterr().err
+
+
+def test_repeated_set_and_config_flags_all_apply():
+    args = build_parser().parse_args(["train", "--set", "train.lr=0.1", "--config", "stl",
+                                      "--set", "seed=3", "data.batch_size=4", "--config", "debug"])
+    assert args.set == ["train.lr=0.1", "seed=3", "data.batch_size=4"] and args.config == ["stl", "debug"]
 
 
 def test_report_pairs_folds_and_computes_the_standard_error(tmp_path):

@@ -20,7 +20,10 @@ def prepare_emodb(root: Path, out: Path, strict: bool = False) -> pd.DataFrame:
         raise DataError(f"no wav/ folder under {root}: is this the unpacked EMODB (wav/03a01Fa.wav ...)?")
     report = Report("emodb", strict)
     rows = []
-    for wav in sorted(wav_dir.glob("*.wav")):
+    for wav in sorted(wav_dir.iterdir()):
+        if wav.suffix.lower() != ".wav":
+            report.skip("not a .wav file", wav)
+            continue
         m = NAME.match(wav.stem)
         if not m:
             report.skip("file name not of the form SSTTTEV (unknown speaker or emotion code)", wav)

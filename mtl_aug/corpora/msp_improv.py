@@ -19,13 +19,22 @@ DROPPED = {"O": "consensus label O (other)", "X": "consensus label X (no agreeme
 
 def prepare_msp_improv(root: Path, out: Path, strict: bool = False) -> pd.DataFrame:
     root = Path(root)
-    evaluation = next(iter(sorted(root.rglob("Evaluation.txt"))), None)
-    if evaluation is None:
+    evaluations = sorted(root.rglob("Evaluation.txt"))
+    if not evaluations:
         raise DataError(f"no Evaluation.txt under {root}: is this the MSP-IMPROV release folder?")
-    audio_index = {p.stem: p for p in root.rglob("MSP-IMPROV-*.wav")}
+    if len(evaluations) > 1:
+        raise DataError(f"{len(evaluations)} Evaluation.txt files under {root} ({', '.join(map(str, evaluations))}): "
+                        "point at a folder holding one release")
+    evaluation = evaluations[0]
+    report = Report("msp_improv", strict)
+    audio_index: dict[str, Path] = {}
+    for wav in sorted(root.rglob("MSP-IMPROV-*.wav")):
+        if wav.stem in audio_index:
+            report.skip(f"a second copy of an utterance's audio (the first, {audio_index[wav.stem]}, is used)", wav)
+        else:
+            audio_index[wav.stem] = wav
     if not audio_index:
         raise DataError(f"no MSP-IMPROV-*.wav files under {root} (expected Audio/session*/...)")
-    report = Report("msp_improv", strict)
     rows = []
     for line in evaluation.read_text(errors="replace").splitlines():
         m = HEADER.match(line.strip())

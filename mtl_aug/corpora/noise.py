@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..manifest import AUDIO_SUFFIXES, DataError, Report, inspect_audio, make_row, write_manifest
+from ..manifest import DataError, Report, audio_files, inspect_audio, make_row, write_manifest
 
 
 def prepare_noise(root: Path, out: Path, strict: bool = False, corpus: str = "demand") -> pd.DataFrame:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"noise folder {root} does not exist")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+    files = audio_files(root)
     if not files:
         raise DataError(f"no audio files under {root}: expected DEMAND's <ENV>/chNN.wav "
                         "or a folder of noise recordings")
