@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..audio import frame_mask
+
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor,
                        class_weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -24,7 +26,7 @@ def center_loss(embedding: torch.Tensor, centers: torch.Tensor, targets: torch.T
 
 def masked_mse(recon: torch.Tensor, target: torch.Tensor, n_frames: torch.Tensor) -> torch.Tensor:
     """MSE over valid frames only; (B, F, T) tensors, padding frames ignored."""
-    mask = (torch.arange(target.shape[-1], device=target.device)[None] < n_frames[:, None])[:, None, :]
+    mask = frame_mask(n_frames, target.shape[-1])[:, None, :]
     return ((recon - target) ** 2 * mask).sum() / (mask.sum() * target.shape[1]).clamp(min=1)
 
 
