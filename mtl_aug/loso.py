@@ -58,8 +58,8 @@ def run_loso(cfg: dict, seeds: list[int], fold_index: int | None = None, jobs: i
 
 def _run_parallel(cfg: dict, runs: list[tuple[int, str]], jobs: int) -> None:
     """Folds in `jobs` worker processes; each fold's output goes to train.log in its run dir and
-    one line per fold is printed when it starts and ends. A failure cancels the folds not started
-    (running ones finish in the background)."""
+    one line per fold is printed when it starts and ends. A failure cancels the folds not started;
+    the ones running finish (their results kept) before the error is raised."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
     import torch
