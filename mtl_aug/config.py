@@ -142,7 +142,11 @@ def validate(cfg: dict) -> None:
             ("train.lr", lambda v: _number(v) and v > 0, "a positive number"),
             ("data.max_train_seconds", lambda v: v is None or (_number(v) and v > 0), "null or a positive number"),
             ("loss.weights", lambda v: all(_number(x) and x >= 0 for x in v.values()) and v["ce"] > 0,
-             "non-negative, with ce above 0 (the emotion loss)")):
+             "non-negative, with ce above 0 (the emotion loss)"),
+            ("train.patience", lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
+             "null (no early stopping) or a positive integer"),
+            ("data.styles", lambda v: v is None or (isinstance(v, list) and all(isinstance(x, str) for x in v)),
+             "null or a list such as [improvised]")):
         section, name = key.split(".")
         value = cfg[section][name]
         if not ok(value):
@@ -162,14 +166,8 @@ def validate(cfg: dict) -> None:
         raise ConfigError("features.normalise must be 'utterance', 'speaker' or 'corpus'")
     if cfg["train"]["scheduler"] not in ("onecycle", "plateau", "none"):
         raise ConfigError("train.scheduler must be 'onecycle', 'plateau' or 'none'")
-    patience = cfg["train"]["patience"]
-    if patience is not None and not (isinstance(patience, int) and patience > 0):
-        raise ConfigError(f"train.patience must be null (no early stopping) or a positive integer, got {patience!r}")
     if cfg["train"]["select"] not in ("last", "best"):
         raise ConfigError("train.select must be 'last' (the final model) or 'best' (best validation UAR)")
-    styles = cfg["data"]["styles"]
-    if styles is not None and not (isinstance(styles, list) and all(isinstance(x, str) for x in styles)):
-        raise ConfigError(f"data.styles must be null or a list such as [improvised], got {styles!r}")
 
 
 def _number(v) -> bool:

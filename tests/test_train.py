@@ -56,7 +56,7 @@ class Crash(pl.Callback):
 
 
 def test_resumed_run_matches_uninterrupted_run_and_reruns_are_identical(corpus, tmp_path):
-    # dropout on: its draws come from the global RNG, reseeded each epoch so a resume replays them
+    # dropout on: its draws come from the global RNG, reseeded every step so a resume replays them
     keys = ("uar", "wa", "confusion", "best_val_uar", "epochs_trained")
     ref = train_fold(tiny_cfg(corpus, tmp_path / "a", train__max_epochs=4, model__dropout=0.3), "spk01", verbose=False)
     again = train_fold(tiny_cfg(corpus, tmp_path / "b", train__max_epochs=4, model__dropout=0.3), "spk01", verbose=False)
