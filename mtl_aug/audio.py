@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+import pandas as pd
 import soundfile as sf
 import torch
 import torchaudio
@@ -93,6 +95,13 @@ class LogMel(nn.Module):
             count += int(n.sum())
         mean = total / count
         return torch.stack([mean, (sq / count - mean ** 2).clamp(min=1e-6).sqrt()]).cpu()
+
+    def speaker_stats(self, speakers: list[str], wave: Callable[[int], torch.Tensor],
+                      per_speaker: int | None = None) -> dict[str, torch.Tensor]:
+        """Each speaker's `stats` over its items (`wave(i)` for the positions i where
+        `speakers[i]` is that speaker; only the first `per_speaker` of them, if given)."""
+        groups = pd.Series(range(len(speakers))).groupby(list(speakers)).indices
+        return {s: self.stats([wave(i) for i in idx[:per_speaker]]) for s, idx in groups.items()}
 
     def forward(self, waves: torch.Tensor, lengths: torch.Tensor,
                 stats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

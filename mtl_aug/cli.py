@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from .config import ConfigError, load_config
-from .manifest import DataError
+from .manifest import DataError, Report
 
 DEMO_DATA = Path("data/synthetic_demo")
 
@@ -52,8 +52,7 @@ def cmd_prepare(args) -> None:
     print(f"wrote {out}: {len(df)} utterances, {meta['speakers']} speakers, {meta['hours']} h")
     if meta["emotions"]:
         print("emotions: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["emotions"].items())))
-    skipped = sum(len(v) for v in meta["skipped"].values())
-    print(f"skipped {skipped}" + "".join(f"\n  {len(v):5d}  {k}" for k, v in sorted(meta["skipped"].items())))
+    print(Report(meta["corpus"], skipped=meta["skipped"]).summary() or "skipped 0")
 
 
 def cmd_download(args) -> None:

@@ -64,9 +64,8 @@ class UtteranceDataset(Dataset):
     def set_speaker_stats(self, logmel: LogMel, per_speaker: int | None = None) -> None:
         """Each speaker's log-mel statistics, from that speaker's utterances here (the first
         `per_speaker` of them in manifest order, if given)."""
-        groups = self.df.groupby("speaker").indices
-        self.speaker_stats = {s: logmel.stats([self.wave(i) for i in idx[:per_speaker]]) for s, idx in groups.items()}
         self.speakers = self.df["speaker"].tolist()
+        self.speaker_stats = logmel.speaker_stats(self.speakers, self.wave, per_speaker)
 
     def __len__(self) -> int:
         return len(self.df)

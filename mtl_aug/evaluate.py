@@ -31,8 +31,7 @@ def speaker_stats(lit: LitMTLAug, waves: list[torch.Tensor], speakers: list[str]
     """(N, 2, F) per-item statistics of the item's speaker when the model normalises per speaker."""
     if lit.logmel.normalise != "speaker":
         return None
-    groups = pd.Series(range(len(waves))).groupby(list(speakers)).indices
-    per = {s: lit.logmel.stats([waves[i] for i in idx]) for s, idx in groups.items()}
+    per = lit.logmel.speaker_stats(speakers, waves.__getitem__)
     return torch.stack([per[s] for s in speakers])
 
 

@@ -15,6 +15,7 @@ from conftest import (BAD_KINDS, EMODB_FILES, IEMOCAP_UTTS, MSP_ENTRIES, REAL_DA
                       make_iemocap, make_librispeech, make_msp_improv, msp_wav, requires_real_data,
                       sidecar, skip_reason_of, skipped_items, write_audio, write_bad)
 from mtl_aug.audio import load_audio
+from mtl_aug.cli import main
 from mtl_aug.config import load_config
 from mtl_aug.corpora import synthetic as synthetic_module
 from mtl_aug.corpora import (prepare_emodb, prepare_generic, prepare_iemocap, prepare_librispeech,
@@ -210,13 +211,16 @@ def test_msp_improv_four_class(tmp_path):
 
 # ================================================================ EMODB
 
-def test_emodb_rows_gender_and_bad_names(tmp_path):
+def test_emodb_rows_gender_and_bad_names(tmp_path, capsys):
     root = make_emodb(tmp_path)
     write_audio(root / "wav" / "recording_7.wav")            # not SSTTTEV
     write_audio(root / "wav" / "99a01Wa.wav")                # unknown speaker
     (root / "wav" / "03a01Wa.mp3").write_bytes(b"ID3")        # not a .wav
     out = tmp_path / "emodb.csv"
-    prepare_emodb(root, out)
+    assert main(["prepare", "emodb", str(root), "--out-dir", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out   # `mtl-aug prepare` reports every skip, by reason and file
+    assert "skipped 3:" in printed
+    assert "not a .wav file  (03a01Wa.mp3)" in printed and "unknown speaker" in printed
     rows = rows_by_id(out)
     assert set(rows) == set(EMODB_FILES)
     male, female = {"03", "10", "11", "12", "15"}, {"08", "09", "13", "14", "16"}
