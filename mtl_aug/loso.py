@@ -68,7 +68,7 @@ def _run_parallel(cfg: dict, runs: list[tuple[int, str]], jobs: int) -> None:
                           "process and GPU); or spread folds with --fold-index")
     threads = max(1, len(os.sched_getaffinity(0)) // jobs)
     print(f"{len(runs)} folds, {jobs} at a time, {threads} CPU thread(s) each; "
-          f"per-fold logs: {run_dir(cfg, '<fold>')}/train.log")
+          f"per-fold logs: {run_dir(dict(cfg, seed='<N>'), '<fold>')}/train.log")
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
         futures = {pool.submit(_fold_job, dict(cfg, seed=seed), s, threads): (seed, s) for seed, s in runs}
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
