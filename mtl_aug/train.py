@@ -4,7 +4,10 @@ Started again with the same command, a run resumes from its last checkpoint; a f
 (results.json present) is reported, not re-run."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
 import warnings
 from pathlib import Path
 
@@ -13,10 +16,12 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+from pytorch_lightning.utilities import rank_zero_only
 
 from .config import ConfigError, save_config
 from .data import EmotionDataModule
 from .lit import LitMTLAug
+from .manifest import DataError
 
 SYNTHETIC_NOTE = "SYNTHETIC demo corpus: not real speech; these numbers say nothing about real emotion recognition"
 
@@ -75,12 +80,70 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
     validation speaker(s) (best); returns results."""
     dm = EmotionDataModule(cfg, fold_speaker, all_speakers=all_speakers)   # data errors surface here
     out = run_dir(cfg, dm.fold.name)
-    results_file = out / "results.json"
     check_same_config(out, cfg)
-    if results_file.is_file():
-        if verbose:
-            print(f"{out}: finished earlier, not re-run (delete it to train again)")
-        return json.loads(results_file.read_text())
+    finished = _finished(out, verbose)
+    if finished is None:
+        with run_lock(out):
+            finished = _finished(out, verbose)   # another process may have finished it meanwhile
+            if finished is None:
+                return _fit_and_test(cfg, dm, out, extra_callbacks, verbose)
+    return finished
+
+
+def _finished(out: Path, verbose: bool) -> dict | None:
+    """results.json of a finished run, or None."""
+    results_file = out / "results.json"
+    if not results_file.is_file():
+        return None
+    if verbose:
+        print(f"{out}: finished earlier, not re-run (delete it to train again)")
+    return json.loads(results_file.read_text())
+
+
+@contextlib.contextmanager
+def run_lock(out: Path):
+    """Hold `out/train.lock` (host and process id) while training in `out`. A second process on
+    the same run dir (a loso started twice, fold workers left running by a killed parent, two
+    machines on one file system) would overwrite the first one's checkpoints: it is refused.
+    A lock left by a process that no longer runs on this host is taken over. Under DDP, rank 0
+    holds it for all ranks."""
+    if rank_zero_only.rank != 0:
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    lock, host = out / "train.lock", socket.gethostname()
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            holder = lock.read_text().split()
+            if len(holder) == 2 and holder[0] == host and holder[1].isdigit() and not _alive(int(holder[1])):
+                print(f"{lock}: left by process {holder[1]}, which no longer runs; taking it over")
+                lock.unlink(missing_ok=True)
+                continue
+            raise DataError(f"{out} is being trained by another process ({' '.join(holder) or 'starting'}"
+                            f", per {lock}); wait for it, or stop it, or delete {lock} if no such process runs")
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{host} {os.getpid()}\n")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # it runs, as another user
+        pass
+    return True
+
+
+def _fit_and_test(cfg: dict, dm: EmotionDataModule, out: Path, extra_callbacks, verbose: bool) -> dict:
+    results_file = out / "results.json"
     save_config(cfg, out / "config.yaml")
     if verbose:
         print(dm.describe())

@@ -1,7 +1,11 @@
 """Training end to end on a tiny synthetic corpus: every shipped config, resume, determinism,
 errors before compute, an overfitting check, and a short real run on EMODB."""
 import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -67,6 +71,7 @@ def test_resumed_run_matches_uninterrupted_run_and_reruns_are_identical(corpus, 
         train_fold(cfg, "spk01", extra_callbacks=[Crash()], verbose=False)
     out = tmp_path / "c" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01"
     assert (out / "checkpoints" / "last.ckpt").is_file() and not (out / "results.json").exists()
+    assert not (out / "train.lock").exists()                 # a crash releases the run dir
     resumed = train_fold(cfg, "spk01", verbose=False)
     assert {k: resumed[k] for k in keys} == {k: ref[k] for k in keys}
     weights = [torch.load(d / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "checkpoints" / "last.ckpt",
@@ -101,6 +106,25 @@ def test_resuming_with_a_different_config_is_refused(corpus, tmp_path):
     results = tmp_path / "moved" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "results.json"
     mtime = results.stat().st_mtime
     assert train_fold(moved, "spk01", verbose=False) == done and results.stat().st_mtime == mtime
+
+
+def test_a_run_dir_in_use_is_refused_and_a_stale_lock_is_taken_over(corpus, tmp_path, capsys):
+    cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1)
+    out = tmp_path / "runs" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01"
+    out.mkdir(parents=True)
+    lock = out / "train.lock"
+    for holder in (f"{socket.gethostname()} {os.getpid()}",   # a live process on this host
+                   "otherhost 12345"):                         # a process elsewhere: cannot be checked
+        lock.write_text(holder + "\n")
+        with pytest.raises(DataError, match=f"being trained by another process \\({holder}"):
+            train_fold(cfg, "spk01", verbose=False)
+        assert lock.read_text() == holder + "\n" and not (out / "checkpoints").exists()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    lock.write_text(f"{socket.gethostname()} {gone.pid}\n")    # left by a killed run
+    assert "uar" in train_fold(cfg, "spk01", verbose=False)
+    assert "no longer runs; taking it over" in capsys.readouterr().out
+    assert not lock.exists()                                  # released at the end
 
 
 def test_clear_errors_before_any_compute(corpus, tmp_path):
