@@ -117,7 +117,10 @@ def run_lock(out: Path):
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             break
         except FileExistsError:
-            holder = lock.read_text().split()
+            try:
+                holder = lock.read_text().split()
+            except FileNotFoundError:   # released meanwhile
+                continue
             if len(holder) == 2 and holder[0] == host and holder[1].isdigit() and not _alive(int(holder[1])):
                 print(f"{lock}: left by process {holder[1]}, which no longer runs; taking it over")
                 lock.unlink(missing_ok=True)
