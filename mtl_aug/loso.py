@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -69,7 +71,8 @@ def _run_parallel(cfg: dict, runs: list[tuple[int, str]], jobs: int) -> None:
     threads = max(1, len(os.sched_getaffinity(0)) // jobs)
     print(f"{len(runs)} folds, {jobs} at a time, {threads} CPU thread(s) each; "
           f"per-fold logs: {run_dir(dict(cfg, seed='<N>'), '<fold>')}/train.log")
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(_fold_job, dict(cfg, seed=seed), s, threads): (seed, s) for seed, s in runs}
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for f in done:
@@ -84,8 +87,6 @@ def _run_parallel(cfg: dict, runs: list[tuple[int, str]], jobs: int) -> None:
 
 def _fold_job(cfg: dict, speaker: str, threads: int) -> dict:
     """One fold in a worker process, its output appended to the run dir's train.log."""
-    import time
-
     import torch
     torch.set_num_threads(threads)
     out = run_dir(cfg, speaker)
@@ -98,6 +99,17 @@ def _fold_job(cfg: dict, speaker: str, threads: int) -> dict:
     test = f"test UAR {r['uar']:.4f}, " if "uar" in r else ""
     print(f"--- finished {tag}: {test}{(time.time() - t0) / 60:.1f} min", flush=True)
     return r
+
+
+def _exit_with_parent(parent: int, interval: float = 2.0) -> None:
+    """Stop this worker when `parent` (the loso process) dies. Ctrl-C reaches the workers
+    anyway, but a `kill` of the parent alone would leave them training, holding their folds'
+    locks. The fold resumes from its last checkpoint when the LOSO is started again."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
 
 
 @contextlib.contextmanager

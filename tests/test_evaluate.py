@@ -1,6 +1,9 @@
 """Evaluation protocols end to end on the synthetic corpus (tiny model, one epoch), the SNR of
 the mixtures, and the LOSO aggregation checked against a hand computation."""
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +50,51 @@ def test_loso_runs_every_fold_once_and_summarises(corpus, tmp_path):
     mtime = (tmp_path / "par" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk02" / "results.json").stat().st_mtime
     run_loso(par, [0], jobs=2)                                    # all finished: nothing re-run
     assert (tmp_path / "par" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk02" / "results.json").stat().st_mtime == mtime
+
+
+PARENT = """
+import os, sys, time
+from pathlib import Path
+import mtl_aug.loso as loso
+
+def fold_job(cfg, speaker, threads):          # stands in for training a fold
+    (Path(cfg["train"]["run_dir"]) / "worker.pid").write_text(str(os.getpid()))
+    time.sleep(120)
+
+if __name__ == "__main__":
+    loso._fold_job = fold_job
+    cfg = {"corpus": "c", "variant": "v", "train": {"run_dir": sys.argv[1], "devices": 1}}
+    loso._run_parallel(cfg, [(0, "a"), (0, "b")], jobs=2)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie may wait for a reaper that never comes)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc")
+def test_fold_worker_stops_when_its_loso_process_is_killed(tmp_path):
+    (tmp_path / "parent.py").write_text(PARENT)
+    pid_file = tmp_path / "worker.pid"
+    parent = subprocess.Popen([sys.executable, str(tmp_path / "parent.py"), str(tmp_path)])
+    try:
+        deadline = time.time() + 60
+        while not (pid_file.is_file() and pid_file.read_text()) and time.time() < deadline:
+            time.sleep(0.1)
+        worker = int(pid_file.read_text())
+        assert _running(worker)
+        parent.kill()                                         # SIGKILL: no clean-up in the parent
+        parent.wait()
+        deadline = time.time() + 30
+        while _running(worker) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not _running(worker)
+    finally:
+        parent.kill()
 
 
 def test_loso_summary_matches_hand_computation(tmp_path):
