@@ -127,21 +127,27 @@ def run_lock(out: Path):
                 continue
             raise DataError(f"{out} is being trained by another process ({' '.join(holder) or 'starting'}"
                             f", per {lock}); wait for it, or stop it, or delete {lock} if no such process runs")
+    me = f"{host} {os.getpid()}\n"
     with os.fdopen(fd, "w") as f:
-        f.write(f"{host} {os.getpid()}\n")
+        f.write(me)
     try:
         yield
     finally:
-        lock.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if lock.read_text() == me:   # not one another process took over meanwhile
+                lock.unlink()
 
 
 def _alive(pid: int) -> bool:
+    """Whether `pid` runs on this host; a zombie (exited, never reaped) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:   # it runs, as another user
         pass
+    with contextlib.suppress(OSError):   # no /proc: trust os.kill
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     return True
 
 

@@ -108,6 +108,14 @@ def test_resuming_with_a_different_config_is_refused(corpus, tmp_path):
     assert train_fold(moved, "spk01", verbose=False) == done and results.stat().st_mtime == mtime
 
 
+class HoldsLock(pl.Callback):
+    def __init__(self, lock):
+        self.lock = lock
+
+    def on_train_start(self, trainer, module):
+        assert self.lock.read_text() == f"{socket.gethostname()} {os.getpid()}\n"
+
+
 def test_a_run_dir_in_use_is_refused_and_a_stale_lock_is_taken_over(corpus, tmp_path, capsys):
     cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1)
     out = tmp_path / "runs" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01"
@@ -121,8 +129,11 @@ def test_a_run_dir_in_use_is_refused_and_a_stale_lock_is_taken_over(corpus, tmp_
         assert lock.read_text() == holder + "\n" and not (out / "checkpoints").exists()
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
+    lock.write_text(f"otherhost {gone.pid}\n")               # a dead pid, but on another host
+    with pytest.raises(DataError, match="being trained by another process"):
+        train_fold(cfg, "spk01", verbose=False)
     lock.write_text(f"{socket.gethostname()} {gone.pid}\n")    # left by a killed run
-    assert "uar" in train_fold(cfg, "spk01", verbose=False)
+    assert "uar" in train_fold(cfg, "spk01", extra_callbacks=[HoldsLock(lock)], verbose=False)
     assert "no longer runs; taking it over" in capsys.readouterr().out
     assert not lock.exists()                                  # released at the end
 
