@@ -21,6 +21,7 @@ from mtl_aug.evaluate import evaluate_checkpoint, predict_files, run_cross
 from mtl_aug.loso import run_loso
 from mtl_aug.noise import NoiseBank, active_power, mix_at_snr, run_noise
 from mtl_aug.report import report, summarise_loso
+from mtl_aug.train import _alive
 
 
 def test_loso_runs_every_fold_once_and_summarises(corpus, tmp_path):
@@ -68,15 +69,7 @@ if __name__ == "__main__":
 """
 
 
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (an orphan's zombie may wait for a reaper that never comes)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc")
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="tells zombies from live processes by /proc")
 def test_fold_worker_stops_when_its_loso_process_is_killed(tmp_path):
     (tmp_path / "parent.py").write_text(PARENT)
     pid_file = tmp_path / "worker.pid"
@@ -86,13 +79,13 @@ def test_fold_worker_stops_when_its_loso_process_is_killed(tmp_path):
         while not (pid_file.is_file() and pid_file.read_text()) and time.time() < deadline:
             time.sleep(0.1)
         worker = int(pid_file.read_text())
-        assert _running(worker)
+        assert _alive(worker)
         parent.kill()                                         # SIGKILL: no clean-up in the parent
         parent.wait()
         deadline = time.time() + 30
-        while _running(worker) and time.time() < deadline:
+        while _alive(worker) and time.time() < deadline:
             time.sleep(0.1)
-        assert not _running(worker)
+        assert not _alive(worker)
     finally:
         parent.kill()
 
