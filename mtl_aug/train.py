@@ -5,6 +5,7 @@ Started again with the same command, a run resumes from its last checkpoint; a f
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import socket
@@ -102,53 +103,31 @@ def _finished(out: Path, verbose: bool) -> dict | None:
 
 @contextlib.contextmanager
 def run_lock(out: Path):
-    """Hold `out/train.lock` (host and process id) while training in `out`. A second process on
+    """Hold an exclusive lock on `out/train.lock` while training in `out`. A second process on
     the same run dir (a loso started twice, fold workers left running by a killed parent, two
-    machines on one file system) would overwrite the first one's checkpoints: it is refused.
-    A lock left by a process that no longer runs on this host is taken over. Under DDP, rank 0
-    holds it for all ranks."""
+    machines on one file system) would overwrite the first one's checkpoints: it is refused,
+    told the holder's host and process id, which the file keeps. The operating system releases
+    the lock when its process ends, however it ends: a crash or a kill leaves nothing to clean
+    up. Under DDP, rank 0 holds it for all ranks."""
     if rank_zero_only.rank != 0:
         yield
         return
     out.mkdir(parents=True, exist_ok=True)
-    lock, host = out / "train.lock", socket.gethostname()
-    while True:
+    path = out / "train.lock"
+    with open(path, "a+") as f:
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            try:
-                holder = lock.read_text().split()
-            except FileNotFoundError:   # released meanwhile
-                continue
-            if len(holder) == 2 and holder[0] == host and holder[1].isdigit() and not _alive(int(holder[1])):
-                print(f"{lock}: left by process {holder[1]}, which no longer runs; taking it over")
-                lock.unlink(missing_ok=True)
-                continue
-            raise DataError(f"{out} is being trained by another process ({' '.join(holder) or 'starting'}"
-                            f", per {lock}); wait for it, or stop it, or delete {lock} if no such process runs")
-    me = f"{host} {os.getpid()}\n"
-    with os.fdopen(fd, "w") as f:
-        f.write(me)
-    try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            f.truncate(0)
+            f.write(f"{socket.gethostname()} {os.getpid()}\n")
+            f.flush()
+        except BlockingIOError:
+            f.seek(0)
+            raise DataError(f"{out} is being trained by another process ({f.read().strip() or 'starting'}, "
+                            f"per {path}); wait for it to finish, or stop it") from None
+        except OSError as e:   # e.g. Lustre mounted without flock
+            warnings.warn(f"{path}: the file system does not support locks ({e.strerror}); nothing stops "
+                          f"a second process from training {out} at the same time")
         yield
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            if lock.read_text() == me:   # not one another process took over meanwhile
-                lock.unlink()
-
-
-def _alive(pid: int) -> bool:
-    """Whether `pid` runs on this host; a zombie (exited, never reaped) does not."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:   # it runs, as another user
-        pass
-    with contextlib.suppress(OSError):   # no /proc: trust os.kill
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
 
 
 def _fit_and_test(cfg: dict, dm: EmotionDataModule, out: Path, extra_callbacks, verbose: bool) -> dict:

@@ -21,7 +21,6 @@ from mtl_aug.evaluate import evaluate_checkpoint, predict_files, run_cross
 from mtl_aug.loso import run_loso
 from mtl_aug.noise import NoiseBank, active_power, mix_at_snr, run_noise
 from mtl_aug.report import report, summarise_loso
-from mtl_aug.train import _alive
 
 
 def test_loso_runs_every_fold_once_and_summarises(corpus, tmp_path):
@@ -67,6 +66,14 @@ if __name__ == "__main__":
     cfg = {"corpus": "c", "variant": "v", "train": {"run_dir": sys.argv[1], "devices": 1}}
     loso._run_parallel(cfg, [(0, "a"), (0, "b")], jobs=2)
 """
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs; a zombie (exited, not reaped: containers' init may not reap) does not."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="tells zombies from live processes by /proc")
