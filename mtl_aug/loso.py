@@ -14,6 +14,7 @@ import pandas as pd
 from .config import ConfigError
 from .data import load_labelled
 from .folds import speakers
+from .manifest import DataError
 from .report import summarise_loso
 from .train import check_same_config, run_dir, train_fold
 
@@ -76,11 +77,13 @@ def _run_parallel(cfg: dict, runs: list[tuple[int, str]], jobs: int) -> None:
         futures = {pool.submit(_fold_job, dict(cfg, seed=seed), s, threads): (seed, s) for seed, s in runs}
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for f in done:
-            if f.exception() is not None:
+            if (exc := f.exception()) is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
                 seed, s = futures[f]
+                if isinstance(exc, (ConfigError, DataError)):   # a clear message (a fold in use, say)
+                    raise type(exc)(f"fold {s} (seed {seed}): {exc}") from None
                 raise RuntimeError(f"fold {s} (seed {seed}) failed; see {run_dir(dict(cfg, seed=seed), s)}/train.log") \
-                    from f.exception()
+                    from exc
         for f in futures:
             f.result()
 

@@ -1,5 +1,6 @@
 """Evaluation protocols end to end on the synthetic corpus (tiny model, one epoch), the SNR of
 the mixtures, and the LOSO aggregation checked against a hand computation."""
+import fcntl
 import json
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from mtl_aug.corpora import prepare_generic
 from mtl_aug.corpora.synthetic import generate_synthetic
 from mtl_aug.evaluate import evaluate_checkpoint, predict_files, run_cross
 from mtl_aug.loso import run_loso
+from mtl_aug.manifest import DataError
 from mtl_aug.noise import NoiseBank, active_power, mix_at_snr, run_noise
 from mtl_aug.report import report, summarise_loso
 
@@ -41,8 +43,15 @@ def test_loso_runs_every_fold_once_and_summarises(corpus, tmp_path):
         assert (out / name).is_file()
     table = report([out])
     assert "synthetic_demo mtl_aug" in table and f"{100 * summary['pooled_uar']:.2f}" in table
-    # folds trained two at a time in worker processes: the same results, a log per fold
+    # folds trained two at a time in worker processes: the same results, a log per fold; a fold
+    # another process is training is refused with the plain message, the others trained
     par = dict(cfg, train=dict(cfg["train"], run_dir=str(tmp_path / "par")), results_dir=str(tmp_path / "par_results"))
+    busy = tmp_path / "par" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk03"
+    busy.mkdir(parents=True)
+    with open(busy / "train.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(DataError, match=r"^fold spk03 \(seed 0\): .* is being trained by another process"):
+            run_loso(par, [0], jobs=2)
     par_folds = pd.read_csv(run_loso(par, [0], jobs=2) / "folds.csv", dtype={"fold": str})
     pd.testing.assert_frame_equal(par_folds, folds)
     log = (tmp_path / "par" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk02" / "train.log").read_text()
@@ -228,6 +237,5 @@ def test_noise_bank_skips_and_counts_bad_files(tmp_path, capsys):
     assert bank.files == [good] and bank.report.n_skipped == 1
     assert "notes.wav" in capsys.readouterr().out
     (tmp_path / "empty").mkdir()
-    from mtl_aug.manifest import DataError
     with pytest.raises(DataError, match="no usable audio files"):
         NoiseBank(tmp_path / "empty", seed=0)
