@@ -114,12 +114,9 @@ def run_lock(out: Path):
         return
     out.mkdir(parents=True, exist_ok=True)
     path = out / "train.lock"
-    with open(path, "a+") as f:
+    with open(path, "a+") as f:   # writable: NFS grants flock on files open for writing only
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            f.truncate(0)
-            f.write(f"{socket.gethostname()} {os.getpid()}\n")
-            f.flush()
         except BlockingIOError:
             f.seek(0)
             raise DataError(f"{out} is being trained by another process ({f.read().strip() or 'starting'}, "
@@ -127,6 +124,9 @@ def run_lock(out: Path):
         except OSError as e:   # e.g. Lustre mounted without flock
             warnings.warn(f"{path}: the file system does not support locks ({e.strerror}); nothing stops "
                           f"a second process from training {out} at the same time")
+        f.truncate(0)
+        f.write(f"{socket.gethostname()} {os.getpid()}\n")
+        f.flush()
         yield
 
 

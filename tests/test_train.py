@@ -129,6 +129,9 @@ class HoldsLock(pl.Callback):
         assert self.lock.read_text() == f"{socket.gethostname()} {os.getpid()}\n"
         assert not lock_is_free(self.lock)
 
+    def on_test_start(self, trainer, module):
+        assert not lock_is_free(self.lock)
+
 
 HOLDER = """
 import sys, time
