@@ -69,7 +69,8 @@ def _run_parallel(cfg: dict, runs: list[tuple[int, str]], jobs: int) -> None:
     if torch.cuda.device_count() > 1 and str(cfg["train"]["devices"]) != "1":
         raise ConfigError("--jobs > 1 on a machine with several GPUs needs train.devices=1 (a fold per "
                           "process and GPU); or spread folds with --fold-index")
-    threads = max(1, len(os.sched_getaffinity(0)) // jobs)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # macOS: no affinity
+    threads = max(1, cpus // jobs)
     print(f"{len(runs)} folds, {jobs} at a time, {threads} CPU thread(s) each; "
           f"per-fold logs: {run_dir(dict(cfg, seed='<N>'), '<fold>')}/train.log")
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_exit_with_parent,
