@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 import torch
+import torchaudio
 
 from conftest import write_audio
 from mtl_aug import augment
@@ -10,11 +11,14 @@ from mtl_aug.config import load_config
 from mtl_aug.data import EpochSampler, UtteranceDataset
 
 
-def test_speed_perturbation_changes_duration_by_factor():
+def test_speed_perturbation_changes_duration_by_factor_as_torchaudio_resample_does():
     wave = torch.randn(16000)
     for factor in (0.9, 1.1):
-        out = augment.speed_perturb(wave, factor, 16000)
-        assert abs(len(out) - 16000 / factor) <= 2
+        for _ in range(2):                                   # the cached resampler, first and later use
+            out = augment.speed_perturb(wave, factor, 16000)
+            assert abs(len(out) - 16000 / factor) <= 2
+            # bit for bit: results computed before the resampler was cached stay reproducible
+            assert torch.equal(out, torchaudio.functional.resample(wave, round(16000 * factor), 16000))
 
 
 def test_speed_perturbation_scales_pitch():
