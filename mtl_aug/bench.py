@@ -65,28 +65,25 @@ def main(argv=None) -> None:
         train.wave(i)                                        # fill the decoded-audio cache (unlabelled: never cached)
     batches = _endless(dm.train_dataloader())
     # untimed steps first: one-off costs (kernel and allocator set-up, the first reads of the
-    # unlabelled files from disk) would otherwise count against the pipeline, as the model-alone
-    # pass below reruns the timed batches on a warm model
+    # unlabelled files from disk) are not the pipeline's
     _train_steps(lit, opt, [_to(next(batches), device) for _ in range(WARMUP_STEPS)])
-    # end to end: data loading, augmentation, collation, transfer, step
-    t0 = time.perf_counter()
-    seen, audio_s, made = 0, 0.0, []
+    # each step end to end (data loading, augmentation, collation, transfer, step), then the model
+    # alone on that same, now pre-made batch: interleaved, so that a machine slowing down or
+    # speeding up (a shared host) falls on both alike
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    seen, audio_s, e2e, model_only = 0, 0.0, 0.0, 0.0
     for _ in range(args.steps):
+        t0 = time.perf_counter()
         b = _to(next(batches), device)
-        made.append(b)
         _train_steps(lit, opt, [b])
+        sync()
+        t1 = time.perf_counter()
+        _train_steps(lit, opt, [b])
+        sync()
+        e2e, model_only = e2e + t1 - t0, model_only + time.perf_counter() - t1
         for part in b.values():
             seen += len(part["lengths"])
             audio_s += float(part["lengths"].sum()) / cfg["data"]["sample_rate"]
-    if device == "cuda":
-        torch.cuda.synchronize()
-    e2e = time.perf_counter() - t0
-    # the model alone on the same, pre-made batches
-    t0 = time.perf_counter()
-    _train_steps(lit, opt, made)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    model_only = time.perf_counter() - t0
     print(f"training, end to end:   {seen / e2e:8.1f} utt/s  {audio_s / e2e:8.1f} audio-s/s  ({args.steps} steps, "
           f"labelled + unlabelled items)")
     print(f"training, model alone:  {seen / model_only:8.1f} utt/s  {audio_s / model_only:8.1f} audio-s/s")

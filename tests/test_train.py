@@ -4,6 +4,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -323,3 +324,15 @@ def test_config_values_are_type_checked():
                      ("train.lr=[1", "not valid YAML")):
         with pytest.raises(ConfigError, match=msg):
             load_config("emodb", overrides=[bad])
+
+
+@pytest.mark.skipif(not (SHARED / "emodb" / "wav").is_dir(), reason="../shared/data/emodb not present")
+def test_bench_prints_every_figure_on_real_emodb(capsys):
+    from mtl_aug.bench import main as bench
+    bench(["--emodb", str(SHARED / "emodb"), "--librispeech", str(SHARED / "librispeech_sample"), "--steps", "2"])
+    out = capsys.readouterr().out
+    for line in ("training, end to end:", "training, model alone:", "data pipeline share of a training step:",
+                 "log-mel extraction:", "item augmentation:", "real-time factor", "peak memory:",
+                 "EMODB LOSO estimate", "IEMOCAP LOSO estimate"):
+        assert line in out, line
+    assert not re.search(r"\b(nan|inf)\b", out)
