@@ -19,6 +19,7 @@ def test_speed_perturbation_changes_duration_by_factor_as_torchaudio_resample_do
             assert abs(len(out) - 16000 / factor) <= 2
             # bit for bit: results computed before the resampler was cached stay reproducible
             assert torch.equal(out, torchaudio.functional.resample(wave, round(16000 * factor), 16000))
+    assert augment._resampler.cache_info().hits >= 2                # built once per rate pair, then reused
 
 
 def test_speed_perturbation_scales_pitch():

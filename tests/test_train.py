@@ -326,7 +326,8 @@ def test_config_values_are_type_checked():
             load_config("emodb", overrides=[bad])
 
 
-@pytest.mark.skipif(not (SHARED / "emodb" / "wav").is_dir(), reason="../shared/data/emodb not present")
+@pytest.mark.skipif(not (SHARED / "emodb" / "wav").is_dir() or not (SHARED / "librispeech_sample").is_dir(),
+                    reason="../shared/data/emodb or librispeech_sample not present")
 def test_bench_prints_every_figure_on_real_emodb(capsys):
     from mtl_aug.bench import main as bench
     bench(["--emodb", str(SHARED / "emodb"), "--librispeech", str(SHARED / "librispeech_sample"), "--steps", "2"])
