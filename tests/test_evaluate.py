@@ -79,15 +79,15 @@ if __name__ == "__main__":
 """
 
 
-def _alive(pid: int) -> bool:
-    """Whether `pid` runs; a zombie (exited, not reaped: containers' init may not reap) does not."""
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie may wait for a reaper that never comes)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="tells zombies from live processes by /proc")
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc")
 def test_fold_worker_stops_when_its_loso_process_is_killed(tmp_path):
     (tmp_path / "parent.py").write_text(PARENT)
     pid_file = tmp_path / "worker.pid"
@@ -97,13 +97,13 @@ def test_fold_worker_stops_when_its_loso_process_is_killed(tmp_path):
         while not (pid_file.is_file() and pid_file.read_text()) and time.time() < deadline:
             time.sleep(0.1)
         worker = int(pid_file.read_text())
-        assert _alive(worker)
+        assert _running(worker)
         parent.kill()                                         # SIGKILL: no clean-up in the parent
         parent.wait()
         deadline = time.time() + 30
-        while _alive(worker) and time.time() < deadline:
+        while _running(worker) and time.time() < deadline:
             time.sleep(0.1)
-        assert not _alive(worker)
+        assert not _running(worker)
     finally:
         parent.kill()
 
