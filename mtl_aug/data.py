@@ -56,6 +56,7 @@ class UtteranceDataset(Dataset):
         self.paths = self.df["path"].tolist()
         self.native_rates = self.df["sample_rate"].tolist()
         self.labels = self.df["label"].tolist() if "label" in self.df else [UNLABELLED] * len(self.df)
+        self.speaker_codes = pd.factorize(self.df["speaker"])[0].tolist()   # per-speaker centring in evaluation
         self.cfg, self.train = cfg, train
         self.sr = cfg["data"]["sample_rate"]
         self.cache: dict[int, torch.Tensor] | None = {} if cache else None
@@ -96,7 +97,7 @@ class UtteranceDataset(Dataset):
     def __getitem__(self, key):
         i, item_seed = key if isinstance(key, tuple) else (key, 0)
         k = self.cfg["augment"]
-        item = {"index": i, "label": self.labels[i], "aug": augment.NONE, "lam": 1.0,
+        item = {"index": i, "label": self.labels[i], "speaker": self.speaker_codes[i], "aug": augment.NONE, "lam": 1.0,
                 "freq_masks": np.zeros((k["freq_masks"], 2), np.int64),
                 "time_masks": np.zeros((k["time_masks"], 2), np.float32)}
         if self.train:
@@ -124,6 +125,7 @@ def collate(items: list[dict]) -> dict:
         "freq_masks": torch.from_numpy(np.stack([it["freq_masks"] for it in items])),
         "time_masks": torch.from_numpy(np.stack([it["time_masks"] for it in items])),
         "index": torch.tensor([it["index"] for it in items]),
+        "speaker": torch.tensor([it["speaker"] for it in items]),
     }
 
 

@@ -37,18 +37,20 @@ def speaker_stats(lit: LitMTLAug, waves: list[torch.Tensor], speakers: list[str]
 
 @torch.no_grad()
 def predict_waves(lit: LitMTLAug, waves: list[torch.Tensor], batch_size: int = 16,
-                  stats: torch.Tensor | None = None) -> torch.Tensor:
+                  stats: torch.Tensor | None = None, speakers: list[str] | None = None) -> torch.Tensor:
     """Class probabilities (N, C) for 16 kHz waveforms, batched by similar length; `stats`
-    (N, 2, F) are the speaker statistics for a model that normalises per speaker."""
+    (N, 2, F) are the speaker statistics for a model that normalises per speaker, and
+    `speakers` (N,) group the embeddings for a model that centres them per speaker."""
     order = sorted(range(len(waves)), key=lambda i: len(waves[i]))
-    probs = torch.zeros(len(waves), lit.num_classes)
+    embedding = torch.zeros(len(waves), lit.cfg["model"]["embedding_dim"], device=lit.device)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         padded, lengths = pad_batch([waves[i] for i in idx])
         batch_stats = stats[idx].to(lit.device) if stats is not None else None
         feats, n = lit.logmel(padded.to(lit.device), lengths.to(lit.device), batch_stats)
-        probs[idx] = lit.model(feats, n, aux=False)["logits"].softmax(-1).cpu()
-    return probs
+        embedding[idx] = lit.model(feats, n, aux=False)["embedding"]
+    codes = torch.from_numpy(pd.factorize(pd.Series(speakers))[0]) if speakers is not None else None
+    return lit.model.emotion.classify(embedding, codes).softmax(-1).cpu()
 
 
 def evaluate_frame(lit: LitMTLAug, df: pd.DataFrame, transform: Callable | None = None) -> dict:
@@ -59,7 +61,7 @@ def evaluate_frame(lit: LitMTLAug, df: pd.DataFrame, transform: Callable | None 
     if transform is not None:
         waves = [transform(w, i) for i, w in enumerate(waves)]
     stats = speaker_stats(lit, waves, df["speaker"].tolist())
-    probs = predict_waves(lit, waves, lit.cfg["data"]["batch_size"], stats)
+    probs = predict_waves(lit, waves, lit.cfg["data"]["batch_size"], stats, df["speaker"].tolist())
     targets = torch.tensor(df["label"].to_numpy())
     result = scores(probs.argmax(-1), targets, lit.num_classes)
     result.update(preds=probs.argmax(-1), probs=probs, targets=targets)
@@ -132,7 +134,8 @@ def predict_files(paths: list[Path], checkpoint: str | Path, window: float = 10.
     """Per file: predicted emotion and class probabilities. Files longer than `window` seconds
     are cut into windows whose probabilities are averaged. Unreadable files are reported by
     name and skipped; the rest go on. A model that normalises per speaker treats each file as
-    its own speaker (its statistics come from the file alone)."""
+    its own speaker (its statistics come from the file alone); one file is too little to centre
+    its embedding on (model.centre_embedding), so it is classified uncentred."""
     if window < 1:
         raise ConfigError(f"--window must be at least 1 second, got {window}")
     lit = load_checkpoint(checkpoint)

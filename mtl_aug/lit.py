@@ -63,6 +63,8 @@ class LitMTLAug(pl.LightningModule):
             feats = torch.cat([F.pad(feats, (0, t - feats.shape[-1])), F.pad(u_feats, (0, t - u_feats.shape[-1]))])
             n, aug = torch.cat([n, u_n]), torch.cat([aug, unlabelled["aug"]])
         out = self.model(feats, n, n_labelled=k)
+        if train:   # the running mean embedding that evaluation centres speakers on (clean items)
+            self.model.emotion.track(out["embedding"][labelled["aug"] == augment.NONE].detach())
         losses = {"ce": soft_cross_entropy(out["logits"], targets, self.class_weight)}
         if "center" in self.weights:
             losses["center"] = center_loss(out["embedding"], self.model.centers, targets)
@@ -91,10 +93,12 @@ class LitMTLAug(pl.LightningModule):
         return losses["total"]
 
     def _eval_step(self, batch: dict, split: str) -> None:
+        """Embeddings are kept and classified at the end of the epoch, when every utterance of a
+        speaker is there to centre them on (model.centre_embedding)."""
         feats, n, _ = self.features(batch, train=False)
-        logits = self.model(feats, n, aux=False)["logits"]
-        self._outputs[split].append((logits.argmax(-1).cpu(), batch["labels"].cpu(),
-                                     logits.softmax(-1).cpu(), batch["index"].cpu()))
+        embedding = self.model(feats, n, aux=False)["embedding"]
+        self._outputs[split].append((embedding.cpu(), batch["labels"].cpu(), batch["speaker"].cpu(),
+                                     batch["index"].cpu()))
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._eval_step(batch, "val")
@@ -103,9 +107,11 @@ class LitMTLAug(pl.LightningModule):
         self._eval_step(batch, "test")
 
     def collected(self, split: str) -> dict:
-        preds, targets, probs, index = (torch.cat(x) for x in zip(*self._outputs[split]))
-        c = {"preds": preds, "targets": targets, "probs": probs, "index": index}
-        return c if self.trainer.world_size == 1 else self._gather(c)
+        embedding, targets, speakers, index = (torch.cat(x) for x in zip(*self._outputs[split]))
+        c = {"embedding": embedding, "targets": targets, "speakers": speakers, "index": index}
+        c = c if self.trainer.world_size == 1 else self._gather(c)
+        logits = self.model.emotion.classify(c.pop("embedding").to(self.device), c.pop("speakers"))
+        return {"preds": logits.argmax(-1).cpu(), "probs": logits.softmax(-1).cpu(), **c}
 
     def _gather(self, c: dict) -> dict:
         """Every rank's predictions (DDP): padded to one length, gathered, then the padding and

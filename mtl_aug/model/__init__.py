@@ -19,7 +19,7 @@ class MTLAug(nn.Module):
                                   # .get: checkpoints from before these options
                                   m.get("deltas", False), m.get("pool_before_norm", False))
         self.emotion = EmotionHead(m["frame_dim"], m["lstm_hidden"], m["attention_dim"],
-                                   m["embedding_dim"], num_classes, m["dropout"])
+                                   m["embedding_dim"], num_classes, m["dropout"], m.get("centre_embedding", False))
         self.decoder = (Decoder(m["frame_dim"], m["cnn_channels"], m["freq_pool"], m["time_pool"],
                                 self.encoder.out_freq, m.get("decoder_refine", True)) if w["recon"] > 0 else None)
         self.aug_head = AugmentationHead(m["frame_dim"], m["attention_dim"]) if w["aug"] > 0 else None

@@ -1,6 +1,8 @@
 """The three heads on the shared encoder output (B, T', D)."""
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -8,12 +10,25 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from ..audio import frame_mask
 
 
+MIN_CENTRED = 10         # a speaker with fewer utterances is classified without centring
+REFERENCE_WINDOW = 100   # training steps the running mean embedding averages over, roughly
+
+
 class EmotionHead(nn.Module):
-    """BLSTM for context, attention pooling over valid frames, dense embedding -> logits."""
+    """BLSTM for context, attention pooling over valid frames, dense embedding -> logits.
+
+    With `centre`, evaluation shifts each speaker's embeddings so that their mean is the
+    running mean of the training embeddings (`reference`, kept during training) before the
+    classifier: a per-speaker normalisation of the emotion embedding, from the speaker's own
+    unlabelled audio. Training is unchanged by it."""
 
     def __init__(self, frame_dim: int, hidden: int, attention_dim: int, embedding_dim: int,
-                 num_classes: int, dropout: float):
+                 num_classes: int, dropout: float, centre: bool = False):
         super().__init__()
+        self.centre = centre
+        if centre:
+            self.register_buffer("reference", torch.zeros(embedding_dim))
+            self.register_buffer("reference_steps", torch.zeros((), dtype=torch.long))
         self.lstm = nn.LSTM(frame_dim, hidden, batch_first=True, bidirectional=True)
         self.score = nn.Sequential(nn.Linear(2 * hidden, attention_dim), nn.Tanh(),
                                    nn.Linear(attention_dim, 1, bias=False))
@@ -30,6 +45,33 @@ class EmotionHead(nn.Module):
         context = (alpha.unsqueeze(-1) * h).sum(1)                           # (B, 2H)
         embedding = self.embed(context)
         return {"logits": self.out(self.drop(embedding)), "embedding": embedding, "attention": alpha}
+
+    @torch.no_grad()
+    def track(self, embedding: torch.Tensor) -> None:
+        """Fold a training batch's embeddings (N, E) into `reference`: their cumulative mean
+        over the first REFERENCE_WINDOW steps, then an exponential mean over about that many."""
+        if not self.centre or len(embedding) == 0:
+            return
+        self.reference_steps += 1
+        rate = 1.0 / min(int(self.reference_steps), REFERENCE_WINDOW)
+        self.reference.lerp_(embedding.mean(0), rate)
+
+    def classify(self, embedding: torch.Tensor, speakers: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (N, C) for evaluation embeddings (N, E), centred per speaker (codes (N,)) when
+        the head centres and speakers are given. Speakers with fewer than MIN_CENTRED
+        utterances are classified uncentred, with a warning that counts them."""
+        if self.centre and speakers is not None:
+            embedding, speakers, uncentred = embedding.clone(), speakers.to(embedding.device), 0
+            for s in speakers.unique():
+                m = speakers == s
+                if int(m.sum()) < MIN_CENTRED:
+                    uncentred += int(m.sum())
+                else:
+                    embedding[m] += self.reference - embedding[m].mean(0)
+            if uncentred:
+                warnings.warn(f"{uncentred} of {len(speakers)} utterances are classified without per-speaker "
+                              f"centring: their speaker has fewer than {MIN_CENTRED} utterances")
+        return self.out(embedding)
 
 
 class Decoder(nn.Module):
