@@ -6,6 +6,7 @@ from mtl_aug.audio import LogMel
 from mtl_aug.config import load_config
 from mtl_aug.lit import LitMTLAug
 from mtl_aug.model import MTLAug
+from mtl_aug.model.heads import REFERENCE_WINDOW
 from mtl_aug.model.losses import center_loss, soft_cross_entropy
 
 NAMES = ["angry", "happy", "neutral", "sad"]
@@ -78,14 +79,47 @@ def test_config_from_before_the_newer_model_options_builds_the_older_model():
     trained with the layout these options' defaults-if-absent build: it must load and compute
     as trained (state-dict keys alike, so a wrong default would load silently)."""
     cfg = debug_cfg()
-    for key in ("deltas", "pool_before_norm", "decoder_refine"):
+    for key in ("deltas", "pool_before_norm", "decoder_refine", "centre_embedding"):
         del cfg["model"][key]
     old = MTLAug(cfg, 4)
     assert old.encoder.blocks[0][0].in_channels == 1 and not old.encoder.pool_before_norm
     assert isinstance(old.decoder.net[-1], torch.nn.Conv2d) and old.decoder.net[-1].kernel_size == (3, 3)
+    assert not old.emotion.centre and "emotion.reference" not in old.state_dict()
     new = MTLAug(debug_cfg(), 4)
     assert new.encoder.blocks[0][0].in_channels == 3 and new.encoder.pool_before_norm
     assert isinstance(new.decoder.net[-1], torch.nn.ConvTranspose2d) and new.decoder.net[-1].out_channels == 1
+    assert new.emotion.centre and "emotion.reference" in new.state_dict()
+
+
+def test_centring_moves_each_speakers_mean_embedding_to_the_running_training_mean():
+    head = MTLAug(debug_cfg(), 4).emotion
+    torch.manual_seed(0)
+    batches = [torch.randn(5, 8) + 3 for _ in range(3)]
+    for b in batches:
+        head.track(b)
+    assert torch.allclose(head.reference, torch.stack([b.mean(0) for b in batches]).mean(0), atol=1e-6)
+    x, offset = torch.randn(12, 8), torch.randn(8) * 5
+    logits = head.classify(torch.cat([x, x + offset]), torch.tensor([0] * 12 + [1] * 12))
+    assert torch.allclose(logits[:12], logits[12:], atol=1e-5)                 # the speaker's offset is gone
+    assert torch.allclose(logits[:12], head.out(x - x.mean(0) + head.reference), atol=1e-5)
+    assert torch.allclose(head.classify(x + offset), head.out(x + offset))     # no speakers: plain classifier
+    with pytest.warns(UserWarning, match="3 of 15 utterances"):                # too few to centre: counted
+        few = head.classify(torch.cat([x, x[:3] + offset]), torch.tensor([0] * 12 + [1] * 3))
+    assert torch.allclose(few[12:], head.out(x[:3] + offset)) and torch.allclose(few[:12], logits[:12])
+    head.reference.zero_()
+    head.reference_steps.fill_(REFERENCE_WINDOW)                               # past the window: a running mean
+    head.track(torch.ones(2, 8))
+    assert torch.allclose(head.reference, torch.full((8,), 1 / REFERENCE_WINDOW))
+    plain = MTLAug(debug_cfg(), 4)
+    plain.emotion.centre = False
+    assert torch.allclose(plain.emotion.classify(x + offset, torch.zeros(12, dtype=torch.long)), plain.emotion.out(x + offset))
+
+
+def test_a_training_step_tracks_the_embeddings_of_its_clean_items_only():
+    lit = LitMTLAug(debug_cfg(), NAMES, COUNTS)
+    _, out = lit.step(batch([8000, 6000, 7000, 5000], [0, 1, 2, 3], aug=[0, 2, 0, 3]), train=True)
+    assert int(lit.model.emotion.reference_steps) == 1
+    assert torch.allclose(lit.model.emotion.reference, out["embedding"][[0, 2]].mean(0))   # SpecAugment, mixup left out
 
 
 def test_class_balanced_cross_entropy_weighs_each_class_equally():

@@ -266,6 +266,7 @@ def test_last_checkpoint_is_every_epoch_and_select_picks_the_tested_model(corpus
     test = labelled_for(lit, corpus / "synthetic_demo.csv")
     test = test[test["speaker"] == "spk01"].reset_index(drop=True)
     assert evaluate_frame(lit, test)["confusion"] == best["confusion"]          # the epoch-0 model was tested
+    assert int(lit.model.emotion.reference_steps) > 0 and len(test) >= 10      # ... centred on its own reference
 
 
 class CrashInTest(pl.Callback):
