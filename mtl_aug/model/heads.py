@@ -54,7 +54,7 @@ class EmotionHead(nn.Module):
             return
         self.reference_steps += 1
         rate = 1.0 / min(int(self.reference_steps), REFERENCE_WINDOW)
-        self.reference.lerp_(embedding.mean(0), rate)
+        self.reference.lerp_(embedding.float().mean(0), rate)   # float: mixed precision gives bf16/fp16
 
     def classify(self, embedding: torch.Tensor, speakers: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (N, C) for evaluation embeddings (N, E), centred per speaker (codes (N,)) when
@@ -71,7 +71,7 @@ class EmotionHead(nn.Module):
             if uncentred:
                 warnings.warn(f"{uncentred} of {len(speakers)} utterances are classified without per-speaker "
                               f"centring: their speaker has fewer than {MIN_CENTRED} utterances")
-        return self.out(embedding)
+        return self.out(embedding.to(self.out.weight.dtype))
 
 
 class Decoder(nn.Module):
