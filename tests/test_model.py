@@ -115,6 +115,37 @@ def test_centring_moves_each_speakers_mean_embedding_to_the_running_training_mea
     assert torch.allclose(plain.emotion.classify(x + offset, torch.zeros(12, dtype=torch.long)), plain.emotion.out(x + offset))
 
 
+def test_centring_is_skipped_with_a_warning_before_any_training_step_and_takes_half_precision():
+    head = MTLAug(debug_cfg(), 4).emotion
+    x, speakers = torch.randn(12, 8) + 2, torch.zeros(12, dtype=torch.long)
+    with pytest.warns(UserWarning, match="has not seen a training step"):
+        assert torch.allclose(head.classify(x, speakers), head.out(x))       # not centred on a zero reference
+    head.track(x.bfloat16())                                                   # bf16 / fp16 embeddings (mixed precision)
+    assert head.reference.dtype == torch.float32
+    assert torch.allclose(head.reference, x.bfloat16().float().mean(0))
+    logits = head.classify((x + 5).half(), speakers)
+    assert logits.dtype == torch.float32
+    assert torch.allclose(logits, head.out(x - x.mean(0) + head.reference), atol=1e-2)
+
+
+def test_gathering_two_ranks_keeps_each_item_once():
+    """DDP: rank 1's predictions are faked into all_gather. Rank 1 has one item fewer (padded for
+    the gather, the padding dropped) and repeats item 0, as the distributed sampler does to even
+    the ranks out: it must count once."""
+    lit = LitMTLAug(debug_cfg(), NAMES, COUNTS)
+    rank0 = {"embedding": torch.randn(4, 8), "targets": torch.tensor([0, 1, 2, 3]), "index": torch.tensor([0, 2, 4, 5])}
+    rank1 = {"embedding": torch.randn(3, 8), "targets": torch.tensor([3, 0, 0]), "index": torch.tensor([1, 3, 0])}
+    # what rank 1 sends, call by call: its size, then each value padded to the longest rank's length
+    sent = [torch.tensor(3)] + [torch.cat([v, v.new_zeros((1,) + v.shape[1:])]) for v in rank1.values()]
+    lit.all_gather = lambda t: torch.stack([t, sent.pop(0)])
+    out = lit._gather(rank0)
+    assert not sent
+    assert out["index"].tolist() == [0, 1, 2, 3, 4, 5]
+    assert out["targets"].tolist() == [0, 3, 1, 0, 2, 3]
+    e0, e1 = rank0["embedding"], rank1["embedding"]
+    assert torch.equal(out["embedding"], torch.stack([e0[0], e1[0], e0[1], e1[1], e0[2], e0[3]]))
+
+
 def test_a_training_step_tracks_the_embeddings_of_its_clean_items_only():
     lit = LitMTLAug(debug_cfg(), NAMES, COUNTS)
     _, out = lit.step(batch([8000, 6000, 7000, 5000], [0, 1, 2, 3], aug=[0, 2, 0, 3]), train=True)

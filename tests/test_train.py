@@ -266,7 +266,14 @@ def test_last_checkpoint_is_every_epoch_and_select_picks_the_tested_model(corpus
     test = labelled_for(lit, corpus / "synthetic_demo.csv")
     test = test[test["speaker"] == "spk01"].reset_index(drop=True)
     assert evaluate_frame(lit, test)["confusion"] == best["confusion"]          # the epoch-0 model was tested
-    assert int(lit.model.emotion.reference_steps) > 0 and len(test) >= 10      # ... centred on its own reference
+    # ... and Lightning's test path centred it on its own reference as evaluate_frame does: same probabilities,
+    # which centring changes (the synthetic speaker's offset is far from the training mean)
+    tested = pd.read_csv(tmp_path / "b" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "predictions.csv")
+    tested = tested.set_index("utt_id").loc[test["utt_id"], [f"p_{c}" for c in lit.class_names]].to_numpy()
+    assert int(lit.model.emotion.reference_steps) > 0 and len(test) >= 10
+    assert np.allclose(evaluate_frame(lit, test)["probs"].numpy(), tested, atol=2e-5)
+    lit.model.emotion.centre = False
+    assert not np.allclose(evaluate_frame(lit, test)["probs"].numpy(), tested, atol=1e-3)
 
 
 class CrashInTest(pl.Callback):

@@ -20,7 +20,9 @@ class EmotionHead(nn.Module):
     With `centre`, evaluation shifts each speaker's embeddings so that their mean is the
     running mean of the training embeddings (`reference`, kept during training) before the
     classifier: a per-speaker normalisation of the emotion embedding, from the speaker's own
-    unlabelled audio. Training is unchanged by it."""
+    unlabelled audio. Training is unchanged by it. Under DDP each rank updates `reference` from
+    its own batches; DDP's buffer broadcast before every training forward starts each step from
+    rank 0's, and rank 0 saves the checkpoint: a mean over 1/world of the batches, the same estimate."""
 
     def __init__(self, frame_dim: int, hidden: int, attention_dim: int, embedding_dim: int,
                  num_classes: int, dropout: float, centre: bool = False):
@@ -59,8 +61,12 @@ class EmotionHead(nn.Module):
     def classify(self, embedding: torch.Tensor, speakers: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (N, C) for evaluation embeddings (N, E), centred per speaker (codes (N,)) when
         the head centres and speakers are given. Speakers with fewer than MIN_CENTRED
-        utterances are classified uncentred, with a warning that counts them."""
-        if self.centre and speakers is not None:
+        utterances are classified uncentred, with a warning that counts them; so is everything
+        when no training step has set the reference yet."""
+        if self.centre and speakers is not None and int(self.reference_steps) == 0:
+            warnings.warn("the head has not seen a training step, so it has no reference embedding to "
+                          "centre speakers on: classified without per-speaker centring")
+        elif self.centre and speakers is not None:
             embedding, speakers, uncentred = embedding.clone(), speakers.to(embedding.device), 0
             for s in speakers.unique():
                 m = speakers == s
