@@ -129,18 +129,18 @@ def test_centring_is_skipped_with_a_warning_before_any_training_step_and_takes_h
 
 
 def test_gathering_two_ranks_keeps_each_item_once():
-    """DDP: rank 1's predictions are faked into all_gather. Rank 1 has one item fewer (padded for
-    the gather, the padding dropped) and repeats item 0, as the distributed sampler does to even
-    the ranks out: it must count once."""
+    """DDP: rank 1's predictions are faked into all_gather. Rank 1 has one item fewer (padded with
+    zeros for the gather: index 0, which no real item has, so kept padding would show) and repeats
+    item 1 (as DistributedSampler does when it pads): each item must count once."""
     lit = LitMTLAug(debug_cfg(), NAMES, COUNTS)
-    rank0 = {"embedding": torch.randn(4, 8), "targets": torch.tensor([0, 1, 2, 3]), "index": torch.tensor([0, 2, 4, 5])}
-    rank1 = {"embedding": torch.randn(3, 8), "targets": torch.tensor([3, 0, 0]), "index": torch.tensor([1, 3, 0])}
+    rank0 = {"embedding": torch.randn(4, 8), "targets": torch.tensor([0, 1, 2, 3]), "index": torch.tensor([1, 3, 5, 6])}
+    rank1 = {"embedding": torch.randn(3, 8), "targets": torch.tensor([3, 0, 0]), "index": torch.tensor([2, 4, 1])}
     # what rank 1 sends, call by call: its size, then each value padded to the longest rank's length
     sent = [torch.tensor(3)] + [torch.cat([v, v.new_zeros((1,) + v.shape[1:])]) for v in rank1.values()]
     lit.all_gather = lambda t: torch.stack([t, sent.pop(0)])
     out = lit._gather(rank0)
     assert not sent
-    assert out["index"].tolist() == [0, 1, 2, 3, 4, 5]
+    assert out["index"].tolist() == [1, 2, 3, 4, 5, 6]
     assert out["targets"].tolist() == [0, 3, 1, 0, 2, 3]
     e0, e1 = rank0["embedding"], rank1["embedding"]
     assert torch.equal(out["embedding"], torch.stack([e0[0], e1[0], e0[1], e1[1], e0[2], e0[3]]))
