@@ -97,7 +97,7 @@ class LitMTLAug(pl.LightningModule):
         speaker is there to centre them on (model.centre_embedding)."""
         feats, n, _ = self.features(batch, train=False)
         embedding = self.model(feats, n, aux=False)["embedding"]
-        self._outputs[split].append((embedding.float().cpu(), batch["labels"].cpu(), batch["speaker"].cpu(),
+        self._outputs[split].append((embedding.cpu(), batch["labels"].cpu(), batch["speaker"].cpu(),
                                      batch["index"].cpu()))
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:

@@ -126,6 +126,9 @@ def test_centring_is_skipped_with_a_warning_before_any_training_step_and_takes_h
     logits = head.classify((x + 5).half(), speakers)
     assert logits.dtype == torch.float32
     assert torch.allclose(logits, head.out(x - x.mean(0) + head.reference), atol=1e-2)
+    head.bfloat16()                                                            # train.precision: bf16-true
+    head.track(x)
+    assert head.reference.dtype == torch.bfloat16 and head.classify(x, speakers).dtype == torch.bfloat16
 
 
 def test_gathering_two_ranks_keeps_each_item_once():

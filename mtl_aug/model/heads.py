@@ -56,13 +56,15 @@ class EmotionHead(nn.Module):
             return
         self.reference_steps += 1
         rate = 1.0 / min(int(self.reference_steps), REFERENCE_WINDOW)
-        self.reference.lerp_(embedding.float().mean(0), rate)   # float: mixed precision gives bf16/fp16
+        self.reference.lerp_(embedding.to(self.reference.dtype).mean(0), rate)   # mixed precision: bf16/fp16 in
 
     def classify(self, embedding: torch.Tensor, speakers: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (N, C) for evaluation embeddings (N, E), centred per speaker (codes (N,)) when
         the head centres and speakers are given. Speakers with fewer than MIN_CENTRED
         utterances are classified uncentred, with a warning that counts them; so is everything
-        when no training step has set the reference yet."""
+        when no training step has set the reference yet. Mixed-precision embeddings are cast to
+        the classifier's dtype first."""
+        embedding = embedding.to(self.out.weight.dtype)
         if self.centre and speakers is not None and int(self.reference_steps) == 0:
             warnings.warn("the head has not seen a training step, so it has no reference embedding to "
                           "centre speakers on: classified without per-speaker centring")
@@ -77,7 +79,7 @@ class EmotionHead(nn.Module):
             if uncentred:
                 warnings.warn(f"{uncentred} of {len(speakers)} utterances are classified without per-speaker "
                               f"centring: their speaker has fewer than {MIN_CENTRED} utterances")
-        return self.out(embedding.to(self.out.weight.dtype))
+        return self.out(embedding)
 
 
 class Decoder(nn.Module):
