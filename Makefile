@@ -20,6 +20,7 @@ SNRS    ?= 0 10 20
 VARIANTS ?= stl mtl_aug
 NAME    ?=
 HOURS   ?=
+SPEAKER ?=
 
 opt = $(if $(2),$(1) $(2))
 COMMON = $(call opt,--config,$(CONFIG)) $(call opt,--set,$(SET))
@@ -30,7 +31,8 @@ help:
 	@echo "make demo                                   install, then train + test on the SYNTHETIC demo corpus"
 	@echo "make test                                   run the test suite"
 	@echo "make manifests CORPUS=<c> DATA_DIR=<path>   corpus folder -> data_manifests/<c>.csv"
-	@echo "            (c: iemocap msp_improv emodb librispeech demand noise generic; NAME=, HOURS=)"
+	@echo "            (c: iemocap msp_improv emodb urdu turev librispeech demand noise generic folders;"
+	@echo "             NAME=, HOURS=; folders: SPEAKER='<regex with (?P<speaker>...)>')"
 	@echo "make download CORPUS=emodb DATA_DIR=<path>  download and unpack EMODB"
 	@echo "make train CORPUS=<c> [FOLD=<speaker>] [CONFIG='stl ...'] [SEED=n] [SET='train.lr=1e-3']"
 	@echo "make loso CORPUS=<c> [SEEDS='0 1 2'] [JOBS=2] [FOLD_INDEX=i] [CONFIG=...]"
@@ -53,7 +55,7 @@ test: $(STAMP)
 
 manifests: $(STAMP)
 	@test -n "$(DATA_DIR)" || (echo "DATA_DIR=<path to the corpus> is required" && exit 2)
-	$(MTL) prepare $(CORPUS) $(DATA_DIR) $(call opt,--name,$(NAME)) $(call opt,--hours,$(HOURS))
+	$(MTL) prepare $(CORPUS) $(DATA_DIR) $(call opt,--name,$(NAME)) $(call opt,--hours,$(HOURS)) $(call opt,--speaker,'$(SPEAKER)')
 
 download: $(STAMP)
 	@test "$(CORPUS)" = emodb || (echo "only EMODB is freely downloadable (CORPUS=emodb)" && exit 2)

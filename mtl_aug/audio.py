@@ -1,6 +1,7 @@
 """Audio loading (soundfile), mono + resampling to 16 kHz, and batch-level log-mel features."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Callable
 
@@ -49,13 +50,23 @@ class LogMel(nn.Module):
     """Padded waveforms (B, L) -> normalised log-mel (B, F, T), zero on padding frames.
 
     Padding is zeros and STFT framing pads with zeros too, so an utterance's valid frames
-    do not depend on how much it was padded in its batch."""
+    do not depend on how much it was padded in its batch.
+
+    With `silence_db`, a frame whose total mel power is more than that many dB below the
+    utterance's loudest frame counts as silence: normalisation statistics (utterance, speaker
+    and corpus alike) are taken over the other, speech frames only, and with `trim` the
+    leading and trailing silence is cut off (the utterance then starts at its first speech
+    frame). Both act on the features, so training, evaluation, noise tests and `predict` treat
+    silence the same way, whatever was added to the audio before."""
 
     def __init__(self, sample_rate: int, n_mels: int, n_fft: int, hop_length: int,
-                 f_min: float, f_max: float, normalise: str = "utterance"):
+                 f_min: float, f_max: float, normalise: str = "utterance",
+                 silence_db: float | None = None, trim: bool = False):
         super().__init__()
         self.hop = hop_length
         self.normalise = normalise
+        self.silence = None if silence_db is None else silence_db * math.log(10) / 10   # in natural-log units
+        self.trim = trim
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, f_min=f_min,
             f_max=min(f_max, sample_rate / 2), n_mels=n_mels, center=True, pad_mode="constant")
@@ -65,34 +76,56 @@ class LogMel(nn.Module):
     @classmethod
     def from_config(cls, cfg: dict) -> "LogMel":
         f = cfg["features"]
+        # .get: checkpoints from before the silence options
         return cls(cfg["data"]["sample_rate"], f["n_mels"], f["n_fft"], f["hop_length"], f["f_min"],
-                   f["f_max"], f["normalise"])
+                   f["f_max"], f["normalise"], f.get("silence_db"), f.get("trim_silence", False))
 
     def frames(self, lengths: torch.Tensor) -> torch.Tensor:
         return lengths // self.hop + 1
 
-    def raw(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Un-normalised log-mel (B, F, T) and valid frame counts (B,)."""
+    def raw(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Un-normalised log-mel (B, F, T), valid frame counts (B,) and the (B, T) mask of the
+        frames that the statistics use (every valid frame, or the speech frames)."""
         feats = torch.log(self.mel(waves) + 1e-6)
         n = self.frames(lengths).clamp(max=feats.shape[-1])
-        return feats, n
+        valid = frame_mask(n, feats.shape[-1])
+        if self.silence is None:
+            return feats, n, valid
+        energy = torch.logsumexp(feats, dim=1)                               # (B, T) log total power
+        peak = energy.masked_fill(~valid, float("-inf")).amax(1, keepdim=True)
+        speech = valid & (energy >= peak - self.silence)
+        if self.trim:
+            t = torch.arange(feats.shape[-1], device=feats.device)
+            start = torch.where(speech, t, feats.shape[-1]).amin(1)          # (B,) first speech frame
+            end = torch.where(speech, t, -1).amax(1) + 1                      # (B,) after the last one
+            n = end - start
+            idx = (t[None, : int(n.max())] + start[:, None]).clamp(max=feats.shape[-1] - 1)
+            feats = feats.gather(2, idx[:, None, :].expand(-1, feats.shape[1], -1))
+            speech = speech.gather(1, idx) & frame_mask(n, idx.shape[1])
+        return feats, n, speech
 
     def set_corpus_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         self.mean.copy_(mean)
         self.std.copy_(std.clamp(min=1e-3))
 
+    @property
+    def has_corpus_stats(self) -> bool:
+        """Whether training set the corpus statistics (log-mel means are far below zero)."""
+        return bool(self.mean.abs().sum() > 0)
+
     @torch.no_grad()
     def stats(self, waves: list[torch.Tensor], batch: int = 16) -> torch.Tensor:
-        """(2, F): mean and std per mel bin of the un-normalised log-mel over all valid frames
-        of `waves` (a training set for `corpus`, one speaker's utterances for `speaker`)."""
+        """(2, F): mean and std per mel bin of the un-normalised log-mel over the statistics
+        frames (see `raw`) of `waves` (a training set for `corpus`, one speaker's utterances
+        for `speaker`)."""
         total, sq, count = 0.0, 0.0, 0
         for start in range(0, len(waves), batch):
             padded, lengths = pad_batch(waves[start : start + batch])
-            feats, n = self.raw(padded.to(self.mean.device), lengths.to(self.mean.device))
-            mask = frame_mask(n, feats.shape[-1])[:, None, :]
+            feats, _, use = self.raw(padded.to(self.mean.device), lengths.to(self.mean.device))
+            mask = use[:, None, :]
             total = total + (feats * mask).sum((0, 2))
             sq = sq + (feats ** 2 * mask).sum((0, 2))
-            count += int(n.sum())
+            count += int(use.sum())
         mean = total / count
         return torch.stack([mean, (sq / count - mean ** 2).clamp(min=1e-6).sqrt()]).cpu()
 
@@ -106,12 +139,12 @@ class LogMel(nn.Module):
     def forward(self, waves: torch.Tensor, lengths: torch.Tensor,
                 stats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """`stats` (B, 2, F): each item's speaker statistics, needed when normalise = speaker."""
-        feats, n = self.raw(waves, lengths)
-        mask = frame_mask(n, feats.shape[-1])[:, None, :]            # (B, 1, T)
+        feats, n, use = self.raw(waves, lengths)
         if self.normalise == "utterance":
-            count = n[:, None, None].clamp(min=1)
-            mean = (feats * mask).sum(-1, keepdim=True) / count
-            var = (((feats - mean) * mask) ** 2).sum(-1, keepdim=True) / count
+            w = use[:, None, :]
+            count = w.sum(-1, keepdim=True).clamp(min=1)
+            mean = (feats * w).sum(-1, keepdim=True) / count
+            var = (((feats - mean) * w) ** 2).sum(-1, keepdim=True) / count
             feats = (feats - mean) / (var.sqrt() + 1e-5)
         elif self.normalise == "speaker":
             if stats is None:
@@ -119,4 +152,4 @@ class LogMel(nn.Module):
             feats = (feats - stats[:, 0, :, None]) / stats[:, 1, :, None].clamp(min=1e-3)
         else:
             feats = (feats - self.mean[None, :, None]) / self.std[None, :, None]
-        return feats * mask, n
+        return feats * frame_mask(n, feats.shape[-1])[:, None, :], n

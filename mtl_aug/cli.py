@@ -34,19 +34,21 @@ def _config(args) -> dict:
 
 
 def cmd_prepare(args) -> None:
-    from .corpora import PREPARERS, prepare_generic, prepare_librispeech, prepare_noise
+    from .corpora import PREPARERS, prepare_folders, prepare_generic, prepare_librispeech, prepare_noise
     name = args.name or args.corpus
     out = Path(args.out_dir) / f"{name}.csv"
     if args.corpus == "librispeech":
         df = prepare_librispeech(args.root, out, strict=args.strict, hours=args.hours, seed=args.seed)
     elif args.corpus == "generic":
         df = prepare_generic(args.root, out, strict=args.strict, corpus=name)
+    elif args.corpus == "folders":
+        df = prepare_folders(args.root, out, strict=args.strict, corpus=name, speaker=args.speaker)
     elif args.corpus in ("noise", "demand"):
         df = prepare_noise(args.root, out, strict=args.strict, corpus=name)
     elif args.corpus in PREPARERS:
         df = PREPARERS[args.corpus](args.root, out, strict=args.strict)
     else:
-        raise ConfigError(f"unknown corpus '{args.corpus}' (known: {', '.join([*PREPARERS, 'generic', 'noise'])})")
+        raise ConfigError(f"unknown corpus '{args.corpus}' (known: {', '.join([*PREPARERS, 'generic', 'folders', 'noise'])})")
     import json
     meta = json.loads(out.with_suffix(".json").read_text())
     print(f"wrote {out}: {len(df)} utterances, {meta['speakers']} speakers, {meta['hours']} h")
@@ -142,8 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prepare", help="corpus folder -> data_manifests/<name>.csv")
-    p.add_argument("corpus", help="iemocap | msp_improv | emodb | librispeech | demand | noise | generic | synthetic_demo")
+    p.add_argument("corpus", help="iemocap | msp_improv | emodb | urdu | turev | librispeech | demand | noise | "
+                                  "generic | folders | synthetic_demo")
     p.add_argument("root", type=Path, help="corpus folder (for generic: the CSV)")
+    p.add_argument("--speaker", help="folders: regex with a named group (?P<speaker>...) (and optionally "
+                                     "(?P<gender>...)) searched in each file's path under the root")
     p.add_argument("--out-dir", default="data_manifests")
     p.add_argument("--name", help="manifest name (default: the corpus)")
     p.add_argument("--strict", action="store_true", help="stop at the first bad file instead of skipping it")

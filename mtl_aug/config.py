@@ -145,6 +145,7 @@ def validate(cfg: dict) -> None:
              "non-negative, with ce above 0 (the emotion loss)"),
             ("train.patience", lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
              "null (no early stopping) or a positive integer"),
+            ("features.silence_db", lambda v: v is None or (_number(v) and v > 0), "null or a positive number of dB"),
             ("data.styles", lambda v: v is None or (isinstance(v, list) and all(isinstance(x, str) for x in v)),
              "null or a list such as [improvised]")):
         section, name = key.split(".")
@@ -164,6 +165,9 @@ def validate(cfg: dict) -> None:
         raise ConfigError(f"augment.freq_mask_width={aug['freq_mask_width']} must be below features.n_mels={n_mels}")
     if cfg["features"]["normalise"] not in ("utterance", "speaker", "corpus"):
         raise ConfigError("features.normalise must be 'utterance', 'speaker' or 'corpus'")
+    if cfg["features"]["trim_silence"] and cfg["features"]["silence_db"] is None:
+        raise ConfigError("features.trim_silence needs features.silence_db (how far below the loudest frame "
+                          "silence starts, e.g. 40)")
     if cfg["train"]["scheduler"] not in ("onecycle", "plateau", "none"):
         raise ConfigError("train.scheduler must be 'onecycle', 'plateau' or 'none'")
     if cfg["train"]["select"] not in ("last", "best"):

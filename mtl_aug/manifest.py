@@ -17,7 +17,7 @@ COLUMNS = ["utt_id", "path", "corpus", "speaker", "gender", "session", "style", 
            "duration", "sample_rate", "channels"]
 ROOT_TOKEN = "{data_root}"
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-KNOWN_CORPORA = ("iemocap", "msp_improv", "emodb", "librispeech", "demand", "synthetic_demo")
+KNOWN_CORPORA = ("iemocap", "msp_improv", "emodb", "urdu", "turev", "librispeech", "demand", "synthetic_demo")
 
 
 class DataError(ValueError):

@@ -1,20 +1,25 @@
 """One module per corpus; each `prepare_<corpus>(root, out, strict=False, ...)` writes a manifest."""
 from .emodb import prepare_emodb
+from .folders import prepare_folders
 from .generic import prepare_generic
 from .iemocap import prepare_iemocap
 from .librispeech import prepare_librispeech
 from .msp_improv import prepare_msp_improv
 from .noise import prepare_noise
 from .synthetic import prepare_synthetic
+from .turev import prepare_turev
+from .urdu import prepare_urdu
 
 PREPARERS = {
     "iemocap": prepare_iemocap,
     "msp_improv": prepare_msp_improv,
     "emodb": prepare_emodb,
+    "urdu": prepare_urdu,
+    "turev": prepare_turev,
     "librispeech": prepare_librispeech,
     "demand": prepare_noise,
     "synthetic_demo": prepare_synthetic,
 }
 
-__all__ = ["PREPARERS", "prepare_emodb", "prepare_generic", "prepare_iemocap", "prepare_librispeech",
-           "prepare_msp_improv", "prepare_noise", "prepare_synthetic"]
+__all__ = ["PREPARERS", "prepare_emodb", "prepare_folders", "prepare_generic", "prepare_iemocap", "prepare_librispeech",
+           "prepare_msp_improv", "prepare_noise", "prepare_synthetic", "prepare_turev", "prepare_urdu"]
