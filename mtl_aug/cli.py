@@ -105,7 +105,7 @@ def cmd_predict(args) -> None:
     import csv
     import json
 
-    from .evaluate import predict_files
+    from .evaluate import predict_files, speakers_from
     from .manifest import audio_files
     paths, missing = [], []
     for p in map(Path, args.inputs):
@@ -115,7 +115,10 @@ def cmd_predict(args) -> None:
             paths.append(p)
         else:
             missing.append(f"{p}: no such file or folder")
-    rows, errors = predict_files(paths, args.checkpoint, args.window)
+    speakers = speakers_from(paths, args.speaker_from) if args.speaker_from else None
+    if args.out:   # before the work, so that a bad location loses nothing
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    rows, errors = predict_files(paths, args.checkpoint, args.window, speakers)
     errors = missing + errors
     out = open(args.out, "w", newline="") if args.out else sys.stdout
     if args.format == "jsonl":
@@ -129,6 +132,9 @@ def cmd_predict(args) -> None:
         out.close()
     for e in errors:
         print(f"skipped: {e}", file=sys.stderr)
+    for r in rows:
+        if r["warning"]:
+            print(f"warning: {r['file']}: {r['warning']}", file=sys.stderr)
     print(f"{len(rows)} files predicted, {len(errors)} unreadable or missing", file=sys.stderr)
     if not rows:
         raise DataError("no file could be predicted")
@@ -207,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "jsonl"], default="csv")
     p.add_argument("--out", help="output file (default: stdout)")
     p.add_argument("--window", type=float, default=10.0, help="seconds; longer files are averaged over windows")
+    p.add_argument("--speaker-from", help="group files by speaker, as the evaluation does (per-speaker statistics "
+                                          "and centring): 'folder' (each file's folder), a CSV with columns path, "
+                                          "speaker, or a regex with (?P<speaker>...) searched in the path")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("report", help="LOSO results folders side by side in one markdown table")

@@ -18,7 +18,7 @@ from mtl_aug.audio import load_audio
 from mtl_aug.cli import main
 from mtl_aug.config import load_config
 from mtl_aug.corpora import synthetic as synthetic_module
-from mtl_aug.corpora import (prepare_emodb, prepare_generic, prepare_iemocap, prepare_librispeech,
+from mtl_aug.corpora import (prepare_emodb, prepare_folders, prepare_generic, prepare_iemocap, prepare_librispeech,
                              prepare_msp_improv, prepare_noise, prepare_synthetic)
 from mtl_aug.data import load_labelled
 from mtl_aug.manifest import COLUMNS, DataError, apply_class_map, read_manifest
@@ -381,6 +381,44 @@ def test_generic_csv_missing_audio_is_counted_and_strict_raises(tmp_path):
         prepare_generic(csv, tmp_path / "s.csv", strict=True)
 
 
+# ================================================================ one folder per emotion
+
+def make_folders(root: Path) -> Path:
+    """<Emotion>/<speaker>_<n>.wav, with one file name in two emotion folders, a file outside
+    any emotion folder and a file whose name has no speaker."""
+    for emo, spk, n in (("Angry", "s1", 1), ("Angry", "s2", 1), ("Sad", "s1", 1), ("Sad", "s2", 2),
+                        ("Neutral", "s1", 3)):
+        write_audio(root / emo / f"{spk}_{n}.wav", freq=200 + 30 * n)
+    write_audio(root / "loose_1.wav")
+    write_audio(root / "Sad" / "nospeaker.wav")
+    return root
+
+
+def test_folders_emotion_from_folder_speaker_from_regex(tmp_path, capsys):
+    out = tmp_path / "m" / "mine.csv"
+    assert main(["prepare", "folders", str(make_folders(tmp_path / "c")), "--name", "mine",
+                 "--speaker", r"(?P<speaker>s\d)_", "--out-dir", str(out.parent)]) == 0
+    rows = rows_by_id(out)
+    # s1_1.wav is in Angry and in Sad: the ids keep them apart
+    assert sorted(rows) == ["Angry_s1_1", "Angry_s2_1", "Neutral_s1_3", "Sad_s1_1", "Sad_s2_2"]
+    assert (rows["Sad_s1_1"]["emotion"], rows["Sad_s1_1"]["speaker"], rows["Sad_s1_1"]["corpus"]) == ("sad", "s1", "mine")
+    assert "not in an emotion folder" in skip_reason_of(out, "loose_1.wav")
+    assert "does not match" in skip_reason_of(out, "nospeaker.wav")
+    assert "skipped 2" in capsys.readouterr().out
+    df, names, dropped = load_labelled(load_config("mine", [], [f"data.manifest_dir={out.parent}"]))
+    assert len(df) == 5 and names == ["angry", "happy", "neutral", "sad"] and not dropped
+
+
+def test_folders_needs_a_speaker_regex_with_a_named_group(tmp_path):
+    root = make_folders(tmp_path / "c")
+    with pytest.raises(DataError, match="needs SPEAKER="):
+        prepare_folders(root, tmp_path / "x.csv")
+    with pytest.raises(DataError, match=r"named group \(\?P<speaker>"):
+        prepare_folders(root, tmp_path / "x.csv", speaker=r"(s\d)_")
+    with pytest.raises(DataError, match="not a valid regular expression"):
+        prepare_folders(root, tmp_path / "x.csv", speaker=r"(?P<speaker>s\d")
+
+
 # ================================================================ synthetic demo
 
 @pytest.fixture(scope="module")
@@ -562,3 +600,19 @@ def test_real_librispeech_sample(tmp_path):
     assert all(p.endswith(".flac") and Path(p).is_file() for p in df["path"])
     assert set(df["emotion"]) == {""}
     assert sidecar(out)["skipped"] == {}
+
+
+@requires_real_data
+def test_real_urdu_and_turev(tmp_path):
+    from mtl_aug.corpora import prepare_turev, prepare_urdu
+    prepare_urdu(REAL_DATA / "urdu", tmp_path / "urdu.csv", strict=True)
+    urdu = read_manifest(tmp_path / "urdu.csv")
+    assert len(urdu) == 400 and urdu["speaker"].nunique() == 29
+    assert set(urdu["gender"]) == {"M", "F"} and urdu["speaker"].str.match(r"^[MF]\d+$").all()
+    assert Counter(urdu["emotion"]) == Counter({"angry": 100, "happy": 100, "neutral": 100, "sad": 100})
+    prepare_turev(REAL_DATA / "turev", tmp_path / "turev.csv", strict=True)
+    turev = read_manifest(tmp_path / "turev.csv")
+    assert len(turev) == 1735
+    assert sorted(turev["speaker"].unique()) == ["1157", "1234", "1358", "1984", "6783", "7895"]
+    kept, names, dropped = apply_class_map(turev, "four_class")
+    assert len(kept) == 1735 - 408 and dropped == Counter({"calm": 408})   # calm has no four_class class

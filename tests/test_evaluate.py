@@ -19,7 +19,8 @@ from mtl_aug.cli import build_parser, main
 from mtl_aug.config import ConfigError
 from mtl_aug.corpora import prepare_generic
 from mtl_aug.corpora.synthetic import generate_synthetic
-from mtl_aug.evaluate import evaluate_checkpoint, predict_files, run_cross
+from mtl_aug.audio import load_audio
+from mtl_aug.evaluate import evaluate_checkpoint, predict_files, predict_waves, run_cross
 from mtl_aug.loso import run_loso
 from mtl_aug.manifest import DataError
 from mtl_aug.noise import NoiseBank, active_power, mix_at_snr, run_noise
@@ -196,13 +197,53 @@ def test_predict_handles_long_and_unreadable_files(corpus, tmp_path, capsys):
     assert rows[0]["windows"] == 3 and rows[1]["windows"] == 1
     assert sum(v for k, v in rows[0].items() if k.startswith("p_")) == pytest.approx(1, abs=1e-3)
     assert len(errors) == 1 and "broken.wav" in errors[0]
-    out = tmp_path / "pred.jsonl"
+    assert [r["warning"] for r in rows] == ["", ""]
+    sf.write(audio / "silent.wav", np.zeros(16000, np.float32), 16000)
+    sf.write(audio / "blip.wav", np.full(800, 0.1, np.float32), 16000)
+    out = tmp_path / "not" / "yet" / "pred.jsonl"       # its folder is made before the work
     (audio / "notes.txt").write_text("a file in the folder that is not audio")
     assert main(["predict", str(audio), "--checkpoint", ckpt, "--format", "jsonl", "--out", str(out)]) == 0
-    lines = [json.loads(l) for l in out.read_text().splitlines()]
-    assert [l["pred"] for l in lines] == [r["pred"] for r in rows]
+    lines = {Path(l["file"]).name: l for l in map(json.loads, out.read_text().splitlines())}
+    assert [lines[Path(r["file"]).name]["pred"] for r in rows] == [r["pred"] for r in rows]
+    assert lines["silent.wav"]["warning"].startswith("silent") and "too short" in lines["blip.wav"]["warning"]
     err = capsys.readouterr().err
     assert "broken.wav" in err and "1 files not read, not audio by their suffix (.txt 1" in err
+    assert "warning: " in err and "silent.wav: silent" in err
+
+
+def test_predict_grouped_by_speaker_matches_the_evaluation_path(corpus, tmp_path):
+    """`predict --speaker-from` on a test speaker's files gives the evaluation's probabilities
+    (speaker statistics and centring from the same files); a lone file is normalised with the
+    training statistics that the checkpoint carries."""
+    from mtl_aug.evaluate import evaluate_frame, labelled_for, load_checkpoint, speakers_from
+    from mtl_aug.train import train_fold
+    cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1)
+    ckpt = train_fold(cfg, "spk00", verbose=False)["checkpoint"]
+    lit = load_checkpoint(ckpt)
+    df = labelled_for(lit, corpus / "synthetic_demo.csv")
+    test = df[df["speaker"].isin(["spk00", "spk02"])].reset_index(drop=True)
+    assert (test["speaker"].value_counts() >= 10).all()            # enough to be centred
+    expected = evaluate_frame(lit, test)["probs"]
+    # the speaker as a folder name: copies of the files under <speaker>/
+    paths = []
+    for path, spk in zip(test["path"], test["speaker"]):
+        paths.append(tmp_path / "by" / spk / Path(path).name)
+        paths[-1].parent.mkdir(parents=True, exist_ok=True)
+        paths[-1].write_bytes(Path(path).read_bytes())
+    rows, errors = predict_files(paths, ckpt, speakers=speakers_from(paths, "folder"))
+    got = torch.tensor([[r[f"p_{n}"] for n in lit.class_names] for r in rows])
+    assert not errors and [r["speaker"] for r in rows] == test["speaker"].tolist()
+    assert torch.allclose(got, expected, atol=1e-4)
+    # one file alone: the training set's statistics, stored at training (speaker normalisation)
+    train = df[~df["speaker"].isin(["spk00", "spk01"])]
+    stored = torch.stack([lit.logmel.mean, lit.logmel.std]).cpu()
+    assert torch.allclose(stored, lit.logmel.stats([load_audio(p) for p in train["path"]]), atol=1e-4)
+    lone = predict_files(paths[:1], ckpt)[0][0]
+    wave = load_audio(paths[0])
+    manual = predict_waves(lit, [wave], stats=stored[None])[0]
+    assert [lone[f"p_{n}"] for n in lit.class_names] == pytest.approx(manual.tolist(), abs=1e-4)
+    with pytest.raises(DataError, match="no speaker for 1 file"):
+        speakers_from([tmp_path / "x.wav", paths[0]], r"(?P<speaker>spk\d+)")
 
 
 def test_cli_reports_bad_input_with_exit_code_2(tmp_path, capsys):

@@ -48,10 +48,11 @@ def test_head_shapes_for_variable_length_batch():
 
 
 @pytest.mark.parametrize("normalise", ["speaker", "utterance", "corpus"])
-def test_emotion_logits_do_not_change_with_more_padding(normalise):
+@pytest.mark.parametrize("silence", [[], ["features.silence_db=20", "features.trim_silence=true"]])
+def test_emotion_logits_do_not_change_with_more_padding(normalise, silence):
     for variant, pool_first in (([], True), (["stl"], True), ([], False)):
         cfg = load_config("synthetic_demo", ["debug", *variant],
-                          [f"features.normalise={normalise}", f"model.pool_before_norm={pool_first}"])
+                          [f"features.normalise={normalise}", f"model.pool_before_norm={pool_first}", *silence])
         lit = LitMTLAug(cfg, NAMES, COUNTS).eval()
         torch.manual_seed(1)
         for bn in lit.modules():      # trained-like batch norm: shifts zero padding well off zero
