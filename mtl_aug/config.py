@@ -146,6 +146,12 @@ def validate(cfg: dict) -> None:
             ("train.patience", lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
              "null (no early stopping) or a positive integer"),
             ("features.silence_db", lambda v: v is None or (_number(v) and v > 0), "null or a positive number of dB"),
+            ("corrupt.noise_prob", lambda v: _number(v) and 0 <= v <= 1, "a probability from 0 to 1"),
+            ("corrupt.reverb_prob", lambda v: _number(v) and 0 <= v <= 1, "a probability from 0 to 1"),
+            ("corrupt.snr_db", lambda v: _range(v), "two numbers [low, high] in dB"),
+            ("corrupt.rt60", lambda v: _range(v) and v[0] > 0, "two positive numbers [low, high] in seconds"),
+            ("corrupt.noise_dirs", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+             "a list of folders"),
             ("data.styles", lambda v: v is None or (isinstance(v, list) and all(isinstance(x, str) for x in v)),
              "null or a list such as [improvised]")):
         section, name = key.split(".")
@@ -176,6 +182,10 @@ def validate(cfg: dict) -> None:
 
 def _number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _range(v) -> bool:
+    return isinstance(v, list) and len(v) == 2 and all(_number(x) for x in v) and v[0] <= v[1]
 
 
 def load_class_sets() -> dict:

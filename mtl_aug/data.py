@@ -61,6 +61,7 @@ class UtteranceDataset(Dataset):
         self.sr = cfg["data"]["sample_rate"]
         self.cache: dict[int, torch.Tensor] | None = {} if cache else None
         self.speaker_stats: dict[str, torch.Tensor] | None = None   # set for normalise = speaker
+        self.corrupt = None            # a corrupt.Corruptor, set for the labelled training set
 
     def set_speaker_stats(self, logmel: LogMel, per_speaker: int | None = None) -> None:
         """Each speaker's log-mel statistics, from that speaker's utterances here (the first
@@ -103,6 +104,8 @@ class UtteranceDataset(Dataset):
         if self.train:
             rng = np.random.default_rng(item_seed)
             wave = self.crop(i, rng)
+            if self.corrupt is not None:
+                wave = self.corrupt(wave, item_seed)
             item.update(augment.draw(rng, k, self.cfg["features"]["n_mels"]))
             if item["aug"] == augment.SPEED:
                 wave = augment.speed_perturb(wave, item["speed"], self.sr)
@@ -174,6 +177,9 @@ class EmotionDataModule(pl.LightningDataModule):
         cache = cfg["data"]["cache_audio"]
         self.datasets = {role: UtteranceDataset(frame, cfg, train=role == "train", cache=cache)
                          for role, frame in self.frames.items()}
+        if cfg["corrupt"]["noise_prob"] or cfg["corrupt"]["reverb_prob"]:
+            from .corrupt import Corruptor   # audiomentations takes a second to import: only when used
+            self.datasets["train"].corrupt = Corruptor(cfg, cfg["data"]["sample_rate"])
         if self.unlabelled is not None:
             # unlabelled speech (e.g. 100 h of LibriSpeech) is decoded on the fly, never held in memory
             self.datasets["unlabelled"] = UtteranceDataset(self.unlabelled, cfg, train=True, cache=False)

@@ -23,7 +23,8 @@ from mtl_aug.audio import load_audio
 from mtl_aug.evaluate import evaluate_checkpoint, predict_files, predict_waves, run_cross
 from mtl_aug.loso import run_loso
 from mtl_aug.manifest import DataError
-from mtl_aug.noise import NoiseBank, active_power, mix_at_snr, run_noise
+from mtl_aug.mixing import NoiseBank, active_power, mix_at_snr
+from mtl_aug.noise import run_noise
 from mtl_aug.report import report, summarise_loso
 
 
