@@ -90,6 +90,12 @@ def cmd_cross(args) -> None:
     run_cross(cfg, args.test, args.seeds)
 
 
+def cmd_loco(args) -> None:
+    from .evaluate import run_loco
+    cfg = load_config(args.corpora[0], args.config, ["data.classes=four_class", *args.set])
+    run_loco(cfg, args.corpora, args.seeds)
+
+
 def cmd_noise(args) -> None:
     from .noise import run_noise
     cfgs = [load_config(args.corpus, [v, *args.config], args.set) for v in args.variants]
@@ -190,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overlays(p)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.set_defaults(func=cmd_cross)
+
+    p = sub.add_parser("eval-loco", help="leave one corpus out: train on the others (union), test on it")
+    p.add_argument("--corpora", nargs="+", required=True, help="prepared corpora, e.g. emodb urdu turev")
+    _add_overlays(p)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.set_defaults(func=cmd_loco)
 
     p = sub.add_parser("eval-noise", help="LOSO models trained on clean speech, tested at each SNR")
     p.add_argument("--corpus", required=True)

@@ -135,21 +135,31 @@ def collate(items: list[dict]) -> dict:
 def load_labelled(cfg: dict, corpus: str | None = None) -> tuple[pd.DataFrame, list[str], Counter]:
     """A corpus manifest with the configured class map (and style filter) applied, and the
     count of utterances dropped by each native label outside the class set and by each style
-    outside data.styles ("style <name>")."""
+    outside data.styles ("style <name>"). `a+b` is the union of corpora a and b, each mapped
+    by its own class map; their speakers (and sessions) are kept apart as `a:<speaker>`."""
     corpus = corpus or cfg["corpus"]
-    df = read_manifest(manifest_path(cfg["data"]["manifest_dir"], corpus))
-    styles, dropped = cfg["data"]["styles"], Counter()
-    if styles:
-        keep = df["style"].isin(styles)
-        dropped.update(f"style {s or '<none>'}" for s in df.loc[~keep, "style"])
-        df = df[keep]
+    parts = corpus.split("+")
+    frames, dropped, names = [], Counter(), None
+    for part in parts:
+        df = read_manifest(manifest_path(cfg["data"]["manifest_dir"], part))
+        styles = cfg["data"]["styles"]
+        if styles:
+            keep = df["style"].isin(styles)
+            dropped.update(f"style {s or '<none>'}" for s in df.loc[~keep, "style"])
+            df = df[keep]
+            if df.empty:
+                raise DataError(f"data.styles={styles} leaves no utterance of {part}")
+        df, names, unmapped = apply_class_map(df, cfg["data"]["classes"])
         if df.empty:
-            raise DataError(f"data.styles={styles} leaves no utterance of {corpus}")
-    df, names, unmapped = apply_class_map(df, cfg["data"]["classes"])
-    if df.empty:
-        raise DataError(f"class set '{cfg['data']['classes']}' maps no utterance of {corpus} "
-                        f"(its labels: {', '.join(sorted(unmapped))})")
-    return df, names, dropped + unmapped
+            raise DataError(f"class set '{cfg['data']['classes']}' maps no utterance of {part} "
+                            f"(its labels: {', '.join(sorted(unmapped))})")
+        if len(parts) > 1:
+            df["speaker"] = f"{part}:" + df["speaker"]
+            df["session"] = df["session"].where(df["session"] == "", f"{part}:" + df["session"])
+            unmapped = Counter({f"{part}:{k}": v for k, v in unmapped.items()})
+        frames.append(df)
+        dropped += unmapped
+    return pd.concat(frames, ignore_index=True), names, dropped
 
 
 class EmotionDataModule(pl.LightningDataModule):

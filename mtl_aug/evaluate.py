@@ -107,6 +107,9 @@ def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
     """Train on all speakers of cfg['corpus'] (validation speaker(s) held out of it), test on
     every utterance of `test_corpus`, one row per seed; returns the results folder."""
     from .report import mean_std, plot_confusion
+    if test_corpus in cfg["corpus"].split("+"):
+        raise ConfigError(f"{test_corpus} is among the training corpora ({cfg['corpus']}): a test on it "
+                          "is not cross-corpus")
     # the test corpus must be prepared and map into the class set; data.styles filters training only
     load_labelled(dict(cfg, data=dict(cfg["data"], styles=None)), test_corpus)
     out = Path(cfg["results_dir"]) / "cross" / f"{cfg['corpus']}_to_{test_corpus}" / cfg["variant"]
@@ -185,6 +188,34 @@ def speakers_from(paths: list[Path], spec: str) -> list[str]:
         raise DataError(f"--speaker-from {spec}: no speaker for {len(missing)} file(s): "
                         f"{', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
     return [found[p] for p in paths]
+
+
+def run_loco(cfg: dict, corpora: list[str], seeds: list[int]) -> Path:
+    """Leave one corpus out: for each corpus, train on the union of the others and test on it
+    (run_cross); one summary table over the held-out corpora."""
+    from .report import mean_std
+    if len(corpora) < 2 or len(set(corpora)) < len(corpora):
+        raise ConfigError(f"leave-one-corpus-out needs two or more different corpora, got {corpora}")
+    for c in corpora:                            # every manifest prepared and mapped before any training
+        load_labelled(dict(cfg, data=dict(cfg["data"], styles=None)), c)
+    rows = []
+    for held_out in corpora:
+        train = "+".join(c for c in corpora if c != held_out)
+        out = run_cross(dict(cfg, corpus=train), held_out, seeds)
+        table = pd.read_csv(out / "seeds.csv")
+        rows.append({"test": held_out, "train": train, "uar": mean_std(table["uar"]), "wa": mean_std(table["wa"]),
+                     "utterances": int(table["n"].iloc[0])})
+    out = Path(cfg["results_dir"]) / "loco" / "+".join(corpora) / cfg["variant"]
+    out.mkdir(parents=True, exist_ok=True)
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "corpora.csv", index=False)
+    md = [f"# Leave one corpus out: {', '.join(corpora)} ({cfg['variant']})", "",
+          f"UAR % and WA % (mean ± std over seeds {', '.join(map(str, seeds))}) on each held-out corpus, "
+          "trained on the others.", "", "| held out | trained on | UAR | WA | utterances |", "|---|---|---|---|---|"]
+    md += [f"| {r['test']} | {r['train']} | {r['uar']} | {r['wa']} | {r['utterances']} |" for r in rows]
+    (out / "summary.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    return out
 
 
 def predict_files(paths: list[Path], checkpoint: str | Path, window: float = 10.0,
