@@ -214,14 +214,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_noise)
 
     p = sub.add_parser("evaluate", help="a checkpoint on every utterance of a manifest (no retraining)")
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", required=True, nargs="+",
+                   help="a checkpoint, or several (e.g. one per seed) whose class probabilities are averaged")
     p.add_argument("--manifest", required=True)
     p.add_argument("--out", help="folder for results.json and confusion.png")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="emotion and class probabilities per audio file")
     p.add_argument("inputs", nargs="+", help="audio files or folders")
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", required=True, nargs="+",
+                   help="a checkpoint, or several (e.g. one per seed) whose class probabilities are averaged")
     p.add_argument("--format", choices=["csv", "jsonl"], default="csv")
     p.add_argument("--out", help="output file (default: stdout)")
     p.add_argument("--window", type=float, default=10.0, help="seconds; longer files are averaged over windows")

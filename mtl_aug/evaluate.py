@@ -85,21 +85,35 @@ def labelled_for(lit: LitMTLAug, manifest: str | Path) -> pd.DataFrame:
     return df
 
 
-def evaluate_checkpoint(checkpoint: str | Path, manifest: str | Path, out: Path | None = None) -> dict:
-    """`mtl-aug evaluate`: a checkpoint on every utterance of a manifest; no retraining."""
-    lit = load_checkpoint(checkpoint)
+def load_ensemble(checkpoints: list[str | Path]) -> list[LitMTLAug]:
+    """Checkpoints whose probabilities are averaged: they must share the class set."""
+    models = [load_checkpoint(c) for c in checkpoints]
+    for c, m in zip(checkpoints[1:], models[1:]):
+        if m.class_names != models[0].class_names:
+            raise ConfigError(f"{c} predicts {m.class_names}, {checkpoints[0]} {models[0].class_names}: "
+                              "an ensemble needs one class set")
+    return models
+
+
+def evaluate_checkpoint(checkpoints: list[str | Path], manifest: str | Path, out: Path | None = None) -> dict:
+    """`mtl-aug evaluate`: a checkpoint (or several, their class probabilities averaged) on every
+    utterance of a manifest; no retraining."""
+    models = load_ensemble(checkpoints)
+    lit = models[0]
     df = labelled_for(lit, manifest)
-    result = evaluate_frame(lit, df)
-    summary = {"checkpoint": str(checkpoint), "manifest": str(manifest), "class_names": lit.class_names,
+    probs = torch.stack([evaluate_frame(m, df)["probs"] for m in models]).mean(0)
+    result = scores(probs.argmax(-1), torch.tensor(df["label"].to_numpy()), lit.num_classes)
+    summary = {"checkpoints": [str(c) for c in checkpoints], "manifest": str(manifest), "class_names": lit.class_names,
                **{k: result[k] for k in ("uar", "wa", "recall", "confusion", "n")}}
-    print(f"{Path(manifest).stem}: UAR {result['uar']:.4f}  WA {result['wa']:.4f}  ({result['n']} utterances)")
+    what = f"ensemble of {len(models)}: " if len(models) > 1 else ""
+    print(f"{Path(manifest).stem}: {what}UAR {result['uar']:.4f}  WA {result['wa']:.4f}  ({result['n']} utterances)")
     print(confusion_table(result["confusion"], lit.class_names))
     if out is not None:
         from .report import plot_confusion
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
         plot_confusion(result["confusion"], lit.class_names, out / "confusion.png",
-                       f"{Path(checkpoint).parent.parent.name} on {Path(manifest).stem}")
+                       f"{Path(checkpoints[0]).parent.parent.name}{' +' if len(models) > 1 else ''} on {Path(manifest).stem}")
     return summary
 
 
@@ -113,11 +127,12 @@ def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
     # the test corpus must be prepared and map into the class set; data.styles filters training only
     load_labelled(dict(cfg, data=dict(cfg["data"], styles=None)), test_corpus)
     out = Path(cfg["results_dir"]) / "cross" / f"{cfg['corpus']}_to_{test_corpus}" / cfg["variant"]
-    rows, confusion = [], None
+    rows, confusion, checkpoints = [], None, []
+    manifest = Path(cfg["data"]["manifest_dir"]) / f"{test_corpus}.csv"
     for seed in seeds:
         trained = train_fold(dict(cfg, seed=seed), all_speakers=True)
-        res = evaluate_checkpoint(tested_checkpoint(dict(cfg, seed=seed), trained), Path(cfg["data"]["manifest_dir"]) / f"{test_corpus}.csv",
-                                  out / f"seed{seed}")
+        checkpoints.append(tested_checkpoint(dict(cfg, seed=seed), trained))
+        res = evaluate_checkpoint([checkpoints[-1]], manifest, out / f"seed{seed}")
         rows.append({"seed": seed, "uar": res["uar"], "wa": res["wa"], "n": res["n"], "val_uar": trained["val_uar"]})
         confusion = res["confusion"] if confusion is None else (torch.tensor(confusion) + torch.tensor(res["confusion"])).tolist()
         names = res["class_names"]
@@ -129,6 +144,10 @@ def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
           f"utterance of {test_corpus}; classes {', '.join(names)}.", "",
           "| seeds | UAR (mean ± std over seeds) | WA (mean ± std over seeds) | utterances |", "|---|---|---|---|",
           f"| {', '.join(map(str, seeds))} | {mean_std(table['uar'])} | {mean_std(table['wa'])} | {rows[0]['n']} |"]
+    if len(seeds) > 1:
+        ens = evaluate_checkpoint(checkpoints, manifest, out / "ensemble")
+        md += [f"| ensemble of {len(seeds)} (probabilities averaged) | {100 * ens['uar']:.2f} | {100 * ens['wa']:.2f} | "
+               f"{ens['n']} |"]
     (out / "summary.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return out
@@ -218,11 +237,21 @@ def run_loco(cfg: dict, corpora: list[str], seeds: list[int]) -> Path:
     return out
 
 
-def predict_files(paths: list[Path], checkpoint: str | Path, window: float = 10.0,
+def _stats(lit: LitMTLAug, waves: list[torch.Tensor], group: list[str] | None) -> torch.Tensor | None:
+    """The statistics `predict` normalises with: the group's (one speaker's files) when given,
+    else the training set's (lone_stats), else, for an older checkpoint, the file's own."""
+    if group is not None:
+        return speaker_stats(lit, waves, group)
+    stats = lone_stats(lit, len(waves))
+    return stats if stats is not None else speaker_stats(lit, waves, ["file"] * len(waves))
+
+
+def predict_files(paths: list[Path], checkpoints: list[str | Path], window: float = 10.0,
                   speakers: list[str] | None = None) -> tuple[list[dict], list[str]]:
     """Per file: predicted emotion, class probabilities and a warning for audio too short or
     silent to judge. Files longer than `window` seconds are cut into windows whose
-    probabilities are averaged. Unreadable files are reported by name and skipped.
+    probabilities are averaged, as are those of several checkpoints (an ensemble). Unreadable
+    files are reported by name and skipped.
 
     With `speakers` (one per path), each speaker's files are predicted together, as the
     evaluation does: per-speaker normalisation statistics from all of that speaker's audio,
@@ -233,11 +262,13 @@ def predict_files(paths: list[Path], checkpoint: str | Path, window: float = 10.
         raise ConfigError(f"--window must be at least 1 second, got {window}")
     if speakers is not None and len(speakers) != len(paths):
         raise ValueError("one speaker per path")
-    lit = load_checkpoint(checkpoint)
+    models = load_ensemble(checkpoints)
+    lit = models[0]
     sr = lit.cfg["data"]["sample_rate"]
-    if lit.logmel.normalise == "speaker" and not lit.logmel.has_corpus_stats and speakers is None:
-        print(f"{checkpoint}: trained before training statistics were stored; each file is normalised "
-              "on itself, which loses much of the accuracy (group files with --speaker-from)", file=sys.stderr)
+    for c, m in zip(checkpoints, models):
+        if m.logmel.normalise == "speaker" and not m.logmel.has_corpus_stats and speakers is None:
+            print(f"{c}: trained before training statistics were stored; each file is normalised on itself, "
+                  "which loses much of the accuracy (group files with --speaker-from)", file=sys.stderr)
     if speakers is not None:
         groups = pd.Series(range(len(paths))).groupby(list(speakers), sort=False).indices   # speaker -> positions
     else:
@@ -258,13 +289,9 @@ def predict_files(paths: list[Path], checkpoint: str | Path, window: float = 10.
             warn[i] = (file_warning(wave, sr), round(len(wave) / sr, 3), len(chunks))
         if not waves:
             continue
-        if speakers is not None:
-            group = [str(key)] * len(waves)
-            probs = predict_waves(lit, waves, stats=speaker_stats(lit, waves, group), speakers=group)
-        else:
-            stats = lone_stats(lit, len(waves))
-            probs = predict_waves(lit, waves, stats=stats if stats is not None
-                                  else speaker_stats(lit, waves, ["file"] * len(waves)))
+        group = [str(key)] * len(waves) if speakers is not None else None
+        probs = torch.stack([predict_waves(m, waves, stats=_stats(m, waves, group), speakers=group)
+                             for m in models]).mean(0)
         owner_t = torch.tensor(owner)
         for i, (warning, duration, n_windows) in warn.items():
             p = probs[owner_t == i].mean(0)

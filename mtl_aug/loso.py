@@ -155,7 +155,9 @@ def summarise(cfg: dict, seeds: list[int], spk: list[str], names: list[str]) -> 
                          "val_uar": r["val_uar"]})
             p = pd.read_csv(d / "predictions.csv", dtype={"speaker": str})
             idx = {n: i for i, n in enumerate(names)}
-            preds.append(pd.DataFrame({"seed": seed, "fold": s, "target": p["target"].map(idx), "pred": p["pred"].map(idx)}))
+            probs = p[[f"p_{n}" for n in names]].to_numpy()
+            preds.append(pd.DataFrame({"seed": seed, "fold": s, "utt_id": p["utt_id"], "target": p["target"].map(idx),
+                                       "pred": p["pred"].map(idx), **{f"p{j}": probs[:, j] for j in range(len(names))}}))
     out = loso_results_dir(cfg)
     summarise_loso(pd.DataFrame(rows), pd.concat(preds, ignore_index=True), names, out,
                              f"{cfg['corpus']} {cfg['variant']}")

@@ -23,6 +23,7 @@ from mtl_aug.audio import load_audio
 from mtl_aug.evaluate import evaluate_checkpoint, predict_files, predict_waves, run_cross
 from mtl_aug.loso import run_loso
 from mtl_aug.manifest import DataError
+from mtl_aug.metrics import scores
 from mtl_aug.mixing import NoiseBank, active_power, mix_at_snr
 from mtl_aug.noise import run_noise
 from mtl_aug.report import report, summarise_loso
@@ -132,15 +133,38 @@ def test_cross_corpus_trains_once_and_tests_every_utterance(corpus, tmp_path):
     csv = generate_synthetic(other, speakers=3, per_emotion=2, seed=7)
     prepare_generic(csv, corpus / "other_corpus.csv", corpus="other_corpus")
     cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1, results_dir=tmp_path / "results")
-    out = run_cross(cfg, "other_corpus", [0])
+    out = run_cross(cfg, "other_corpus", [0, 1])
     res = json.loads((out / "seed0" / "results.json").read_text())
     assert res["n"] == 24
     trained = json.loads((tmp_path / "runs" / "synthetic_demo" / "mtl_aug" / "seed0" / "all" / "results.json").read_text())
     assert "uar" not in trained and trained["test_speakers"] == []
     # the same checkpoint evaluated again without retraining gives the same numbers
-    again = evaluate_checkpoint(res["checkpoint"], corpus / "other_corpus.csv")
+    again = evaluate_checkpoint(res["checkpoints"], corpus / "other_corpus.csv")
     assert again["uar"] == res["uar"] and again["confusion"] == res["confusion"]
-    assert "| 0 |" in (out / "summary.md").read_text()
+    # the two seeds as an ensemble: the argmax of their averaged probabilities
+    from mtl_aug.evaluate import evaluate_frame, labelled_for, load_checkpoint
+    seed1 = json.loads((out / "seed1" / "results.json").read_text())["checkpoints"]
+    models = [load_checkpoint(c) for c in res["checkpoints"] + seed1]
+    df = labelled_for(models[0], corpus / "other_corpus.csv")
+    mean = (evaluate_frame(models[0], df)["probs"] + evaluate_frame(models[1], df)["probs"]) / 2
+    ens = json.loads((out / "ensemble" / "results.json").read_text())
+    assert ens["confusion"] == scores(mean.argmax(-1), torch.tensor(df["label"].to_numpy()), 4)["confusion"]
+    md = (out / "summary.md").read_text()
+    assert "| 0, 1 |" in md and f"| ensemble of 2 (probabilities averaged) | {100 * ens['uar']:.2f} |" in md
+
+
+def test_loso_ensemble_averages_each_utterance_over_seeds():
+    # fold a: seeds disagree on u2; their mean picks class 1 (0.3+0.9 vs 0.7+0.1); fold b: one utterance
+    preds = pd.DataFrame({"seed": [0, 0, 1, 1, 0, 1], "fold": ["a", "a", "a", "a", "b", "b"],
+                          "utt_id": ["u1", "u2", "u1", "u2", "u3", "u3"], "target": [0, 1, 0, 1, 1, 1],
+                          "p0": [0.8, 0.7, 0.6, 0.1, 0.6, 0.3], "p1": [0.2, 0.3, 0.4, 0.9, 0.4, 0.7]})
+    from mtl_aug.report import ensemble_scores
+    e = ensemble_scores(preds, 2)
+    # fold a: both right (UAR 1); fold b: u3 mean p1 0.55 -> right (UAR over the class present: 1)
+    assert e == {"uar_mean": 1.0, "pooled_uar": 1.0}
+    preds.loc[5, ["p0", "p1"]] = [0.5, 0.5]             # fold b: mean p0 0.55 -> wrong
+    e = ensemble_scores(preds, 2)
+    assert e["uar_mean"] == pytest.approx(0.5) and e["pooled_uar"] == pytest.approx((1 + 0.5) / 2)
 
 
 def test_mixture_snr_is_exact_on_active_speech():
@@ -193,7 +217,7 @@ def test_predict_handles_long_and_unreadable_files(corpus, tmp_path, capsys):
     sf.write(audio / "long.wav", np.random.default_rng(0).standard_normal(16000 * 25).astype(np.float32) * 0.1, 16000)
     sf.write(audio / "short.flac", np.random.default_rng(1).standard_normal(16000).astype(np.float32) * 0.1, 16000)
     (audio / "broken.wav").write_text("not audio")
-    rows, errors = predict_files(sorted(audio.iterdir()), ckpt)
+    rows, errors = predict_files(sorted(audio.iterdir()), [ckpt])
     assert [Path(r["file"]).name for r in rows] == ["long.wav", "short.flac"]
     assert rows[0]["windows"] == 3 and rows[1]["windows"] == 1
     assert sum(v for k, v in rows[0].items() if k.startswith("p_")) == pytest.approx(1, abs=1e-3)
@@ -231,7 +255,7 @@ def test_predict_grouped_by_speaker_matches_the_evaluation_path(corpus, tmp_path
         paths.append(tmp_path / "by" / spk / Path(path).name)
         paths[-1].parent.mkdir(parents=True, exist_ok=True)
         paths[-1].write_bytes(Path(path).read_bytes())
-    rows, errors = predict_files(paths, ckpt, speakers=speakers_from(paths, "folder"))
+    rows, errors = predict_files(paths, [ckpt], speakers=speakers_from(paths, "folder"))
     got = torch.tensor([[r[f"p_{n}"] for n in lit.class_names] for r in rows])
     assert not errors and [r["speaker"] for r in rows] == test["speaker"].tolist()
     assert torch.allclose(got, expected, atol=1e-4)
@@ -239,7 +263,7 @@ def test_predict_grouped_by_speaker_matches_the_evaluation_path(corpus, tmp_path
     train = df[~df["speaker"].isin(["spk00", "spk01"])]
     stored = torch.stack([lit.logmel.mean, lit.logmel.std]).cpu()
     assert torch.allclose(stored, lit.logmel.stats([load_audio(p) for p in train["path"]]), atol=1e-4)
-    lone = predict_files(paths[:1], ckpt)[0][0]
+    lone = predict_files(paths[:1], [ckpt])[0][0]
     wave = load_audio(paths[0])
     manual = predict_waves(lit, [wave], stats=stored[None])[0]
     assert [lone[f"p_{n}"] for n in lit.class_names] == pytest.approx(manual.tolist(), abs=1e-4)
