@@ -26,7 +26,7 @@ SPEAKER ?=
 opt = $(if $(2),$(1) $(2))
 COMMON = $(call opt,--config,$(CONFIG)) $(call opt,--set,$(SET))
 
-.PHONY: help install demo test manifests download train loso eval-cross eval-loco eval-noise bench clean
+.PHONY: help install demo test manifests download train loso eval-cross eval-loco eval-predict eval-noise bench clean
 
 help:
 	@echo "make demo                                   install, then train + test on the SYNTHETIC demo corpus"
@@ -39,6 +39,7 @@ help:
 	@echo "make loso CORPUS=<c> [SEEDS='0 1 2'] [JOBS=2] [FOLD_INDEX=i] [CONFIG=...]"
 	@echo "make eval-cross TRAIN=iemocap TEST=msp_improv [SEEDS='0 1 2'] [CONFIG=...]"
 	@echo "make eval-loco CORPORA='emodb urdu turev' [SEEDS=...]   leave one corpus out (4 classes)"
+	@echo "make eval-predict CORPUS=<c> [SEEDS=...]   the LOSO models through predict, one file at a time"
 	@echo "make eval-noise CORPUS=<c> NOISE=<dir> [SNRS='0 10 20'] [VARIANTS='stl mtl_aug'] [JOBS=2]"
 	@echo "make bench                                  throughput / real-time-factor figures"
 
@@ -75,6 +76,9 @@ eval-cross: $(STAMP)
 
 eval-loco: $(STAMP)
 	$(MTL) eval-loco --corpora $(CORPORA) --seeds $(SEEDS) $(COMMON)
+
+eval-predict: $(STAMP)
+	$(MTL) eval-predict --corpus $(CORPUS) --seeds $(SEEDS) $(COMMON)
 
 eval-noise: $(STAMP)
 	@test -n "$(NOISE)" || (echo "NOISE=<DEMAND folder or folder of noise files> is required" && exit 2)

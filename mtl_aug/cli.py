@@ -96,6 +96,11 @@ def cmd_loco(args) -> None:
     run_loco(cfg, args.corpora, args.seeds)
 
 
+def cmd_deployed(args) -> None:
+    from .deployed import run_deployed
+    run_deployed(load_config(args.corpus, args.config, args.set), args.seeds)
+
+
 def cmd_noise(args) -> None:
     from .noise import run_noise
     cfgs = [load_config(args.corpus, [v, *args.config], args.set) for v in args.variants]
@@ -202,6 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overlays(p)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.set_defaults(func=cmd_loco)
+
+    p = sub.add_parser("eval-predict", help="the LOSO models through `predict` on their test speaker, one file at "
+                                            "a time and grouped by speaker, beside the evaluation path")
+    p.add_argument("--corpus", required=True)
+    _add_overlays(p)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.set_defaults(func=cmd_deployed)
 
     p = sub.add_parser("eval-noise", help="LOSO models trained on clean speech, tested at each SNR")
     p.add_argument("--corpus", required=True)

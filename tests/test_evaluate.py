@@ -21,6 +21,7 @@ from mtl_aug.corpora import prepare_generic
 from mtl_aug.corpora.synthetic import generate_synthetic
 from mtl_aug.audio import load_audio
 from mtl_aug.evaluate import evaluate_checkpoint, predict_files, predict_waves, run_cross
+from mtl_aug.deployed import run_deployed
 from mtl_aug.loso import run_loso
 from mtl_aug.manifest import DataError
 from mtl_aug.metrics import scores
@@ -47,6 +48,12 @@ def test_loso_runs_every_fold_once_and_summarises(corpus, tmp_path, monkeypatch)
         assert (out / name).is_file()
     table = report([out])
     assert "synthetic_demo mtl_aug" in table and f"{100 * summary['pooled_uar']:.2f}" in table
+    # the same models through predict: grouped by speaker it is the evaluation path, file by file
+    deployed = json.loads((run_deployed(cfg, [0]) / "summary.json").read_text())
+    assert deployed["evaluation path"]["pooled_uar"] == pytest.approx(summary["pooled_uar"])
+    assert deployed["evaluation path"]["uar_mean_over_folds"] == pytest.approx(summary["uar_mean_over_folds"])
+    assert deployed["predict --speaker-from"] == pytest.approx(deployed["evaluation path"])
+    assert set(deployed) == {"evaluation path", "predict, one file at a time", "predict --speaker-from"}
     # folds trained two at a time in worker processes: the same results, a log per fold; a fold
     # another process is training is refused with the plain message, the others trained
     par = dict(cfg, train=dict(cfg["train"], run_dir=str(tmp_path / "par")), results_dir=str(tmp_path / "par_results"))

@@ -1,0 +1,76 @@
+"""The deployed path on the LOSO protocol: each fold's tested model, through `predict`, on its
+own test speaker's files, one file at a time and grouped by speaker, beside the evaluation
+path's figures for the same models and files. A figure counts for users only if `predict`
+reaches it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from .data import load_labelled
+from .evaluate import predict_files
+from .folds import speakers
+from .manifest import DataError
+from .metrics import scores
+from .train import run_dir, tested_checkpoint
+
+MODES = {"evaluation path": None, "predict, one file at a time": "lone", "predict --speaker-from": "grouped"}
+
+
+def run_deployed(cfg: dict, seeds: list[int]) -> Path:
+    df, names, _ = load_labelled(cfg)
+    idx = {n: i for i, n in enumerate(names)}
+    records = []
+    for seed in seeds:
+        run_cfg = dict(cfg, seed=seed)
+        for s in speakers(df):
+            done_file = run_dir(run_cfg, s) / "results.json"
+            if not done_file.is_file():
+                raise DataError(f"{done_file} not found: train the LOSO models first "
+                                f"(make loso CORPUS={cfg['corpus']} SEEDS='{' '.join(map(str, seeds))}')")
+            done = json.loads(done_file.read_text())
+            ckpt = tested_checkpoint(run_cfg, done)
+            test = df[df["speaker"] == s].reset_index(drop=True)
+            evaluated = pd.read_csv(run_dir(run_cfg, s) / "predictions.csv", dtype={"utt_id": str})
+            by_utt = dict(zip(evaluated["utt_id"], evaluated["pred"]))
+            paths = [Path(p) for p in test["path"]]
+            outputs = {"evaluation path": [by_utt[u] for u in test["utt_id"]]}
+            for mode, kind in MODES.items():
+                if kind is not None:
+                    rows, errors = predict_files(paths, [ckpt], speakers=[s] * len(paths) if kind == "grouped" else None)
+                    if errors:
+                        raise DataError(f"fold {s}: {len(errors)} test files unreadable: {errors[0]}")
+                    outputs[mode] = [r["pred"] for r in rows]
+            for mode, preds in outputs.items():
+                records += [{"seed": seed, "fold": s, "path": mode, "utt_id": u, "target": int(t), "pred": idx[p]}
+                            for u, t, p in zip(test["utt_id"], test["label"], preds)]
+            print(f"seed {seed} fold {s}: " + ", ".join(
+                f"{m} {100 * _uar([r for r in records if r['seed'] == seed and r['fold'] == s and r['path'] == m], len(names)):.1f}"
+                for m in MODES))
+    table = pd.DataFrame(records)
+    out = Path(cfg["results_dir"]) / cfg["corpus"] / cfg["variant"] / "deployed"
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "predictions.csv", index=False)
+    lines = [f"# {cfg['corpus']} {cfg['variant']}: the deployed path on each fold's test speaker", "",
+             f"UAR % of the same LOSO models (seeds {', '.join(map(str, seeds))}) on the same files. `predict, one file "
+             "at a time` is what a single new recording gets; `predict --speaker-from` groups a speaker's "
+             "files, as the evaluation does.", "", "| path | UAR % (mean over folds and seeds) | pooled UAR % |",
+             "|---|---|---|"]
+    summary = {}
+    for mode in MODES:
+        t = table[table["path"] == mode]
+        fold_uars = [_uar(g.to_dict("records"), len(names)) for _, g in t.groupby(["seed", "fold"])]
+        pooled = sum(_uar(g.to_dict("records"), len(names)) for _, g in t.groupby("seed")) / len(seeds)
+        summary[mode] = {"uar_mean_over_folds": sum(fold_uars) / len(fold_uars), "pooled_uar": pooled}
+        lines.append(f"| {mode} | {100 * summary[mode]['uar_mean_over_folds']:.2f} | {100 * pooled:.2f} |")
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print("\n".join(lines))
+    return out
+
+
+def _uar(records: list[dict], k: int) -> float:
+    return scores(torch.tensor([r["pred"] for r in records]), torch.tensor([r["target"] for r in records]), k)["uar"]
