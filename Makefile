@@ -26,11 +26,12 @@ SPEAKER ?=
 opt = $(if $(2),$(1) $(2))
 COMMON = $(call opt,--config,$(CONFIG)) $(call opt,--set,$(SET))
 
-.PHONY: help install demo test manifests download train loso eval-cross eval-loco eval-predict eval-noise bench clean
+.PHONY: help install lock demo test manifests download train loso eval-cross eval-loco eval-predict eval-noise bench clean
 
 help:
 	@echo "make demo                                   install, then train + test on the SYNTHETIC demo corpus"
 	@echo "make test                                   run the test suite"
+	@echo "make lock                                   rewrite constraints.txt from the installed versions"
 	@echo "make manifests CORPUS=<c> DATA_DIR=<path>   corpus folder -> data_manifests/<c>.csv"
 	@echo "            (c: iemocap msp_improv emodb urdu turev librispeech demand noise generic folders;"
 	@echo "             NAME=, HOURS=; folders: SPEAKER='<regex with (?P<speaker>...)>')"
@@ -45,10 +46,14 @@ help:
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# constraints.txt pins the tested versions of every dependency; `make lock` rewrites it on purpose
+$(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -e '.[test]'
+	$(VENV)/bin/pip install -e '.[test]' -c constraints.txt
 	touch $(STAMP)
+
+lock: $(STAMP)
+	$(VENV)/bin/pip freeze --exclude-editable | grep -v '^mtl-aug' > constraints.txt
 
 demo: $(STAMP)
 	$(MTL) demo $(COMMON) $(call opt,--seed,$(SEED))

@@ -23,6 +23,7 @@ from .config import ConfigError, save_config
 from .data import EmotionDataModule
 from .lit import LitMTLAug
 from .manifest import DataError
+from .provenance import provenance
 
 SYNTHETIC_NOTE = "SYNTHETIC demo corpus: not real speech; these numbers say nothing about real emotion recognition"
 
@@ -133,6 +134,9 @@ def run_lock(out: Path):
 def _fit_and_test(cfg: dict, dm: EmotionDataModule, out: Path, extra_callbacks, verbose: bool) -> dict:
     results_file = out / "results.json"
     save_config(cfg, out / "config.yaml")
+    # appended at every (re)start: a resumed run shows each code version that trained it
+    with open(out / "provenance.jsonl", "a") as f:
+        f.write(json.dumps(provenance()) + "\n")
     if verbose:
         print(dm.describe())
         if cfg["corpus"] == "synthetic_demo":
@@ -177,7 +181,7 @@ def _fit_and_test(cfg: dict, dm: EmotionDataModule, out: Path, extra_callbacks, 
                    "fold": dm.fold.name, "test_speakers": list(dm.fold.test), "val_speakers": list(dm.fold.val),
                    "train_speakers": list(dm.fold.train), "class_names": dm.class_names,
                    "checkpoint": str(ckpt_dir / f"{cfg['train']['select']}.ckpt"), **fit,
-                   "val_uar": fit[f"{cfg['train']['select']}_val_uar"]}
+                   "val_uar": fit[f"{cfg['train']['select']}_val_uar"], "provenance": provenance()}
         if cfg["corpus"] == "synthetic_demo":
             results["note"] = SYNTHETIC_NOTE
         if dm.fold.test:

@@ -43,6 +43,10 @@ def test_every_shipped_variant_trains_and_tests(corpus, tmp_path, variant):
     for name in ("config.yaml", "metrics.csv", "checkpoints/best.ckpt", "checkpoints/last.ckpt", "predictions.csv"):
         assert (out / name).is_file(), name
     assert (out / "tensorboard").is_dir()
+    made = saved["provenance"]                      # what produced it, also per (re)start beside it
+    assert made["commit"] is None or len(made["commit"]) == 40
+    assert made["packages"]["torch"].startswith("2.9.1") and made["threads"] >= 1
+    assert json.loads((out / "provenance.jsonl").read_text().splitlines()[-1])["packages"] == made["packages"]
     logged = pd.read_csv(out / "metrics.csv")
     uses_unlabelled = cfg["data"]["unlabelled"] is not None
     assert ("train/recon" in logged) == (cfg["loss"]["weights"]["recon"] > 0)
