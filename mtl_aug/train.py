@@ -54,11 +54,34 @@ def _computed(cfg: dict) -> dict:
 
 
 def check_same_config(out: Path, cfg: dict) -> None:
+    """Refuse a run folder whose saved config differs, naming the keys; a folder where nothing
+    was trained yet (no checkpoint, no result: a run killed in its first epoch) is retrained."""
     import yaml
     saved = out / "config.yaml"
-    if saved.is_file() and _computed(yaml.safe_load(saved.read_text())) != _computed(cfg):
-        raise ConfigError(f"{out} holds a run with a different config ({saved}); resuming it with this "
-                          f"config would mix the two: choose another train.run_dir or remove {out}")
+    if not saved.is_file():
+        return
+    old, new = _flat(_computed(yaml.safe_load(saved.read_text()))), _flat(_computed(cfg))
+    diff = [f"{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}"
+            for k in sorted(set(old) | set(new)) if old.get(k, diff_marker) != new.get(k, diff_marker)]
+    if not diff:
+        return
+    if not any((out / f).is_file() for f in ("checkpoints/last.ckpt", "fit.json", "results.json")):
+        print(f"{out}: nothing trained there yet; starting it again with this config ({'; '.join(diff[:3])}"
+              f"{' ...' if len(diff) > 3 else ''})")
+        return
+    raise ConfigError(f"{out} holds a run with a different config ({saved}): {'; '.join(diff[:8])}"
+                      f"{f'; and {len(diff) - 8} more' if len(diff) > 8 else ''}. Resuming it with this config "
+                      f"would mix the two: choose another train.run_dir or remove {out}")
+
+
+diff_marker = object()
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in tree.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
 
 
 def make_trainer(cfg: dict, out: Path | None, callbacks: list = (), enable_progress: bool = True) -> pl.Trainer:

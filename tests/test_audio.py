@@ -63,6 +63,6 @@ def test_utterance_normalisation_uses_speech_frames():
 
 def test_trim_needs_a_silence_threshold():
     with pytest.raises(ConfigError, match="trim_silence needs features.silence_db"):
-        load_config("synthetic_demo", ["debug"], ["features.trim_silence=true"])
+        load_config("synthetic_demo", ["debug"], ["features.silence_db=null", "features.trim_silence=true"])
     with pytest.raises(ConfigError, match="silence_db must be null or a positive number"):
         load_config("synthetic_demo", ["debug"], ["features.silence_db=-3"])

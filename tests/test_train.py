@@ -18,7 +18,7 @@ import torch
 
 from conftest import REAL_DATA as SHARED, tiny_cfg
 from mtl_aug.audio import LogMel
-from mtl_aug.config import CONFIG_DIR, ConfigError, load_config
+from mtl_aug.config import CONFIG_DIR, ConfigError, load_config, save_config
 from mtl_aug.corpora import prepare_emodb, prepare_librispeech
 from mtl_aug.data import EmotionDataModule
 from mtl_aug.lit import LitMTLAug
@@ -95,12 +95,22 @@ def test_resumed_run_matches_uninterrupted_run_and_reruns_are_identical(corpus, 
     assert (out / "results.json").stat().st_mtime == mtime
 
 
+def test_a_run_folder_without_any_checkpoint_takes_a_new_config(corpus, tmp_path, capsys):
+    cfg = tiny_cfg(corpus, tmp_path / "r", train__max_epochs=1)
+    out = tmp_path / "r" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01"
+    out.mkdir(parents=True)
+    save_config(dict(cfg, train=dict(cfg["train"], lr=0.5)), out / "config.yaml")   # killed before epoch 1 ended
+    assert 0 <= train_fold(cfg, "spk01", verbose=False)["uar"] <= 1
+    printed = capsys.readouterr().out
+    assert "nothing trained there yet" in printed and "train.lr: 0.5 -> 0.003" in printed
+
+
 def test_resuming_with_a_different_config_is_refused(corpus, tmp_path):
     cfg = tiny_cfg(corpus, tmp_path / "r", train__max_epochs=3)
     with pytest.raises(RuntimeError):
         train_fold(cfg, "spk01", extra_callbacks=[Crash()], verbose=False)
     changed = dict(cfg, train=dict(cfg["train"], lr=0.5))
-    with pytest.raises(ConfigError, match="different config"):
+    with pytest.raises(ConfigError, match=r"different config .*: train\.lr: 0\.003 -> 0\.5\. Resuming"):
         train_fold(changed, "spk01", verbose=False)
     done = train_fold(cfg, "spk01", verbose=False)            # finished: its results are not reused
     with pytest.raises(ConfigError, match="different config"):   # for another config either
