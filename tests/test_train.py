@@ -51,7 +51,7 @@ def test_every_shipped_variant_trains_and_tests(corpus, tmp_path, variant):
     uses_unlabelled = cfg["data"]["unlabelled"] is not None
     assert ("train/recon" in logged) == (cfg["loss"]["weights"]["recon"] > 0)
     assert ("train/aug" in logged) == (cfg["loss"]["weights"]["aug"] > 0)
-    assert uses_unlabelled == (variant not in ("stl", "stl_aug", "no_unlabelled"))
+    assert uses_unlabelled == (variant not in ("stl", "stl_aug", "stl_portable", "no_unlabelled"))
 
 
 def test_shipped_corpus_configs_load():
