@@ -116,7 +116,7 @@ def cmd_predict(args) -> None:
     import csv
     import json
 
-    from .evaluate import predict_files, speakers_from
+    from .predict import predict_files, speakers_from
     from .manifest import audio_files
     paths, missing = [], []
     for p in map(Path, args.inputs):

@@ -7,7 +7,6 @@ folder, as competing speech). Keep the noise you evaluate with out of it."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import numpy as np
 import torch

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from .data import load_labelled
-from .evaluate import predict_files
+from .predict import predict_files
 from .folds import speakers
 from .manifest import DataError
 from .metrics import scores

@@ -20,7 +20,8 @@ from mtl_aug.config import ConfigError
 from mtl_aug.corpora import prepare_generic
 from mtl_aug.corpora.synthetic import generate_synthetic
 from mtl_aug.audio import load_audio
-from mtl_aug.evaluate import evaluate_checkpoint, predict_files, predict_waves, run_cross
+from mtl_aug.evaluate import evaluate_checkpoint, predict_waves, run_cross
+from mtl_aug.predict import predict_files
 from mtl_aug.deployed import run_deployed
 from mtl_aug.loso import run_loso
 from mtl_aug.manifest import DataError
@@ -247,7 +248,8 @@ def test_predict_grouped_by_speaker_matches_the_evaluation_path(corpus, tmp_path
     """`predict --speaker-from` on a test speaker's files gives the evaluation's probabilities
     (speaker statistics and centring from the same files); a lone file is normalised with the
     training statistics that the checkpoint carries."""
-    from mtl_aug.evaluate import evaluate_frame, labelled_for, load_checkpoint, speakers_from
+    from mtl_aug.evaluate import evaluate_frame, labelled_for, load_checkpoint
+    from mtl_aug.predict import speakers_from
     from mtl_aug.train import train_fold
     cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1)
     ckpt = train_fold(cfg, "spk00", verbose=False)["checkpoint"]

@@ -1,0 +1,139 @@
+"""The deployed path: emotions for audio files, one at a time or grouped by speaker, from one
+checkpoint or an ensemble; the same inference as the evaluation (evaluate.predict_waves)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from .audio import load_audio
+from .config import ConfigError
+from .evaluate import load_ensemble, predict_waves, speaker_stats
+from .lit import LitMTLAug
+from .manifest import DataError
+
+
+MIN_SECONDS = 0.25     # a shorter file is flagged: too little speech to judge an emotion
+SILENT_DBFS = -60.0    # a file whose loudest 25 ms frame is quieter than this is flagged as silent
+
+
+def file_warning(wave: torch.Tensor, sr: int) -> str:
+    """Why a prediction for this audio should not be trusted, or ''."""
+    if len(wave) < MIN_SECONDS * sr:
+        return f"shorter than {MIN_SECONDS} s: too short to judge"
+    frame = int(0.025 * sr)
+    power = wave[: len(wave) // frame * frame].view(-1, frame).pow(2).mean(1)
+    if 10 * torch.log10(power.max() + 1e-12) < SILENT_DBFS:
+        return f"silent: no 25 ms frame above {SILENT_DBFS:.0f} dBFS"
+    return ""
+
+
+def windows(wave: torch.Tensor, sr: int, window: float) -> list[torch.Tensor]:
+    """`wave` cut into `window`-second pieces; a tail under 1 s joins the previous piece."""
+    step = int(window * sr)
+    chunks = [wave[i : i + step] for i in range(0, len(wave), step)]
+    if len(chunks) > 1 and len(chunks[-1]) < sr:
+        chunks[-2] = torch.cat([chunks[-2], chunks.pop()])
+    return chunks
+
+
+def lone_stats(lit: LitMTLAug, n: int) -> torch.Tensor | None:
+    """(n, 2, F) statistics for audio of an unknown speaker, for a model that normalises per
+    speaker: the training set's statistics, which training stores in the checkpoint. (Older
+    checkpoints lack them: their files are normalised on themselves, with a warning.)"""
+    if lit.logmel.normalise != "speaker" or not lit.logmel.has_corpus_stats:
+        return None
+    return torch.stack([lit.logmel.mean, lit.logmel.std]).cpu().expand(n, -1, -1)
+
+
+def speakers_from(paths: list[Path], spec: str) -> list[str]:
+    """Each path's speaker, by `spec`: `folder` (the file's folder name), a CSV file with
+    columns path and speaker (paths as given, or file names), or a regular expression with a
+    named group (?P<speaker>...) searched in the path. Files left without one are an error."""
+    if spec == "folder":
+        found = {p: p.parent.name for p in paths}
+    elif spec.endswith(".csv"):
+        table = pd.read_csv(spec, dtype=str, keep_default_na=False) if Path(spec).is_file() else None
+        if table is None or not {"path", "speaker"} <= set(table.columns):
+            raise DataError(f"--speaker-from {spec}: expected a CSV file with columns path, speaker")
+        by = dict(zip(table["path"], table["speaker"]))
+        found = {p: by.get(str(p), by.get(p.name, "")) for p in paths}
+    else:
+        from .corpora.folders import speaker_pattern
+        pattern = speaker_pattern(spec)
+        found = {p: (m.group("speaker") if (m := pattern.search(p.as_posix())) else "") for p in paths}
+    missing = [str(p) for p, s in found.items() if not s]
+    if missing:
+        raise DataError(f"--speaker-from {spec}: no speaker for {len(missing)} file(s): "
+                        f"{', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+    return [found[p] for p in paths]
+
+
+def _stats(lit: LitMTLAug, waves: list[torch.Tensor], group: list[str] | None) -> torch.Tensor | None:
+    """The statistics `predict` normalises with: the group's (one speaker's files) when given,
+    else the training set's (lone_stats), else, for an older checkpoint, the file's own."""
+    if group is not None:
+        return speaker_stats(lit, waves, group)
+    stats = lone_stats(lit, len(waves))
+    return stats if stats is not None else speaker_stats(lit, waves, ["file"] * len(waves))
+
+
+def predict_files(paths: list[Path], checkpoints: list[str | Path], window: float = 10.0,
+                  speakers: list[str] | None = None) -> tuple[list[dict], list[str]]:
+    """Per file: predicted emotion, class probabilities and a warning for audio too short or
+    silent to judge. Files longer than `window` seconds are cut into windows whose
+    probabilities are averaged, as are those of several checkpoints (an ensemble). Unreadable
+    files are reported by name and skipped.
+
+    With `speakers` (one per path), each speaker's files are predicted together, as the
+    evaluation does: per-speaker normalisation statistics from all of that speaker's audio,
+    and the embedding centred per speaker (model.centre_embedding, from MIN_CENTRED windows
+    on). Without, each file is on its own: a per-speaker model normalises it with the training
+    set's statistics, and it is not centred."""
+    if window < 1:
+        raise ConfigError(f"--window must be at least 1 second, got {window}")
+    if speakers is not None and len(speakers) != len(paths):
+        raise ValueError("one speaker per path")
+    models = load_ensemble(checkpoints)
+    lit = models[0]
+    sr = lit.cfg["data"]["sample_rate"]
+    for c, m in zip(checkpoints, models):
+        if m.logmel.normalise == "speaker" and not m.logmel.has_corpus_stats and speakers is None:
+            print(f"{c}: trained before training statistics were stored; each file is normalised on itself, "
+                  "which loses much of the accuracy (group files with --speaker-from)", file=sys.stderr)
+    if speakers is not None:
+        groups = pd.Series(range(len(paths))).groupby(list(speakers), sort=False).indices   # speaker -> positions
+    else:
+        groups = {i: [i] for i in range(len(paths))}
+    rows: dict[int, dict] = {}
+    errors = []
+    for key, members in groups.items():
+        waves, owner, warn = [], [], {}
+        for i in members:
+            try:
+                wave = load_audio(paths[i], sr)
+            except DataError as exc:
+                errors.append(str(exc))
+                continue
+            chunks = windows(wave, sr, window)
+            waves += chunks
+            owner += [i] * len(chunks)
+            warn[i] = (file_warning(wave, sr), round(len(wave) / sr, 3), len(chunks))
+        if not waves:
+            continue
+        group = [str(key)] * len(waves) if speakers is not None else None
+        probs = torch.stack([predict_waves(m, waves, stats=_stats(m, waves, group), speakers=group)
+                             for m in models]).mean(0)
+        owner_t = torch.tensor(owner)
+        for i, (warning, duration, n_windows) in warn.items():
+            p = probs[owner_t == i].mean(0)
+            row = {"file": str(paths[i]), "pred": lit.class_names[int(p.argmax())], "duration": duration,
+                   "windows": n_windows}
+            if speakers is not None:
+                row["speaker"] = speakers[i]
+            row.update({f"p_{n}": round(float(v), 5) for n, v in zip(lit.class_names, p)})
+            row["warning"] = warning
+            rows[i] = row
+    return [rows[i] for i in sorted(rows)], errors
