@@ -63,7 +63,7 @@ test: $(STAMP)
 
 manifests: $(STAMP)
 	@test -n "$(DATA_DIR)" || (echo "DATA_DIR=<path to the corpus> is required" && exit 2)
-	$(MTL) prepare $(CORPUS) $(DATA_DIR) $(call opt,--name,$(NAME)) $(call opt,--hours,$(HOURS)) $(call opt,--speaker,'$(SPEAKER)')
+	$(MTL) prepare $(CORPUS) $(DATA_DIR) $(call opt,--name,$(NAME)) $(call opt,--hours,$(HOURS)) $(if $(SPEAKER),--speaker '$(SPEAKER)')
 
 download: $(STAMP)
 	@test "$(CORPUS)" = emodb || (echo "only EMODB is freely downloadable (CORPUS=emodb)" && exit 2)

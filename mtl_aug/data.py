@@ -139,10 +139,9 @@ def load_labelled(cfg: dict, corpus: str | None = None) -> tuple[pd.DataFrame, l
     by its own class map; their speakers (and sessions) are kept apart as `a:<speaker>`."""
     corpus = corpus or cfg["corpus"]
     parts = corpus.split("+")
-    frames, dropped, names = [], Counter(), None
+    frames, dropped, names, styles = [], Counter(), None, cfg["data"]["styles"]
     for part in parts:
         df = read_manifest(manifest_path(cfg["data"]["manifest_dir"], part))
-        styles = cfg["data"]["styles"]
         if styles:
             keep = df["style"].isin(styles)
             dropped.update(f"style {s or '<none>'}" for s in df.loc[~keep, "style"])

@@ -11,10 +11,10 @@ import pandas as pd
 import torch
 
 from .data import load_labelled
-from .predict import predict_files
 from .folds import speakers
 from .manifest import DataError
 from .metrics import scores
+from .predict import predict_files
 from .train import run_dir, tested_checkpoint
 
 MODES = {"evaluation path": None, "predict, one file at a time": "lone", "predict --speaker-from": "grouped"}
@@ -44,12 +44,13 @@ def run_deployed(cfg: dict, seeds: list[int]) -> Path:
                     if errors:
                         raise DataError(f"fold {s}: {len(errors)} test files unreadable: {errors[0]}")
                     outputs[mode] = [r["pred"] for r in rows]
+            fold_uar = {}
             for mode, preds in outputs.items():
-                records += [{"seed": seed, "fold": s, "path": mode, "utt_id": u, "target": int(t), "pred": idx[p]}
-                            for u, t, p in zip(test["utt_id"], test["label"], preds)]
-            print(f"seed {seed} fold {s}: " + ", ".join(
-                f"{m} {100 * _uar([r for r in records if r['seed'] == seed and r['fold'] == s and r['path'] == m], len(names)):.1f}"
-                for m in MODES))
+                fold = [{"seed": seed, "fold": s, "path": mode, "utt_id": u, "target": int(t), "pred": idx[p]}
+                        for u, t, p in zip(test["utt_id"], test["label"], preds)]
+                fold_uar[mode] = _uar(fold, len(names))
+                records += fold
+            print(f"seed {seed} fold {s}: " + ", ".join(f"{m} {100 * u:.1f}" for m, u in fold_uar.items()))
     table = pd.DataFrame(records)
     out = Path(cfg["results_dir"]) / cfg["corpus"] / cfg["variant"] / "deployed"
     out.mkdir(parents=True, exist_ok=True)

@@ -112,10 +112,13 @@ def inspect_audio(path: Path, report: Report) -> dict | None:
             "channels": info.channels}
 
 
-def make_row(root: Path, path: Path, corpus: str, audio: dict, **fields) -> dict:
+def make_row(root: Path, path: Path, corpus: str, audio: dict, id_from_path: bool = False, **fields) -> dict:
+    """A manifest row; the utterance id is the file name without suffix, or with `id_from_path`
+    its path below `root` (folders joined by `_`), for layouts that repeat file names."""
     rel = path.resolve().relative_to(root.resolve()).as_posix()
     row = {c: "" for c in COLUMNS}
-    row.update(utt_id=path.stem, path=f"{ROOT_TOKEN}/{rel}", corpus=corpus, **audio)
+    utt_id = Path(rel).with_suffix("").as_posix().replace("/", "_") if id_from_path else path.stem
+    row.update(utt_id=utt_id, path=f"{ROOT_TOKEN}/{rel}", corpus=corpus, **audio)
     row.update({k: v for k, v in fields.items() if v is not None})
     return row
 

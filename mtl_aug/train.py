@@ -53,6 +53,9 @@ def _computed(cfg: dict) -> dict:
     return out
 
 
+_ABSENT = object()   # a key one of two configs lacks
+
+
 def check_same_config(out: Path, cfg: dict) -> None:
     """Refuse a run folder whose saved config differs, naming the keys; a folder where nothing
     was trained yet (no checkpoint, no result: a run killed in its first epoch) is retrained."""
@@ -62,7 +65,7 @@ def check_same_config(out: Path, cfg: dict) -> None:
         return
     old, new = _flat(_computed(yaml.safe_load(saved.read_text()))), _flat(_computed(cfg))
     diff = [f"{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}"
-            for k in sorted(set(old) | set(new)) if old.get(k, diff_marker) != new.get(k, diff_marker)]
+            for k in sorted(set(old) | set(new)) if old.get(k, _ABSENT) != new.get(k, _ABSENT)]
     if not diff:
         return
     if not any((out / f).is_file() for f in ("checkpoints/last.ckpt", "fit.json", "results.json")):
@@ -72,9 +75,6 @@ def check_same_config(out: Path, cfg: dict) -> None:
     raise ConfigError(f"{out} holds a run with a different config ({saved}): {'; '.join(diff[:8])}"
                       f"{f'; and {len(diff) - 8} more' if len(diff) > 8 else ''}. Resuming it with this config "
                       f"would mix the two: choose another train.run_dir or remove {out}")
-
-
-diff_marker = object()
 
 
 def _flat(tree: dict, prefix: str = "") -> dict:

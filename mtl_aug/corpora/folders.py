@@ -54,8 +54,6 @@ def prepare_folders(root: Path, out: Path, strict: bool = False, corpus: str | N
         if audio is None:
             continue
         gender = m.groupdict().get("gender")
-        row = make_row(root, path, corpus, audio, speaker=m.group("speaker"),
-                       gender=gender.upper() if gender else None, emotion=rel.parts[0].lower())
-        row["utt_id"] = rel.with_suffix("").as_posix().replace("/", "_")
-        rows.append(row)
+        rows.append(make_row(root, path, corpus, audio, id_from_path=True, speaker=m.group("speaker"),
+                             gender=gender.upper() if gender else None, emotion=rel.parts[0].lower()))
     return write_manifest(rows, out, root, report)

@@ -25,7 +25,5 @@ def prepare_noise(root: Path, out: Path, strict: bool = False, corpus: str = "de
             continue
         # DEMAND: the environment folder is the "speaker" (a noise type); flat folder: the file
         env = path.parent.name if path.parent != root else path.stem
-        row = make_row(root, path, corpus, audio, speaker=env, style="noise")
-        row["utt_id"] = path.relative_to(root).with_suffix("").as_posix().replace("/", "_")
-        rows.append(row)
+        rows.append(make_row(root, path, corpus, audio, id_from_path=True, speaker=env, style="noise"))
     return write_manifest(rows, out, root, report)
