@@ -13,6 +13,7 @@ import torch
 from audiomentations import AddColorNoise
 from scipy.signal import fftconvolve
 
+from .manifest import DataError
 from .mixing import NoiseBank, mix_at_snr
 
 
@@ -39,7 +40,10 @@ class Corruptor:
         self.sr, self.noise_prob, self.reverb_prob = sample_rate, c["noise_prob"], c["reverb_prob"]
         self.rt60, self.snr = c["rt60"], c["snr_db"]
         self.colour = AddColorNoise(min_snr_db=self.snr[0], max_snr_db=self.snr[1], p=1.0)
-        self.banks = [NoiseBank(d, cfg["seed"], sample_rate) for d in c["noise_dirs"]]
+        try:
+            self.banks = [NoiseBank(d, cfg["seed"], sample_rate) for d in c["noise_dirs"]]
+        except DataError as exc:
+            raise DataError(f"corrupt.noise_dirs: {exc}") from exc
 
     def __call__(self, wave: torch.Tensor, seed: int) -> torch.Tensor:
         rng = np.random.default_rng([seed, 2718])

@@ -139,6 +139,8 @@ def load_labelled(cfg: dict, corpus: str | None = None) -> tuple[pd.DataFrame, l
     by its own class map; their speakers (and sessions) are kept apart as `a:<speaker>`."""
     corpus = corpus or cfg["corpus"]
     parts = corpus.split("+")
+    if len(set(parts)) < len(parts):
+        raise DataError(f"corpus '{corpus}' names a corpus twice: each utterance would be used twice")
     frames, dropped, names, styles = [], Counter(), None, cfg["data"]["styles"]
     for part in parts:
         df = read_manifest(manifest_path(cfg["data"]["manifest_dir"], part))

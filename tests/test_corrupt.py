@@ -9,6 +9,7 @@ from conftest import tiny_cfg
 from mtl_aug.config import ConfigError, load_config
 from mtl_aug.corrupt import Corruptor
 from mtl_aug.data import EmotionDataModule
+from mtl_aug.manifest import DataError
 from mtl_aug.mixing import active_power
 
 SR = 16000
@@ -57,6 +58,11 @@ def test_off_by_default_and_labelled_training_items_only(corpus, tmp_path):
     noisy, plain = dm.datasets["train"][(0, 5)], clean.datasets["train"][(0, 5)]
     assert noisy["wave"].shape == plain["wave"].shape and not torch.equal(noisy["wave"], plain["wave"])
     assert noisy["aug"] == plain["aug"]                     # the paper's augmentation draw is unchanged
+
+
+def test_a_missing_noise_folder_is_named_with_its_setting(tmp_path):
+    with pytest.raises(DataError, match=r"^corrupt\.noise_dirs: noise folder .*nope does not exist"):
+        Corruptor(load_config("synthetic_demo", ["debug"], [f"corrupt.noise_dirs=[{tmp_path / 'nope'}]"]), SR)
 
 
 def test_bad_corruption_settings_fail_on_load():

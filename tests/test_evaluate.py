@@ -338,6 +338,8 @@ def test_multi_corpus_union_and_leave_one_corpus_out(corpus, tmp_path):
     assert sorted(df["speaker"].unique())[:2] == ["alpha:spk00", "alpha:spk01"] and df["speaker"].nunique() == 6
     with pytest.raises(ConfigError, match="not cross-corpus"):
         run_cross(cfg, "beta", [0])
+    with pytest.raises(DataError, match="names a corpus twice"):
+        load_labelled(dict(cfg, corpus="alpha+alpha"))
     out = run_loco(dict(cfg, corpus="alpha"), ["alpha", "beta"], [0])
     table = pd.read_csv(out / "corpora.csv")
     assert table["test"].tolist() == ["alpha", "beta"] and table["train"].tolist() == ["beta", "alpha"]
