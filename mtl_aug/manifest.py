@@ -16,7 +16,7 @@ from .config import ConfigError, load_class_sets
 COLUMNS = ["utt_id", "path", "corpus", "speaker", "gender", "session", "style", "emotion",
            "duration", "sample_rate", "channels"]
 ROOT_TOKEN = "{data_root}"
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")   # what libsndfile (>= 1.1) decodes
 KNOWN_CORPORA = ("iemocap", "msp_improv", "emodb", "urdu", "turev", "librispeech", "demand", "synthetic_demo")
 
 
@@ -88,6 +88,9 @@ def _wav_shortfall(path: Path) -> int:
 def inspect_audio(path: Path, report: Report) -> dict | None:
     """Header facts of a readable audio file, or None (reported) if it is unusable."""
     path = Path(path)
+    if path.stat().st_size == 0:
+        report.skip("empty file (0 bytes)", path)
+        return None
     try:
         info = sf.info(str(path))
     except Exception as exc:  # soundfile raises several types for non-audio data
@@ -103,7 +106,7 @@ def inspect_audio(path: Path, report: Report) -> dict | None:
         return None
     missing = _wav_shortfall(path) if path.suffix.lower() == ".wav" else 0
     if data.shape[0] < info.frames or missing:
-        report.skip(f"truncated audio ({missing} bytes of the declared data missing)", path)
+        report.skip("truncated audio (the header declares more data than the file holds)", path)
         return None
     if not np.isfinite(data).all():
         report.skip("NaN or infinite samples", path)
@@ -123,15 +126,35 @@ def make_row(root: Path, path: Path, corpus: str, audio: dict, id_from_path: boo
     return row
 
 
+def read_csv_text(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """A user's CSV, every cell a string; bytes the encoding cannot decode are an error naming
+    the file, the line and how to read it."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+    except UnicodeDecodeError:
+        for number, line in enumerate(Path(path).read_bytes().split(b"\n"), 1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}, line {number}: byte {line[exc.start:exc.start + 1]!r} is not {encoding}; "
+                                "save the file as UTF-8, or name its encoding (--encoding latin-1, cp1252, ...; "
+                                "make manifests ENCODING=...)") from None
+        raise
+
+
 def write_manifest(rows: list[dict], out: Path, root: Path, report: Report, extra: dict = None) -> pd.DataFrame:
     """Write `out` (CSV) and its sidecar `out.json` (data root, counts, skipped files)."""
     if not rows:
         raise DataError(f"no usable utterances found under {root} for {report.corpus}"
                         + (f"\n{report.summary()}" if report.skipped else ""))
     df = pd.DataFrame(rows, columns=COLUMNS).sort_values("utt_id", kind="stable")
-    dup = df["utt_id"][df["utt_id"].duplicated()]
+    dup = df[df["utt_id"].duplicated(keep=False)]
     if len(dup):
-        raise DataError(f"duplicate utterance ids under {root}: {', '.join(dup[:5])}")
+        shown = "; ".join(f"{u}: {', '.join(g['path'].str.replace(ROOT_TOKEN, str(root), regex=False))}"
+                          for u, g in list(dup.groupby("utt_id", sort=True))[:3])
+        raise DataError(f"{dup['utt_id'].nunique()} utterance ids name more than one file under {root} ({shown}"
+                        f"{' ...' if dup['utt_id'].nunique() > 3 else ''}): rename the files, or (generic CSV) "
+                        "give each row its own id in a utt_id column")
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out, index=False)
     meta = {"corpus": report.corpus, "data_root": str(root.resolve()), "utterances": len(df),

@@ -37,14 +37,17 @@ def write_audio(path: Path, seconds: float = 0.3, sr: int = SR, channels: int = 
 
 
 # kind -> a word the skip reason must contain
-BAD_KINDS = {"empty": "empty", "truncated": "truncated", "text": "not readable", "nan": "NaN"}
+BAD_KINDS = {"empty": "empty", "zero_bytes": "empty", "truncated": "truncated", "text": "not readable", "nan": "NaN"}
 
 
 def write_bad(path: Path, kind: str) -> Path:
-    """An unusable file with an audio suffix: empty, truncated, text, or float with NaN."""
+    """An unusable file with an audio suffix: no samples, no bytes at all, truncated, text, or
+    float with NaN."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if kind == "empty":
+    if kind == "zero_bytes":
+        path.write_bytes(b"")
+    elif kind == "empty":
         sf.write(str(path), np.zeros(0, dtype=np.float32), SR, subtype="PCM_16")
     elif kind == "truncated":
         write_audio(path, seconds=0.4)

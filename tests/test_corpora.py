@@ -294,9 +294,10 @@ def test_librispeech_hours_cap_is_seeded_and_reaches_the_cap(tmp_path):
     assert sidecar(out_a)["seed"] == 0 and sidecar(out_a)["hours_cap"] == hours
 
 
-def test_librispeech_cap_above_the_data_keeps_everything(tmp_path):
+def test_librispeech_cap_above_the_data_keeps_everything_and_says_so(tmp_path, capsys):
     df = prepare_librispeech(make_librispeech(tmp_path), tmp_path / "l.csv", hours=1.0, seed=5)
     assert len(df) == 24
+    assert "HOURS=1 asked for, but its usable audio is 0.00 h: all of it is kept" in capsys.readouterr().err
 
 
 # ================================================================ DEMAND / noise folders
@@ -344,15 +345,54 @@ def test_generic_csv_relative_and_absolute_paths(tmp_path):
     out = tmp_path / "m" / "mycorpus.csv"
     prepare_generic(csv, out)
     rows = rows_by_id(out)
-    assert set(rows) == {"a1", "b1", "c1", "d1"}
-    assert Path(rows["b1"]["path"]) == csv.parent / "audio" / "sub" / "b1.wav"
-    assert Path(rows["d1"]["path"]) == (tmp_path / "elsewhere" / "d1.wav").resolve()
+    outside = (tmp_path / "elsewhere" / "d1").resolve().relative_to("/").as_posix().replace("/", "_")
+    assert set(rows) == {"audio_a1", "audio_sub_b1", "c1", outside}    # ids: the paths
+    assert Path(rows["audio_sub_b1"]["path"]) == csv.parent / "audio" / "sub" / "b1.wav"
+    assert Path(rows[outside]["path"]) == (tmp_path / "elsewhere" / "d1.wav").resolve()
     assert all(Path(r["path"]).is_file() for r in rows.values())
-    assert (rows["a1"]["speaker"], rows["a1"]["emotion"], rows["a1"]["gender"],
-            rows["a1"]["session"]) == ("spkA", "angry", "F", "1")
-    assert rows["c1"]["session"] == "2" and rows["d1"]["gender"] == "M"
+    assert (rows["audio_a1"]["speaker"], rows["audio_a1"]["emotion"], rows["audio_a1"]["gender"],
+            rows["audio_a1"]["session"]) == ("spkA", "angry", "F", "1")
+    assert rows["c1"]["session"] == "2" and rows[outside]["gender"] == "M"
     assert {r["corpus"] for r in rows.values()} == {"mycorpus"}
     assert rows["c1"]["duration"] == pytest.approx(0.35)
+
+
+def test_generic_csv_speaker_folders_repeating_file_names(tmp_path):
+    """<speaker>/utt001.wav: the same file name for every speaker."""
+    folder = tmp_path / "corpus"
+    lines = ["path,speaker,emotion"]
+    for spk, emo in (("s1", "angry"), ("s2", "sad")):
+        write_audio(folder / spk / "utt001.wav")
+        lines.append(f"{spk}/utt001.wav,{spk},{emo}")
+    (folder / "corpus.csv").write_text("\n".join(lines) + "\n")
+    prepare_generic(folder / "corpus.csv", tmp_path / "g.csv")
+    assert set(rows_by_id(tmp_path / "g.csv")) == {"s1_utt001", "s2_utt001"}
+    # a utt_id column names the rows itself; where two rows share one, both files are named
+    (folder / "corpus.csv").write_text("path,speaker,emotion,utt_id\ns1/utt001.wav,s1,angry,a\n"
+                                       "s2/utt001.wav,s2,sad,b\n")
+    prepare_generic(folder / "corpus.csv", tmp_path / "g.csv")
+    assert set(rows_by_id(tmp_path / "g.csv")) == {"a", "b"}
+    (folder / "corpus.csv").write_text("path,speaker,emotion,utt_id\ns1/utt001.wav,s1,angry,a\n"
+                                       "s2/utt001.wav,s2,sad,a\n")
+    with pytest.raises(DataError, match=r"1 utterance ids name more than one file .*\(a: .*s1/utt001.wav, "
+                                        r".*s2/utt001.wav\).* utt_id column"):
+        prepare_generic(folder / "corpus.csv", tmp_path / "g.csv")
+
+
+def test_generic_csv_in_another_encoding_names_the_line(tmp_path):
+    csv = make_generic(tmp_path)
+    write_audio(csv.parent / "e1.wav")
+    csv.write_bytes(csv.read_bytes() + "e1.wav,J\u00fcrgen,happy,M,2\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"corpus.csv, line 6: byte b'\\xfc' is not utf-8; .*--encoding latin-1"):
+        prepare_generic(csv, tmp_path / "g.csv")
+    assert main(["prepare", "generic", str(csv), "--encoding", "latin-1", "--out-dir", str(tmp_path / "m")]) == 0
+    assert "J\u00fcrgen" in set(read_manifest(tmp_path / "m" / "generic.csv")["speaker"])
+
+
+def test_generic_given_a_folder_says_it_needs_the_csv(tmp_path):
+    csv = make_generic(tmp_path)
+    with pytest.raises(DataError, match="is a folder: CORPUS=generic reads a CSV file .* CORPUS=folders"):
+        prepare_generic(csv.parent, tmp_path / "g.csv")
 
 
 def test_generic_csv_optional_columns_may_be_absent(tmp_path):
@@ -506,6 +546,15 @@ def test_bad_audio_is_skipped_with_the_file_named(tmp_path, corpus, kind):
     assert len(df) == n_good and bad.stem not in set(df["utt_id"])
     assert BAD_KINDS[kind] in skip_reason_of(out, bad.name)
     assert [i for i in skipped_items(out) if bad.name in i] == [str(bad)]
+
+
+def test_skip_reasons_group_files_not_one_group_per_file(tmp_path):
+    prepare, bad, n_good = BUILDERS["emodb"](tmp_path, "truncated")
+    other = write_audio(bad.with_name("03a01Wa.wav"), seconds=0.9)          # truncated by another length
+    other.write_bytes(other.read_bytes()[:5000])
+    prepare(tmp_path / "out.csv")
+    groups = {r: items for r, items in sidecar(tmp_path / "out.csv")["skipped"].items() if "truncated" in r}
+    assert len(groups) == 1 and len(next(iter(groups.values()))) == 2
 
 
 @pytest.mark.parametrize("kind", list(BAD_KINDS))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -31,5 +32,8 @@ def prepare_librispeech(root: Path, out: Path, strict: bool = False, hours: floa
         rows.append(make_row(root, flac, "librispeech", audio, speaker=speaker,
                              session=flac.parent.name,
                              style=flac.parents[2].name if len(flac.relative_to(root).parts) >= 4 else ""))
+    if hours is not None and total < hours * 3600:
+        print(f"{root}: HOURS={hours:g} asked for, but its usable audio is {total / 3600:.2f} h: all of it is kept",
+              file=sys.stderr)
     extra = {"hours_cap": hours, "seed": seed, "files_found": len(files)}
     return write_manifest(rows, out, root, report, extra=extra)
