@@ -58,6 +58,7 @@ def main(argv=None) -> None:
     print(f"device: {device} ({torch.get_num_threads()} CPU threads); config: emodb {cfg['variant']} "
           f"{' '.join(args.config)}")
     dm = EmotionDataModule(cfg, "03")
+    dm.setup()
     lit = LitMTLAug(cfg, dm.class_names, dm.class_counts).to(device)
     opt = torch.optim.Adam(lit.parameters(), lr=cfg["train"]["lr"])
     train = dm.datasets["train"]

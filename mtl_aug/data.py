@@ -164,8 +164,9 @@ def load_labelled(cfg: dict, corpus: str | None = None) -> tuple[pd.DataFrame, l
 
 
 class EmotionDataModule(pl.LightningDataModule):
-    """One fold of a labelled corpus (+ optional unlabelled speech). Everything that can be wrong
-    with the data is checked here, in the constructor, before any training compute."""
+    """One fold of a labelled corpus (+ optional unlabelled speech). The constructor reads the
+    manifests only and checks everything about them (fast, before a run folder is touched);
+    `setup` reads the audio (per-speaker statistics), once."""
 
     def __init__(self, cfg: dict, fold_speaker: str | None = None, all_speakers: bool = False):
         super().__init__()
@@ -194,10 +195,18 @@ class EmotionDataModule(pl.LightningDataModule):
         if self.unlabelled is not None:
             # unlabelled speech (e.g. 100 h of LibriSpeech) is decoded on the fly, never held in memory
             self.datasets["unlabelled"] = UtteranceDataset(self.unlabelled, cfg, train=True, cache=False)
-        if cfg["features"]["normalise"] == "speaker":
-            logmel = LogMel.from_config(cfg)
+        self._audio_read = False
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read the audio that the statistics need (normalise = speaker); the Trainer calls it
+        for each stage, the work is done once."""
+        if self._audio_read:
+            return
+        if self.cfg["features"]["normalise"] == "speaker":
+            logmel = LogMel.from_config(self.cfg)
             for role, ds in self.datasets.items():
                 ds.set_speaker_stats(logmel, UNLABELLED_STATS_UTTERANCES if role == "unlabelled" else None)
+        self._audio_read = True
 
     def describe(self) -> str:
         f = self.frames
@@ -212,6 +221,7 @@ class EmotionDataModule(pl.LightningDataModule):
         return "\n".join(lines)
 
     def _loader(self, dataset, batch_size, sampler) -> DataLoader:
+        self.setup()   # a loader without the speaker statistics would normalise otherwise
         workers = self.cfg["data"]["num_workers"]
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,
                           num_workers=workers, persistent_workers=workers > 0)

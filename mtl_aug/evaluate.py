@@ -12,16 +12,15 @@ import torch
 from .audio import load_audio, pad_batch
 from .config import ConfigError
 from .data import load_labelled
-from .lit import LitMTLAug
+from .lit import LitMTLAug, check_checkpoint
 from .manifest import DataError, apply_class_map, read_manifest
 from .metrics import scores
 from .train import confusion_table, tested_checkpoint, train_fold
 
 
 def load_checkpoint(path: str | Path, device: str | None = None) -> LitMTLAug:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"checkpoint {path} not found")
+    check_checkpoint(path, advice="a file cut short by a full disk or an interrupted copy can be copied again; "
+                                  "otherwise train the model again")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     lit = LitMTLAug.load_from_checkpoint(path, map_location=device)
     return lit.eval().to(device)

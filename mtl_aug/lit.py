@@ -3,6 +3,7 @@ returning named losses, UAR/WA on validation and test."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
@@ -11,9 +12,30 @@ import torch.nn.functional as F
 
 from . import augment
 from .audio import LogMel, frame_mask
+from .manifest import DataError
 from .metrics import scores
 from .model import MTLAug
 from .model.losses import center_loss, masked_mse, soft_cross_entropy, total_loss
+
+
+def check_checkpoint(path: str | Path, resume: bool = False, advice: str = "train the model again") -> None:
+    """Read a checkpoint once to see that it is whole: a truncated or foreign file is a DataError
+    naming it, the reason and `advice`, not a traceback from deep inside torch or Lightning.
+    `resume` also requires what training needs to continue (optimizer and loop states)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"checkpoint {path} not found")
+    needed = ["state_dict", "hyper_parameters"] + (["optimizer_states", "loops", "epoch"] if resume else [])
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:   # a cut-off zip, an empty file, another format: torch raises several types
+        reason = f"cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''})"
+    else:
+        missing = [k for k in needed if not isinstance(content, dict) or k not in content]
+        if not missing:
+            return
+        reason = f"is not a whole checkpoint of this project (it lacks {', '.join(missing)})"
+    raise DataError(f"checkpoint {path} {reason}: {advice}")
 
 
 class LitMTLAug(pl.LightningModule):

@@ -21,7 +21,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from .config import ConfigError, save_config
 from .data import EmotionDataModule
-from .lit import LitMTLAug
+from .lit import LitMTLAug, check_checkpoint
 from .manifest import DataError
 from .provenance import provenance
 
@@ -103,8 +103,8 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
                extra_callbacks: list = (), verbose: bool = True) -> dict:
     """Fit one fold and test its final model (train.select = last) or the epoch best on the
     validation speaker(s) (best); returns results."""
-    dm = EmotionDataModule(cfg, fold_speaker, all_speakers=all_speakers)   # data errors surface here
-    out = run_dir(cfg, dm.fold.name)
+    dm = EmotionDataModule(cfg, fold_speaker, all_speakers=all_speakers)   # manifest errors surface here
+    out = run_dir(cfg, dm.fold.name)   # the run folder and its lock are checked before the audio is read
     check_same_config(out, cfg)
     finished = _finished(out, verbose)
     if finished is None:
@@ -120,9 +120,11 @@ def _finished(out: Path, verbose: bool) -> dict | None:
     results_file = out / "results.json"
     if not results_file.is_file():
         return None
+    results = json.loads(results_file.read_text())
     if verbose:
-        print(f"{out}: finished earlier, not re-run (delete it to train again)")
-    return json.loads(results_file.read_text())
+        print(f"{out}: finished earlier, not re-run (delete it to train again); its results:")
+        print(summary(results, out))
+    return results
 
 
 @contextlib.contextmanager
@@ -156,6 +158,7 @@ def run_lock(out: Path):
 
 def _fit_and_test(cfg: dict, dm: EmotionDataModule, out: Path, extra_callbacks, verbose: bool) -> dict:
     results_file = out / "results.json"
+    dm.setup()   # reads the audio: an unreadable file stops the run here, before anything is written
     save_config(cfg, out / "config.yaml")
     # appended at every (re)start: a resumed run shows each code version that trained it
     with open(out / "provenance.jsonl", "a") as f:
@@ -189,8 +192,12 @@ def _fit_and_test(cfg: dict, dm: EmotionDataModule, out: Path, extra_callbacks, 
         if fit_file.is_file():  # fitting finished before a crash in testing: test only
             fit = json.loads(fit_file.read_text())
         else:
-            if last.is_file() and verbose:
-                print(f"resuming from {last}")
+            if last.is_file():
+                check_checkpoint(last, resume=True, advice=(
+                    f"to resume from an earlier epoch, copy {ckpt_dir / 'best.ckpt'} over it (if that file is whole); "
+                    f"or delete {out} to start the fold again"))
+                if verbose:
+                    print(f"resuming from {last}")
             trainer.fit(lit, datamodule=dm, ckpt_path=last if last.is_file() else None)
             last_val = trainer.callback_metrics.get("val/uar")
             if last_val is None:   # a crash after the final last.ckpt, before fit.json: nothing left to train

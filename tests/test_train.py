@@ -20,7 +20,9 @@ from conftest import REAL_DATA as SHARED, tiny_cfg
 from mtl_aug.audio import LogMel
 from mtl_aug.config import CONFIG_DIR, ConfigError, load_config, save_config
 from mtl_aug.corpora import prepare_emodb, prepare_librispeech
+from mtl_aug import data as data_module
 from mtl_aug.data import EmotionDataModule
+from mtl_aug.evaluate import load_checkpoint
 from mtl_aug.lit import LitMTLAug
 from mtl_aug.manifest import DataError
 from mtl_aug.train import run_lock, train_fold
@@ -176,6 +178,29 @@ def test_a_run_dir_in_use_is_refused_and_a_killed_holder_leaves_it_free(corpus, 
     assert lock_is_free(lock)                                  # released at the end
 
 
+def test_a_finished_or_busy_run_is_reported_before_any_audio_is_read(corpus, tmp_path, monkeypatch, capsys):
+    cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1)
+    done = train_fold(cfg, "spk01", verbose=False)
+
+    def no_audio(*args, **kwargs):
+        raise AssertionError("audio read")
+    monkeypatch.setattr(data_module, "load_audio", no_audio)
+    assert train_fold(cfg, "spk01") == done
+    printed = capsys.readouterr().out
+    assert "finished earlier, not re-run" in printed and f"TEST  UAR {done['uar']:.4f}" in printed   # and its summary
+    busy = tmp_path / "runs" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk02"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(busy)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(DataError, match="being trained by another process"):
+            train_fold(cfg, "spk02", verbose=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    with pytest.raises(AssertionError, match="audio read"):   # a run that trains reads it
+        train_fold(cfg, "spk02", verbose=False)
+
+
 def test_a_file_system_without_locks_warns_and_trains_on(tmp_path, monkeypatch):
     def no_locks(f, how):
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
@@ -242,6 +267,8 @@ def test_short_real_run_on_emodb(tmp_path):
 def test_speaker_normalisation_uses_each_speakers_own_statistics(corpus, tmp_path):
     dm = EmotionDataModule(tiny_cfg(corpus, tmp_path / "runs"), "spk00")
     assert dm.cfg["features"]["normalise"] == "speaker"
+    assert dm.datasets["test"].speaker_stats is None          # the constructor reads no audio
+    dm.setup()
     test = dm.datasets["test"]                                # spk00 only
     logmel = LogMel.from_config(dm.cfg)
     expected = logmel.stats([test.wave(i) for i in range(len(test))])
@@ -309,6 +336,28 @@ def test_crash_after_the_final_checkpoint_keeps_the_last_validation_uar(corpus, 
     logged = pd.read_csv(out / "metrics.csv").dropna(subset=["val/uar"])
     res = train_fold(cfg, "spk02", verbose=False)
     assert res["epochs_trained"] == 2 and res["last_val_uar"] == pytest.approx(logged["val/uar"].iloc[-1])
+
+
+def test_a_cut_checkpoint_is_named_with_what_to_do(corpus, tmp_path, capsys):
+    from mtl_aug.cli import main
+    cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=3)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_fold(cfg, "spk01", extra_callbacks=[Crash()], verbose=False)
+    ckpts = tmp_path / "runs" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "checkpoints"
+    whole = (ckpts / "last.ckpt").read_bytes()
+    (ckpts / "last.ckpt").write_bytes(whole[: len(whole) // 2])          # a disk filled up while saving
+    with pytest.raises(DataError, match=r"last.ckpt cannot be read \(.*\): to resume from an earlier epoch, "
+                                        r"copy .*best.ckpt over it .*; or delete .*spk01 to start the fold again"):
+        train_fold(cfg, "spk01", verbose=False)
+    for argv in (["predict", str(corpus), "--checkpoint", str(ckpts / "last.ckpt")],
+                 ["evaluate", "--checkpoint", str(ckpts / "last.ckpt"), "--manifest", str(corpus / "synthetic_demo.csv")]):
+        assert main(argv) == 2
+        assert "last.ckpt cannot be read" in capsys.readouterr().err
+    torch.save({"weights": 1}, tmp_path / "other.ckpt")
+    with pytest.raises(DataError, match="other.ckpt is not a whole checkpoint of this project .*lacks state_dict"):
+        load_checkpoint(tmp_path / "other.ckpt")
+    shutil.copy(ckpts / "best.ckpt", ckpts / "last.ckpt")                 # the way out the message gives
+    assert train_fold(cfg, "spk01", verbose=False)["epochs_trained"] == 3
 
 
 def test_crash_while_testing_resumes_at_testing_without_more_training(corpus, tmp_path):
