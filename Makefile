@@ -22,6 +22,8 @@ VARIANTS ?= stl mtl_aug
 NAME    ?=
 HOURS   ?=
 SPEAKER ?=
+STRICT  ?=
+ENCODING ?=
 
 opt = $(if $(2),$(1) $(2))
 COMMON = $(call opt,--config,$(CONFIG)) $(call opt,--set,$(SET))
@@ -34,9 +36,10 @@ help:
 	@echo "make lock                                   rewrite constraints.txt from the installed versions"
 	@echo "make manifests CORPUS=<c> DATA_DIR=<path>   corpus folder -> data_manifests/<c>.csv"
 	@echo "            (c: iemocap msp_improv emodb urdu turev librispeech demand noise generic folders;"
-	@echo "             NAME=, HOURS=; folders: SPEAKER='<regex with (?P<speaker>...)>')"
+	@echo "             NAME=, HOURS=, STRICT=1 (stop at the first bad file); generic: ENCODING=latin-1;"
+	@echo "             folders: SPEAKER='<regex with (?P<speaker>...)>')"
 	@echo "make download CORPUS=emodb DATA_DIR=<path>  download and unpack EMODB"
-	@echo "make train CORPUS=<c> [FOLD=<speaker>] [CONFIG='stl ...'] [SEED=n] [SET='train.lr=1e-3']"
+	@echo "make train CORPUS=<c> [FOLD=<speaker>] [CONFIG='stl ...'] [SEED=n] [SET='train.lr=1e-3 data.batch_size=32']"
 	@echo "make loso CORPUS=<c> [SEEDS='0 1 2'] [JOBS=2] [FOLD_INDEX=i] [CONFIG=...]"
 	@echo "make eval-cross TRAIN=iemocap TEST=msp_improv [SEEDS='0 1 2'] [CONFIG=...]"
 	@echo "make eval-loco CORPORA='emodb urdu turev' [SEEDS=...]   leave one corpus out (4 classes)"
@@ -63,7 +66,7 @@ test: $(STAMP)
 
 manifests: $(STAMP)
 	@test -n "$(DATA_DIR)" || (echo "DATA_DIR=<path to the corpus> is required" && exit 2)
-	$(MTL) prepare $(CORPUS) $(DATA_DIR) $(call opt,--name,$(NAME)) $(call opt,--hours,$(HOURS)) $(if $(SPEAKER),--speaker '$(SPEAKER)')
+	$(MTL) prepare $(CORPUS) $(DATA_DIR) $(call opt,--name,$(NAME)) $(call opt,--hours,$(HOURS)) $(if $(SPEAKER),--speaker '$(SPEAKER)') $(if $(STRICT),--strict) $(call opt,--encoding,$(ENCODING))
 
 download: $(STAMP)
 	@test "$(CORPUS)" = emodb || (echo "only EMODB is freely downloadable (CORPUS=emodb)" && exit 2)

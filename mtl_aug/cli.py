@@ -14,23 +14,25 @@ DEMO_DATA = Path("data/synthetic_demo")
 def _add_overlays(p: argparse.ArgumentParser) -> None:
     # action="extend": a repeated flag adds to the list (with argparse's default the last one wins)
     p.add_argument("--config", nargs="*", action="extend", default=[],
-                   help="overlay names or YAML files (e.g. stl debug)")
+                   help="overlays applied in order over configs/default.yaml: names in configs/variant/ "
+                        "(e.g. stl, portable, debug) or YAML files")
     p.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
-                   help="e.g. train.max_epochs=5; --set a=1 --set b=2 sets both")
+                   help="config values over the overlays, e.g. --set train.max_epochs=5 data.batch_size=32 "
+                        "(with make: SET='train.max_epochs=5 data.batch_size=32')")
 
 
 def _add_jobs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=1, help="LOSO folds trained at once, CPU threads split between them")
 
 
-def _add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--corpus", default="synthetic_demo", help="manifest name in data_manifests/")
-    p.add_argument("--seed", type=int, default=None)
-    _add_overlays(p)
+def _add_seed(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=None,
+                   help="random seed of the run (default: the config's `seed`, 0); each seed has its own run folder")
 
 
-def _config(args) -> dict:
-    return load_config(args.corpus, args.config, args.set, args.seed)
+def _add_seeds(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seeds", type=int, nargs="+", default=[0],
+                   help="one full run per seed (e.g. --seeds 0 1 2); tables report the mean and spread over seeds")
 
 
 def cmd_prepare(args) -> None:
@@ -40,7 +42,7 @@ def cmd_prepare(args) -> None:
     if args.corpus == "librispeech":
         df = prepare_librispeech(args.root, out, strict=args.strict, hours=args.hours, seed=args.seed)
     elif args.corpus == "generic":
-        df = prepare_generic(args.root, out, strict=args.strict, corpus=name)
+        df = prepare_generic(args.root, out, strict=args.strict, corpus=name, encoding=args.encoding)
     elif args.corpus == "folders":
         df = prepare_folders(args.root, out, strict=args.strict, corpus=name, speaker=args.speaker)
     elif args.corpus in ("noise", "demand"):
@@ -64,15 +66,13 @@ def cmd_download(args) -> None:
 
 def cmd_train(args) -> None:
     from .train import train_fold
-    cfg = _config(args)
-    train_fold(cfg, fold_speaker=args.fold)
+    train_fold(load_config(args.corpus, args.config, args.set, args.seed), fold_speaker=args.fold)
 
 
 def cmd_demo(args) -> None:
     from .corpora import prepare_synthetic
     from .train import train_fold
-    args.corpus = "synthetic_demo"
-    cfg = _config(args)
+    cfg = load_config("synthetic_demo", args.config, args.set, args.seed)
     prepare_synthetic(DEMO_DATA, Path(cfg["data"]["manifest_dir"]) / "synthetic_demo.csv")
     print(f"prepared the SYNTHETIC demo corpus under {DEMO_DATA} (not real speech)")
     train_fold(cfg, fold_speaker=args.fold)
@@ -117,15 +117,17 @@ def cmd_predict(args) -> None:
     import json
 
     from .predict import predict_files, speakers_from
-    from .manifest import audio_files
+    from .manifest import AUDIO_SUFFIXES, audio_files
     paths, missing = [], []
-    for p in map(Path, args.inputs):
+    for p in map(Path, args.inputs):   # one rule for a file named and a file in a folder: its suffix
         if p.is_dir():
             paths += audio_files(p)
-        elif p.exists():
-            paths.append(p)
-        else:
+        elif not p.exists():
             missing.append(f"{p}: no such file or folder")
+        elif p.suffix.lower() not in AUDIO_SUFFIXES:
+            missing.append(f"{p}: not audio by its suffix (read: {', '.join(AUDIO_SUFFIXES)})")
+        else:
+            paths.append(p)
     speakers = speakers_from(paths, args.speaker_from) if args.speaker_from else None
     if args.out:   # before the work, so that a bad location loses nothing
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -163,80 +165,85 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prepare", help="corpus folder -> data_manifests/<name>.csv")
     p.add_argument("corpus", help="iemocap | msp_improv | emodb | urdu | turev | librispeech | demand | noise | "
                                   "generic | folders | synthetic_demo")
-    p.add_argument("root", type=Path, help="corpus folder (for generic: the CSV)")
+    p.add_argument("root", type=Path, help="corpus folder (for generic: the CSV file)")
     p.add_argument("--speaker", help="folders: regex with a named group (?P<speaker>...) (and optionally "
                                      "(?P<gender>...)) searched in each file's path under the root")
-    p.add_argument("--out-dir", default="data_manifests")
-    p.add_argument("--name", help="manifest name (default: the corpus)")
+    p.add_argument("--out-dir", default="data_manifests",
+                   help="folder for <name>.csv and its sidecar <name>.json (training reads data_manifests/)")
+    p.add_argument("--name", help="manifest name, used as CORPUS=<name> afterwards (default: the corpus)")
     p.add_argument("--strict", action="store_true", help="stop at the first bad file instead of skipping it")
     p.add_argument("--hours", type=float, help="librispeech: seeded random subset of about this many hours")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="librispeech: seed of the --hours subset")
+    p.add_argument("--encoding", default="utf-8", help="generic: text encoding of the CSV (e.g. latin-1)")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("download", help="download and unpack EMODB (the only freely downloadable corpus)")
-    p.add_argument("dest", help="folder to unpack into")
-    p.add_argument("--url", default=None)
+    p.add_argument("dest", help="folder to unpack into (then: mtl-aug prepare emodb <dest>)")
+    p.add_argument("--url", default=None, help="another address of the EMODB archive (default: the official one)")
     p.set_defaults(func=cmd_download)
 
     p = sub.add_parser("train", help="train and test one leave-one-speaker-out fold")
-    _add_config_args(p)
+    p.add_argument("--corpus", default="synthetic_demo", help="a prepared corpus: data_manifests/<corpus>.csv")
+    _add_seed(p)
+    _add_overlays(p)
     p.add_argument("--fold", help="test speaker (default: the first speaker in sorted order)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("demo", help="generate the synthetic demo corpus and train on it")
-    _add_config_args(p)
-    p.add_argument("--fold", default=None)
+    _add_seed(p)
+    _add_overlays(p)
+    p.add_argument("--fold", default=None, help="test speaker (default: spk00)")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("loso", help="leave-one-speaker-out over every fold and seed, then the summary")
-    p.add_argument("--corpus", required=True)
+    p.add_argument("--corpus", required=True, help="a prepared corpus: data_manifests/<corpus>.csv")
     _add_overlays(p)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    _add_seeds(p)
     p.add_argument("--fold-index", type=int, default=None, help="run only this fold (0-based), e.g. one per GPU")
     _add_jobs(p)
     p.set_defaults(func=cmd_loso)
 
     p = sub.add_parser("eval-cross", help="train on one corpus (all speakers), test on another")
-    p.add_argument("--train", required=True)
-    p.add_argument("--test", required=True)
+    p.add_argument("--train", required=True, help="corpus trained on, all its speakers (a+b: the union of two)")
+    p.add_argument("--test", required=True, help="corpus tested on, every utterance (not among --train)")
     _add_overlays(p)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    _add_seeds(p)
     p.set_defaults(func=cmd_cross)
 
     p = sub.add_parser("eval-loco", help="leave one corpus out: train on the others (union), test on it")
     p.add_argument("--corpora", nargs="+", required=True, help="prepared corpora, e.g. emodb urdu turev")
     _add_overlays(p)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    _add_seeds(p)
     p.set_defaults(func=cmd_loco)
 
     p = sub.add_parser("eval-predict", help="the LOSO models through `predict` on their test speaker, one file at "
                                             "a time and grouped by speaker, beside the evaluation path")
-    p.add_argument("--corpus", required=True)
+    p.add_argument("--corpus", required=True, help="a prepared corpus whose LOSO models exist (trained if not)")
     _add_overlays(p)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    _add_seeds(p)
     p.set_defaults(func=cmd_deployed)
 
     p = sub.add_parser("eval-noise", help="LOSO models trained on clean speech, tested at each SNR")
-    p.add_argument("--corpus", required=True)
+    p.add_argument("--corpus", required=True, help="a prepared corpus whose LOSO models exist (trained if not)")
     p.add_argument("--noise", required=True, help="DEMAND folder or any folder of noise recordings")
-    p.add_argument("--snrs", type=float, nargs="+", default=[0, 10, 20])
-    p.add_argument("--variants", nargs="+", default=["stl", "mtl_aug"])
+    p.add_argument("--snrs", type=float, nargs="+", default=[0, 10, 20], help="signal-to-noise ratios in dB")
+    p.add_argument("--variants", nargs="+", default=["stl", "mtl_aug"], help="variant overlays compared")
     _add_jobs(p)
     _add_overlays(p)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    _add_seeds(p)
     p.set_defaults(func=cmd_noise)
 
     p = sub.add_parser("evaluate", help="a checkpoint on every utterance of a manifest (no retraining)")
     p.add_argument("--checkpoint", required=True, nargs="+",
                    help="a checkpoint, or several (e.g. one per seed) whose class probabilities are averaged")
-    p.add_argument("--manifest", required=True)
-    p.add_argument("--out", help="folder for results.json and confusion.png")
+    p.add_argument("--manifest", required=True, help="a prepared manifest, e.g. data_manifests/urdu.csv")
+    p.add_argument("--out", help="folder for results.json and confusion.png (default: print only)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="emotion and class probabilities per audio file")
     p.add_argument("inputs", nargs="+", help="audio files or folders")
     p.add_argument("--checkpoint", required=True, nargs="+",
                    help="a checkpoint, or several (e.g. one per seed) whose class probabilities are averaged")
-    p.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    p.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="one row (csv) or object (jsonl) per file")
     p.add_argument("--out", help="output file (default: stdout)")
     p.add_argument("--window", type=float, default=10.0, help="seconds; longer files are averaged over windows")
     p.add_argument("--speaker-from", help="group files by speaker, as the evaluation does (per-speaker statistics "
@@ -245,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("report", help="LOSO results folders side by side in one markdown table")
-    p.add_argument("dirs", nargs="+")
+    p.add_argument("dirs", nargs="+", help="results folders of LOSO runs (results/<corpus>/<variant>/), the "
+                                          "first one the reference of the paired differences")
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -242,6 +242,14 @@ def test_predict_handles_long_and_unreadable_files(corpus, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "broken.wav" in err and "1 files not read, not audio by their suffix (.txt 1" in err
     assert "warning: " in err and "silent.wav: silent" in err
+    # one rule for a file named and the same file in a folder: its suffix (mp3 is audio; txt is not)
+    sf.write(audio / "clip.mp3", np.random.default_rng(2).standard_normal(16000).astype(np.float32) * 0.1,
+             16000, format="MP3")
+    assert main(["predict", str(audio / "clip.mp3"), str(audio / "notes.txt"), str(audio), "--checkpoint", ckpt,
+                 "--format", "jsonl", "--out", str(out)]) == 0
+    named = [Path(json.loads(l)["file"]).name for l in out.read_text().splitlines()]
+    assert named.count("clip.mp3") == 2 and "notes.txt" not in named
+    assert "notes.txt: not audio by its suffix (read: .wav, .flac, .ogg, .mp3)" in capsys.readouterr().err
 
 
 def test_predict_grouped_by_speaker_matches_the_evaluation_path(corpus, tmp_path):
@@ -285,6 +293,16 @@ def test_cli_reports_bad_input_with_exit_code_2(tmp_path, capsys):
     assert "unknown corpus 'nope'" in capsys.readouterr().err
     assert main(["prepare", "iemocap", str(tmp_path)]) == 2
     assert "is this IEMOCAP_full_release?" in capsys.readouterr().err
+
+
+def test_every_cli_option_says_what_it_is_for():
+    import argparse
+    from mtl_aug.cli import build_parser
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    silent = [f"{name} {a.dest}" for name, p in sub.choices.items() for a in p._actions
+              if not isinstance(a, argparse._HelpAction) and not (a.help or "").strip()]
+    assert not silent, silent
+    assert all(a.dest != "corpus" for a in sub.choices["demo"]._actions)   # the demo has one corpus
 
 
 def test_repeated_set_and_config_flags_all_apply():
