@@ -59,11 +59,14 @@ class EmotionHead(nn.Module):
         self.reference.lerp_(embedding.to(self.reference.dtype).mean(0), rate)   # mixed precision: bf16/fp16 in
 
     def classify(self, embedding: torch.Tensor, speakers: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits (N, C) for evaluation embeddings (N, E), centred per speaker (codes (N,)) when
-        the head centres and speakers are given. Speakers with fewer than MIN_CENTRED
-        utterances are classified uncentred, with a warning that counts them; so is everything
-        when no training step has set the reference yet. Mixed-precision embeddings are cast to
-        the classifier's dtype first."""
+        """Logits (N, C) for evaluation embeddings (N, E), centred per speaker (`centred`)."""
+        return self.out(self.centred(embedding, speakers))
+
+    def centred(self, embedding: torch.Tensor, speakers: torch.Tensor | None = None) -> torch.Tensor:
+        """Evaluation embeddings (N, E) centred per speaker (codes (N,)) when the head centres
+        and speakers are given. Speakers with fewer than MIN_CENTRED utterances stay uncentred,
+        with a warning that counts them; so does everything when no training step has set the
+        reference yet. Mixed-precision embeddings are cast to the classifier's dtype first."""
         embedding = embedding.to(self.out.weight.dtype)
         if self.centre and speakers is not None and int(self.reference_steps) == 0:
             warnings.warn("the head has not seen a training step, so it has no reference embedding to "
@@ -79,7 +82,7 @@ class EmotionHead(nn.Module):
             if uncentred:
                 warnings.warn(f"{uncentred} of {len(speakers)} utterances are classified without per-speaker "
                               f"centring: their speaker has fewer than {MIN_CENTRED} utterances")
-        return self.out(embedding)
+        return embedding
 
 
 class Decoder(nn.Module):
