@@ -19,6 +19,9 @@ NOISE   ?=
 CORPORA ?= emodb urdu turev
 SNRS    ?= 0 10 20
 VARIANTS ?= stl mtl_aug
+ATTACKS ?= fgsm pgd
+BUDGETS ?= 50 40 30 20
+NO_TRAIN ?=
 NAME    ?=
 HOURS   ?=
 SPEAKER ?=
@@ -28,7 +31,7 @@ ENCODING ?=
 opt = $(if $(2),$(1) $(2))
 COMMON = $(call opt,--config,$(CONFIG)) $(call opt,--set,$(SET))
 
-.PHONY: help install lock demo test manifests download train loso eval-cross eval-loco eval-predict eval-noise bench clean
+.PHONY: help install lock demo test manifests download train loso eval-cross eval-loco eval-predict eval-noise eval-adversarial bench clean
 
 help:
 	@echo "make demo                                   install, then train + test on the SYNTHETIC demo corpus"
@@ -45,6 +48,8 @@ help:
 	@echo "make eval-loco CORPORA='emodb urdu turev' [SEEDS=...]   leave one corpus out (4 classes)"
 	@echo "make eval-predict CORPUS=<c> [SEEDS=...]   the LOSO models through predict, one file at a time"
 	@echo "make eval-noise CORPUS=<c> NOISE=<dir> [SNRS='0 10 20'] [VARIANTS='stl mtl_aug'] [JOBS=2]"
+	@echo "make eval-adversarial CORPUS=<c> [VARIANTS='stl stl_aug mtl_aug'] [ATTACKS='fgsm pgd'] [BUDGETS='50 40 30 20']"
+	@echo "            [NO_TRAIN=1] [SEEDS=...] [JOBS=2]   white-box attacks on the waveform, and transfer"
 	@echo "make bench                                  throughput / real-time-factor figures"
 
 install: $(STAMP)
@@ -91,6 +96,9 @@ eval-predict: $(STAMP)
 eval-noise: $(STAMP)
 	@test -n "$(NOISE)" || (echo "NOISE=<DEMAND folder or folder of noise files> is required" && exit 2)
 	$(MTL) eval-noise --corpus $(CORPUS) --noise $(NOISE) --snrs $(SNRS) --variants $(VARIANTS) --seeds $(SEEDS) --jobs $(JOBS) $(COMMON)
+
+eval-adversarial: $(STAMP)
+	$(MTL) eval-adversarial --corpus $(CORPUS) --variants $(VARIANTS) --attacks $(ATTACKS) --budgets $(BUDGETS) --seeds $(SEEDS) --jobs $(JOBS) $(if $(NO_TRAIN),--no-train) $(COMMON)
 
 bench: $(STAMP)
 	$(PY) -m mtl_aug.bench

@@ -107,6 +107,15 @@ def cmd_noise(args) -> None:
     run_noise(cfgs, Path(args.noise), args.snrs, args.seeds, args.jobs)
 
 
+def cmd_adversarial(args) -> None:
+    from .adversarial import run_adversarial
+    from .attacks import Attack, Budget
+    budgets = [Budget.parse(b) for b in args.budgets]
+    attacks = [Attack(m, args.pgd_steps, args.pgd_step_size, not args.no_random_start) for m in args.attacks]
+    cfgs = [load_config(args.corpus, [v, *args.config], args.set) for v in args.variants]
+    run_adversarial(cfgs, attacks, budgets, args.seeds, args.jobs, train=not args.no_train)
+
+
 def cmd_evaluate(args) -> None:
     from .evaluate import evaluate_checkpoint
     evaluate_checkpoint(args.checkpoint, args.manifest, Path(args.out) if args.out else None)
@@ -231,6 +240,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overlays(p)
     _add_seeds(p)
     p.set_defaults(func=cmd_noise)
+
+    p = sub.add_parser("eval-adversarial", help="LOSO models attacked on the waveform (white-box FGSM, PGD) on "
+                                                "their test speaker at each budget, and the transfer between variants")
+    p.add_argument("--corpus", required=True, help="a prepared corpus whose LOSO models exist (trained if not)")
+    p.add_argument("--variants", nargs="+", default=["stl", "mtl_aug"], help="variant overlays compared")
+    p.add_argument("--attacks", nargs="+", default=["fgsm", "pgd"], help="fgsm, pgd, and random (noise at the bound, the reference)")
+    p.add_argument("--budgets", nargs="+", default=["50", "40", "30", "20"],
+                   help="signal-to-perturbation ratios in dB per utterance (50: inaudible, 20: clearly audible), "
+                        "or plain L-infinity bounds as eps=0.001")
+    p.add_argument("--pgd-steps", type=int, default=10, help="PGD: gradient steps")
+    p.add_argument("--pgd-step-size", type=float, default=0.25, help="PGD: step size as a fraction of the bound")
+    p.add_argument("--no-random-start", action="store_true", help="PGD: start at the clean audio, not a random "
+                                                                  "point of the bound's ball")
+    p.add_argument("--no-train", action="store_true", help="stop with an error if a LOSO model is missing "
+                                                           "instead of training it")
+    _add_jobs(p)
+    _add_overlays(p)
+    _add_seeds(p)
+    p.set_defaults(func=cmd_adversarial)
 
     p = sub.add_parser("evaluate", help="a checkpoint on every utterance of a manifest (no retraining)")
     p.add_argument("--checkpoint", required=True, nargs="+",

@@ -112,7 +112,7 @@ def plot_confusion(confusion, names: list[str], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def plot_snr(table: pd.DataFrame, path: Path, title: str) -> None:
+def plot_snr(table: pd.DataFrame, path: Path, title: str, xlabel: str = "SNR (dB); dashed: clean") -> None:
     """`table`: columns variant, snr (number or 'clean'), uar."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for variant, group in table.groupby("variant"):
@@ -123,7 +123,7 @@ def plot_snr(table: pd.DataFrame, path: Path, title: str) -> None:
         clean = group[group["snr"] == "clean"]
         if len(clean):
             ax.axhline(100 * clean["uar"].iloc[0], color=line.get_color(), ls="--", lw=0.8)
-    ax.set_xlabel("SNR (dB); dashed: clean")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("UAR (%)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)

@@ -1,0 +1,179 @@
+"""The adversarial protocol: each variant's LOSO models attacked on their own test speaker
+(white-box, FGSM and PGD at each budget), plus the transfer of each variant's adversarial
+examples to the other variants' models of the same fold."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import soundfile as sf
+import torch
+from tqdm import tqdm
+
+from .attacks import Attack, Budget, attack
+from .audio import load_audio
+from .data import load_labelled
+from .evaluate import evaluate_frame, load_checkpoint
+from .folds import speakers
+from .manifest import DataError
+from .report import mean_std, paired_difference, plot_snr
+
+EXAMPLES = 2   # utterances of the first fold written as WAV per variant, attack and budget, to listen to
+
+
+def run_adversarial(cfgs: list[dict], attacks: list[Attack], budgets: list[Budget], seeds: list[int],
+                    jobs: int = 1, train: bool = True) -> Path:
+    """For each variant config (its LOSO trained first unless `train` is False), attack every
+    fold's tested checkpoint on its test speaker at each budget, score the white-box examples on
+    the model they were made on and on every other variant's model of that fold (transfer)."""
+    from .loso import run_loso
+    from .train import check_same_config, run_dir, tested_checkpoint
+    base = cfgs[0]
+    out = Path(base["results_dir"]) / "adversarial" / base["corpus"]
+    df, _, _ = load_labelled(base)
+    folds = speakers(df)
+    runs = [(cfg, seed, s) for cfg in cfgs for seed in seeds for s in folds]
+    for cfg, seed, s in runs:   # every variant's folders checked before any training or attack
+        check_same_config(run_dir(dict(cfg, seed=seed), s), dict(cfg, seed=seed))
+    missing = [run_dir(dict(cfg, seed=seed), s) for cfg, seed, s in runs
+               if not (run_dir(dict(cfg, seed=seed), s) / "results.json").is_file()]
+    if missing and not train:
+        raise DataError(f"{len(missing)} LOSO models are missing (e.g. {missing[0]}) and training was refused "
+                        "(--no-train): train them with make loso, or drop --no-train")
+    for cfg in cfgs:
+        run_loso(cfg, seeds, jobs=jobs)
+    out.mkdir(parents=True, exist_ok=True)
+    sr = base["data"]["sample_rate"]
+    rows, transfer = [], []
+    bar = tqdm(total=len(seeds) * len(folds) * len(cfgs) * len(attacks) * len(budgets), desc="attacks", unit="attack")
+    settings = {"attacks": [vars(a) for a in attacks], "budgets": [b.label for b in budgets],
+                "variants": [c["variant"] for c in cfgs]}
+    for seed in seeds:
+        for f, s in enumerate(folds):
+            kept = out / "folds" / f"seed{seed}_{s}.json"   # a finished fold is kept: a rerun resumes after it
+            if kept.is_file() and (k := json.loads(kept.read_text()))["settings"] == settings:
+                rows += k["rows"]
+                transfer += k["transfer"]
+                bar.update(len(cfgs) * len(attacks) * len(budgets))
+                continue
+            first = len(rows), len(transfer)
+            test = df[df["speaker"] == s].reset_index(drop=True)
+            waves = [load_audio(p, sr) for p in test["path"]]
+            labels = torch.tensor(test["label"].to_numpy())
+            models = {}
+            for cfg in cfgs:
+                run_cfg = dict(cfg, seed=seed)
+                done = json.loads((run_dir(run_cfg, s) / "results.json").read_text())
+                models[cfg["variant"]] = load_checkpoint(tested_checkpoint(run_cfg, done))
+            for variant, lit in models.items():
+                r = evaluate_frame(lit, test)
+                rows.append(_row(variant, seed, s, "clean", "clean", r))
+            for a, how in enumerate(attacks):
+                for b, budget in enumerate(budgets):
+                    made = {}
+                    for variant, lit in models.items():
+                        made[variant] = attack(lit, waves, labels, [s] * len(waves), budget, how,
+                                               seed=((seed * 1009 + f) * 101 + a) * 101 + b)
+                        r = evaluate_frame(lit, test, lambda w, i, adv=made[variant]: adv[i])
+                        rows.append(_row(variant, seed, s, how.method, budget.label, r))
+                        bar.update()
+                        bar.set_postfix_str(f"seed {seed} fold {s} {variant} {how.method} {budget.label}: "
+                                            f"UAR {r['uar']:.3f}")
+                        if seed == seeds[0] and f == 0:
+                            _write_examples(out / "examples", variant, how.method, budget, test, waves,
+                                            made[variant], sr)
+                    for source, adv in made.items():
+                        for target, lit in models.items():
+                            if target != source:
+                                r = evaluate_frame(lit, test, lambda w, i, adv=adv: adv[i])
+                                transfer.append({**_row(target, seed, s, how.method, budget.label, r),
+                                                 "source": source})
+            kept.parent.mkdir(exist_ok=True)
+            kept.write_text(json.dumps({"settings": settings, "rows": rows[first[0]:],
+                                        "transfer": transfer[first[1]:]}) + "\n")
+    bar.close()
+    table, moved = pd.DataFrame(rows), pd.DataFrame(transfer)
+    table.to_csv(out / "folds.csv", index=False)
+    if len(moved):
+        moved.to_csv(out / "transfer.csv", index=False)
+    lines = _summary(table, moved, base["corpus"], attacks, budgets, seeds)
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    _plot(table, budgets, out / "uar_vs_budget.png", base["corpus"])
+    (out / "summary.json").write_text(json.dumps({
+        "attacks": [vars(a) for a in attacks], "budgets": [b.label for b in budgets], "seeds": seeds,
+        "variants": [c["variant"] for c in cfgs],
+        "table": table.groupby(["variant", "attack", "budget"], sort=False)["uar"].mean().reset_index()
+                      .to_dict(orient="records")}, indent=2) + "\n")
+    print("\n".join(lines))
+    return out
+
+
+def _row(variant: str, seed: int, fold: str, method: str, budget: str, r: dict) -> dict:
+    return {"variant": variant, "seed": seed, "fold": fold, "attack": method, "budget": budget,
+            "uar": r["uar"], "wa": r["wa"], "n": r["n"]}
+
+
+def _summary(table: pd.DataFrame, moved: pd.DataFrame, corpus: str, attacks: list[Attack],
+             budgets: list[Budget], seeds: list[int]) -> list[str]:
+    cols = [("clean", "clean")] + [(a.method, b.label) for a in attacks for b in budgets]
+    head = "| variant | " + " | ".join("clean" if m == "clean" else f"{m} {b}" for m, b in cols) + " |"
+    rule = "|---|" + "---|" * len(cols)
+    pick = lambda t, v, m, b: t[(t["variant"] == v) & (t["attack"] == m) & (t["budget"] == b)]  # noqa: E731
+    lines = [f"# {corpus}: UAR % under white-box attacks on the waveform", "",
+             f"Mean ± std over LOSO folds and seeds ({', '.join(map(str, seeds))}) of the per-fold UAR; each "
+             "model attacked on its own test speaker. Budget: signal-to-perturbation ratio per utterance "
+             "(L-infinity bound). " + "; ".join(f"{a.method}: " + _describe(a) for a in attacks) + ".", "", head, rule]
+    variants = list(table["variant"].unique())
+    for v in variants:
+        lines.append(f"| {v} | " + " | ".join(mean_std(pick(table, v, m, b)["uar"]) for m, b in cols) + " |")
+    if len(variants) > 1:
+        lines += ["", f"Paired per-fold difference against {variants[0]} (points; mean ± standard error over "
+                  "folds, seeds averaged per fold first; folds better / worse):", "", head, rule]
+        for v in variants[1:]:
+            cells = []
+            for m, b in cols:
+                d = paired_difference(pick(table, variants[0], m, b), pick(table, v, m, b))
+                cells.append(f"{100 * d['mean']:+.2f} ± {100 * d['se']:.2f} ({d['better']}/{d['worse']})")
+            lines.append(f"| {v} - {variants[0]} | " + " | ".join(cells) + " |")
+    if len(moved):
+        lines += ["", "Transfer (black-box): examples made on the source's model of a fold, scored by the target's "
+                  "model of the same fold (UAR %, mean ± std over folds and seeds):", "",
+                  "| source -> target | " + " | ".join(f"{m} {b}" for m, b in cols[1:]) + " |",
+                  "|---|" + "---|" * (len(cols) - 1)]
+        for (source, target), group in moved.groupby(["source", "variant"], sort=False):
+            lines.append(f"| {source} -> {target} | "
+                         + " | ".join(mean_std(pick(group, target, m, b)["uar"]) for m, b in cols[1:]) + " |")
+    return lines
+
+
+def _describe(a: Attack) -> str:
+    if a.method == "pgd":
+        return f"{a.steps} steps of {a.step_size:g} times the bound" + (", random start" if a.random_start else "")
+    return "one step of the bound times the gradient's sign" if a.method == "fgsm" else \
+        "random sign times the bound per sample (noise, no gradient)"
+
+
+def _plot(table: pd.DataFrame, budgets: list[Budget], path: Path, corpus: str) -> None:
+    """UAR against the dB budgets (plain-epsilon budgets are in the tables only)."""
+    in_db = {b.label: b.snr_db for b in budgets if b.snr_db is not None and math.isfinite(b.snr_db)}
+    mean = table.groupby(["variant", "attack", "budget"], sort=False)["uar"].mean().reset_index()
+    curves = []
+    for (variant, method), group in mean[mean["attack"] != "clean"].groupby(["variant", "attack"], sort=False):
+        clean = mean[(mean["variant"] == variant) & (mean["attack"] == "clean")]["uar"].iloc[0]
+        curves.append({"variant": f"{variant} {method}", "snr": "clean", "uar": clean})
+        curves += [{"variant": f"{variant} {method}", "snr": in_db[b], "uar": u}
+                   for b, u in zip(group["budget"], group["uar"]) if b in in_db]
+    plot_snr(pd.DataFrame(curves), path, f"{corpus}: white-box attacks",
+             xlabel="signal-to-perturbation ratio (dB); dashed: clean")
+
+
+def _write_examples(folder: Path, variant: str, method: str, budget: Budget, test: pd.DataFrame,
+                    clean: list[torch.Tensor], adv: list[torch.Tensor], sr: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = budget.label.replace(" ", "")
+    for i in range(min(EXAMPLES, len(adv))):
+        utt = test["utt_id"].iloc[i]
+        sf.write(folder / f"{utt}_clean.wav", clean[i].numpy(), sr)
+        sf.write(folder / f"{utt}_{variant}_{method}_{tag}.wav", adv[i].numpy(), sr)
