@@ -27,6 +27,11 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
+def default_config() -> dict:
+    """configs/default.yaml as it is: every key, at its default."""
+    return _read_yaml(CONFIG_DIR / "default.yaml")
+
+
 def merge(base: dict, overlay: dict, source: str, prefix: str = "") -> dict:
     """Deep-merge `overlay` into a copy of `base`; keys unknown to `base` are an error."""
     out = copy.deepcopy(base)
@@ -98,7 +103,7 @@ def parse_override(text: str) -> dict:
 def load_config(corpus: str | None = None, overlays: list[str] = (), overrides: list[str] = (),
                 seed: int | None = None) -> dict:
     """Base config, then the corpus overlay (if one exists), then `overlays`, then `key=value`s."""
-    cfg = _read_yaml(CONFIG_DIR / "default.yaml")
+    cfg = default_config()
     if corpus:
         corpus_file = CONFIG_DIR / "corpus" / f"{corpus}.yaml"
         if corpus_file.is_file():
@@ -146,6 +151,7 @@ def validate(cfg: dict) -> None:
             ("train.patience", lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
              "null (no early stopping) or a positive integer"),
             ("features.silence_db", lambda v: v is None or (_number(v) and v > 0), "null or a positive number of dB"),
+            ("features.lone_prob", lambda v: _number(v) and 0 <= v <= 1, "a probability from 0 to 1"),
             ("corrupt.noise_prob", lambda v: _number(v) and 0 <= v <= 1, "a probability from 0 to 1"),
             ("corrupt.reverb_prob", lambda v: _number(v) and 0 <= v <= 1, "a probability from 0 to 1"),
             ("corrupt.snr_db", lambda v: _range(v), "two numbers [low, high] in dB"),
@@ -171,6 +177,9 @@ def validate(cfg: dict) -> None:
         raise ConfigError(f"augment.freq_mask_width={aug['freq_mask_width']} must be below features.n_mels={n_mels}")
     if cfg["features"]["normalise"] not in ("utterance", "speaker", "corpus"):
         raise ConfigError("features.normalise must be 'utterance', 'speaker' or 'corpus'")
+    if cfg["features"]["lone_prob"] and cfg["features"]["normalise"] != "speaker":
+        raise ConfigError("features.lone_prob swaps speaker statistics for the training set's: it needs "
+                          f"features.normalise=speaker, not {cfg['features']['normalise']}")
     if cfg["features"]["trim_silence"] and cfg["features"]["silence_db"] is None:
         raise ConfigError("features.trim_silence needs features.silence_db (how far below the loudest frame "
                           "silence starts, e.g. 40)")

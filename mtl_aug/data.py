@@ -114,12 +114,16 @@ class UtteranceDataset(Dataset):
         item["wave"] = wave
         if self.speaker_stats is not None:
             item["stats"] = self.speaker_stats[self.speakers[i]]
+            lone = self.cfg["features"]["lone_prob"] if self.train else 0
+            # its own generator: the augmentation draws stay those of lone_prob = 0
+            item["lone"] = bool(lone) and bool(np.random.default_rng([item_seed, 1]).random() < lone)
         return item
 
 
 def collate(items: list[dict]) -> dict:
     waves, lengths = pad_batch([it["wave"] for it in items])
-    extra = {"stats": torch.stack([it["stats"] for it in items])} if "stats" in items[0] else {}   # (B, 2, F)
+    extra = {"stats": torch.stack([it["stats"] for it in items]),                 # (B, 2, F)
+             "lone": torch.tensor([it["lone"] for it in items])} if "stats" in items[0] else {}
     return {**extra,
         "waves": waves, "lengths": lengths,                                   # (B, L), (B,)
         "labels": torch.tensor([it["label"] for it in items]),

@@ -64,7 +64,11 @@ class LitMTLAug(pl.LightningModule):
     def features(self, batch: dict, train: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Log-mel (B, F, T), valid frames (B,), soft emotion targets (B, C); in training the
         batch's SpecAugment and mixup items are transformed here."""
-        feats, n = self.logmel(batch["waves"], batch["lengths"], batch.get("stats"))
+        stats, lone = batch.get("stats"), batch.get("lone")
+        if train and lone is not None and bool(lone.any()):   # features.lone_prob: as predict does a lone file
+            training_set = torch.stack([self.logmel.mean, self.logmel.std]).to(stats.dtype)
+            stats = torch.where(lone[:, None, None], training_set, stats)
+        feats, n = self.logmel(batch["waves"], batch["lengths"], stats)
         labels = batch["labels"]
         targets = F.one_hot(labels.clamp(min=0), self.num_classes).float() * (labels >= 0)[:, None]
         if train:

@@ -19,7 +19,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from .config import ConfigError, save_config
+from .config import ConfigError, default_config, save_config
 from .data import EmotionDataModule
 from .lit import LitMTLAug, check_checkpoint
 from .manifest import DataError
@@ -64,6 +64,10 @@ def check_same_config(out: Path, cfg: dict) -> None:
     if not saved.is_file():
         return
     old, new = _flat(_computed(yaml.safe_load(saved.read_text()))), _flat(_computed(cfg))
+    # a key added to default.yaml since that run, at its default, computes what the run's code did
+    # (new options default to the old behaviour)
+    defaults = _flat(default_config())
+    old.update({k: v for k, v in new.items() if k not in old and k in defaults and v == defaults[k]})
     diff = [f"{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}"
             for k in sorted(set(old) | set(new)) if old.get(k, _ABSENT) != new.get(k, _ABSENT)]
     if not diff:

@@ -374,6 +374,47 @@ def test_crash_while_testing_resumes_at_testing_without_more_training(corpus, tm
     assert res["n"] == 12
 
 
+def test_lone_prob_normalises_that_share_of_training_items_with_the_training_set_statistics(corpus, tmp_path):
+    from mtl_aug.data import collate
+    plain = EmotionDataModule(tiny_cfg(corpus, tmp_path / "r"), "spk00")
+    mixed = EmotionDataModule(tiny_cfg(corpus, tmp_path / "r", features__lone_prob=0.5), "spk00")
+    plain.setup()
+    mixed.setup()
+    keys = [(i, 1000 + i) for i in range(len(mixed.datasets["train"]))]
+    a = [plain.datasets["train"][k] for k in keys]
+    b = [mixed.datasets["train"][k] for k in keys]
+    lone = [it["lone"] for it in b]
+    assert 0 < sum(lone) < len(lone) and not any(it["lone"] for it in a)
+    for x, y in zip(a, b):                                    # the augmentation draws are those of lone_prob 0
+        assert x["aug"] == y["aug"] and x["lam"] == y["lam"] and torch.equal(x["wave"], y["wave"])
+    assert not any(it["lone"] for it in (mixed.datasets["val"][i] for i in range(len(mixed.datasets["val"]))))
+    lit = LitMTLAug(mixed.cfg, mixed.class_names, mixed.class_counts)
+    train = mixed.datasets["train"]
+    lit.logmel.set_corpus_stats(*lit.logmel.stats([train.wave(i) for i in range(len(train))]))
+    batch = collate(b)
+    batch["aug"][:] = 0                                       # no SpecAugment or mixup: the features as normalised
+    feats, _, _ = lit.features(batch, train=True)
+    training_set = torch.stack([lit.logmel.mean, lit.logmel.std])
+    for j, is_lone in enumerate(lone):
+        stats = training_set if is_lone else batch["stats"][j]
+        expected, _ = lit.logmel(batch["waves"][j : j + 1], batch["lengths"][j : j + 1], stats[None])
+        assert torch.allclose(feats[j : j + 1, :, : expected.shape[-1]], expected, atol=1e-5)
+    with pytest.raises(ConfigError, match="lone_prob .* needs features.normalise=speaker"):
+        load_config("synthetic_demo", overrides=["features.normalise=corpus", "features.lone_prob=0.5"])
+
+
+def test_a_run_from_before_a_new_option_is_resumed_when_the_option_is_at_its_default(corpus, tmp_path):
+    cfg = tiny_cfg(corpus, tmp_path / "r", train__max_epochs=1)
+    done = train_fold(cfg, "spk01", verbose=False)
+    out = tmp_path / "r" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01"
+    old = dict(cfg, features={k: v for k, v in cfg["features"].items() if k != "lone_prob"})
+    save_config(old, out / "config.yaml")                     # as written before features.lone_prob existed
+    assert train_fold(cfg, "spk01", verbose=False) == done
+    changed = dict(cfg, features=dict(cfg["features"], lone_prob=0.5))
+    with pytest.raises(ConfigError, match=r"features\.lone_prob: '<absent>' -> 0\.5"):
+        train_fold(changed, "spk01", verbose=False)
+
+
 def test_config_values_are_type_checked():
     assert load_config("emodb", overrides=["train.lr=1e-3"])["train"]["lr"] == pytest.approx(0.001)
     for bad, msg in (("train.lr=fast", "'train.lr' expects a float"),
@@ -392,6 +433,7 @@ def test_config_values_are_type_checked():
                      ("loss.weights.ce=0", "loss.weights must be non-negative, with ce above 0"),
                      ("loss.weights.recon=-1", "loss.weights must be non-negative"),
                      ("data.max_train_seconds=0", "data.max_train_seconds must be null or a positive"),
+                     ("features.lone_prob=1.5", "features.lone_prob must be a probability"),
                      ("train.lr=[1", "not valid YAML")):
         with pytest.raises(ConfigError, match=msg):
             load_config("emodb", overrides=[bad])
