@@ -48,6 +48,7 @@ def main(argv=None) -> None:
     p.add_argument("--librispeech", type=Path, default=SHARED / "librispeech_sample")
     p.add_argument("--config", nargs="*", default=[])
     p.add_argument("--steps", type=int, default=40, help="training steps timed")
+    p.add_argument("--pgd-steps", type=int, default=10, help="PGD steps of the timed attack")
     args = p.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
@@ -118,6 +119,21 @@ def main(argv=None) -> None:
         predict_waves(lit, [ten], stats=speaker_stats(lit, [ten], ["file"]))
         timings.append(time.perf_counter() - t0)
     print(f"inference on a 10 s file: {1000 * np.median(timings):.1f} ms, real-time factor {np.median(timings) / 10:.4f}")
+
+    # one budget of each attack on the fold's test speaker, through the evaluation path
+    from .attacks import Attack, Budget, attack
+    test = dm.frames["test"]
+    test_waves = [dm.datasets["test"].wave(i) for i in range(len(test))]
+    labels = torch.tensor(test["label"].to_numpy())
+    test_s = sum(len(w) for w in test_waves) / cfg["data"]["sample_rate"]
+    cost = {}
+    for how in (Attack("fgsm"), Attack("pgd", steps=args.pgd_steps)):
+        t0 = time.perf_counter()
+        attack(lit, test_waves, labels, test["speaker"].tolist(), Budget.parse("30"), how)
+        cost[how.method] = time.perf_counter() - t0
+    print(f"adversarial attack, one budget, speaker {test['speaker'].iloc[0]} ({len(test)} utts, {test_s:.0f} s of "
+          f"audio): FGSM {cost['fgsm']:.1f} s, PGD-{args.pgd_steps} {cost['pgd']:.1f} s "
+          f"({cost['pgd'] / test_s:.3f} s per audio second)")
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     line = f"peak memory: {peak:.0f} MiB resident"

@@ -443,10 +443,10 @@ def test_config_values_are_type_checked():
                     reason="../shared/data/emodb or librispeech_sample not present")
 def test_bench_prints_every_figure_on_real_emodb(capsys):
     from mtl_aug.bench import main as bench
-    bench(["--emodb", str(SHARED / "emodb"), "--librispeech", str(SHARED / "librispeech_sample"), "--steps", "2"])
+    bench(["--emodb", str(SHARED / "emodb"), "--librispeech", str(SHARED / "librispeech_sample"), "--steps", "2", "--pgd-steps", "2"])
     out = capsys.readouterr().out
     for line in ("training, end to end:", "training, model alone:", "data pipeline share of a training step:",
                  "log-mel extraction:", "item augmentation:", "real-time factor", "peak memory:",
-                 "EMODB LOSO estimate", "IEMOCAP LOSO estimate"):
+                 "EMODB LOSO estimate", "IEMOCAP LOSO estimate", "adversarial attack, one budget"):
         assert line in out, line
     assert not re.search(r"\b(nan|inf)\b", out)
