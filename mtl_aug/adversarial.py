@@ -15,9 +15,9 @@ from tqdm import tqdm
 from .attacks import Attack, Budget, attack
 from .audio import load_audio
 from .data import load_labelled
+from .errors import DataError
 from .evaluate import evaluate_frame, load_checkpoint
 from .folds import speakers
-from .manifest import DataError
 from .report import mean_std, paired_difference, plot_snr
 
 EXAMPLES = 2   # utterances of the first fold written as WAV per variant, attack and budget, to listen to

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .config import ConfigError
+from .errors import ConfigError
 from .evaluate import speaker_stats
 
 ATTACKS = ("fgsm", "pgd", "random")

@@ -12,7 +12,7 @@ import torch
 import torchaudio
 from torch import nn
 
-from .manifest import DataError
+from .errors import DataError
 
 
 def load_audio(path: str | Path, sample_rate: int = 16000, start: int = 0, stop: int | None = None) -> torch.Tensor:

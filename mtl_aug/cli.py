@@ -5,8 +5,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from .config import ConfigError, load_config
-from .manifest import DataError, Report
+from .config import load_config
+from .errors import ConfigError, DataError
+from .manifest import Report
 
 DEMO_DATA = Path("data/synthetic_demo")
 

@@ -7,11 +7,9 @@ from typing import Any
 
 import yaml
 
+from .errors import ConfigError
+
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
-
-
-class ConfigError(ValueError):
-    """A config file, key or value that cannot be used."""
 
 
 def _read_yaml(path: Path) -> dict:

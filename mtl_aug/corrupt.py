@@ -13,7 +13,7 @@ import torch
 from audiomentations import AddColorNoise
 from scipy.signal import fftconvolve
 
-from .manifest import DataError
+from .errors import DataError
 from .mixing import NoiseBank, mix_at_snr
 
 

@@ -13,8 +13,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from . import augment
 from .audio import LogMel, load_audio, pad_batch
+from .errors import DataError
 from .folds import Fold, all_speakers_fold, loso_fold
-from .manifest import DataError, apply_class_map, manifest_path, read_manifest
+from .manifest import apply_class_map, manifest_path, read_manifest
 
 UNLABELLED = -1
 UNLABELLED_STATS_UTTERANCES = 10   # per unlabelled speaker, enough for mel-band statistics

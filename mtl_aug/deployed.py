@@ -11,8 +11,8 @@ import pandas as pd
 import torch
 
 from .data import load_labelled
+from .errors import DataError
 from .folds import speakers
-from .manifest import DataError
 from .metrics import scores
 from .predict import predict_files
 from .train import run_dir, tested_checkpoint

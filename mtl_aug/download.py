@@ -10,7 +10,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from .manifest import DataError
+from .errors import DataError
 
 EMODB_URL = "http://emodb.bilderbar.info/download/download.zip"
 CHUNK = 1 << 16

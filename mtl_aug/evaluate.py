@@ -10,10 +10,10 @@ import pandas as pd
 import torch
 
 from .audio import load_audio, pad_batch
-from .config import ConfigError
 from .data import load_labelled
+from .errors import ConfigError, DataError
 from .lit import LitMTLAug, check_checkpoint
-from .manifest import DataError, apply_class_map, read_manifest
+from .manifest import apply_class_map, read_manifest
 from .metrics import scores
 from .train import confusion_table, tested_checkpoint, train_fold
 

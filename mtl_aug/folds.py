@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .manifest import DataError
+from .errors import DataError
 
 
 @dataclass(frozen=True)

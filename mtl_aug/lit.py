@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from . import augment
 from .audio import LogMel, frame_mask
-from .manifest import DataError
+from .errors import DataError
 from .metrics import scores
 from .model import MTLAug
 from .model.losses import center_loss, masked_mse, soft_cross_entropy, total_loss

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import ConfigError
 from .data import load_labelled
+from .errors import ConfigError, DataError
 from .folds import speakers
-from .manifest import DataError
 from .report import summarise_loso
 from .train import check_same_config, run_dir, train_fold
 

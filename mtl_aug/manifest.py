@@ -11,17 +11,14 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from .config import ConfigError, load_class_sets
+from .config import load_class_sets
+from .errors import ConfigError, DataError
 
 COLUMNS = ["utt_id", "path", "corpus", "speaker", "gender", "session", "style", "emotion",
            "duration", "sample_rate", "channels"]
 ROOT_TOKEN = "{data_root}"
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")   # what libsndfile (>= 1.1) decodes
 KNOWN_CORPORA = ("iemocap", "msp_improv", "emodb", "urdu", "turev", "librispeech", "demand", "synthetic_demo")
-
-
-class DataError(ValueError):
-    """Input data (a corpus folder, a file, a manifest) that cannot be used."""
 
 
 def audio_files(folder: Path) -> list[Path]:

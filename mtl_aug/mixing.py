@@ -10,7 +10,8 @@ import soundfile as sf
 import torch
 import torchaudio
 
-from .manifest import DataError, Report, audio_files, inspect_audio
+from .errors import DataError
+from .manifest import Report, audio_files, inspect_audio
 
 
 FRAME = 320            # 20 ms at 16 kHz

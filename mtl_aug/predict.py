@@ -9,10 +9,9 @@ import pandas as pd
 import torch
 
 from .audio import load_audio
-from .config import ConfigError
+from .errors import ConfigError, DataError
 from .evaluate import load_ensemble, predict_waves, speaker_stats
 from .lit import LitMTLAug
-from .manifest import DataError
 
 
 MIN_SECONDS = 0.25     # a shorter file is flagged: too little speech to judge an emotion

@@ -19,10 +19,10 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_only
 
-from .config import ConfigError, default_config, save_config
+from .config import default_config, save_config
 from .data import EmotionDataModule
+from .errors import ConfigError, DataError
 from .lit import LitMTLAug, check_checkpoint
-from .manifest import DataError
 from .provenance import provenance
 
 SYNTHETIC_NOTE = "SYNTHETIC demo corpus: not real speech; these numbers say nothing about real emotion recognition"

@@ -16,7 +16,7 @@ from mtl_aug.adversarial import run_adversarial
 from mtl_aug.attacks import Attack, Budget, attack, loss_gradient
 from mtl_aug.audio import load_audio
 from mtl_aug.cli import main
-from mtl_aug.config import ConfigError
+from mtl_aug.errors import ConfigError
 from mtl_aug.evaluate import evaluate_frame, labelled_for, load_checkpoint
 from mtl_aug.train import train_fold
 

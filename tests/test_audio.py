@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from mtl_aug.audio import LogMel, pad_batch
-from mtl_aug.config import ConfigError, load_config
+from mtl_aug.config import load_config
+from mtl_aug.errors import ConfigError
 
 SR = 16000
 

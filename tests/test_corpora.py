@@ -21,7 +21,8 @@ from mtl_aug.corpora import synthetic as synthetic_module
 from mtl_aug.corpora import (prepare_emodb, prepare_folders, prepare_generic, prepare_iemocap, prepare_librispeech,
                              prepare_msp_improv, prepare_noise, prepare_synthetic)
 from mtl_aug.data import load_labelled
-from mtl_aug.manifest import COLUMNS, DataError, apply_class_map, read_manifest
+from mtl_aug.errors import DataError
+from mtl_aug.manifest import COLUMNS, apply_class_map, read_manifest
 
 
 def rows_by_id(out: Path) -> dict[str, dict]:

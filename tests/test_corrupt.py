@@ -6,10 +6,10 @@ import soundfile as sf
 import torch
 
 from conftest import tiny_cfg
-from mtl_aug.config import ConfigError, load_config
+from mtl_aug.config import load_config
 from mtl_aug.corrupt import Corruptor
 from mtl_aug.data import EmotionDataModule
-from mtl_aug.manifest import DataError
+from mtl_aug.errors import ConfigError, DataError
 from mtl_aug.mixing import active_power
 
 SR = 16000

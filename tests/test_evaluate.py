@@ -16,15 +16,14 @@ import torch
 
 from conftest import REAL_DATA, tiny_cfg
 from mtl_aug.cli import build_parser, main
-from mtl_aug.config import ConfigError
 from mtl_aug.corpora import prepare_generic
 from mtl_aug.corpora.synthetic import generate_synthetic
 from mtl_aug.audio import load_audio
+from mtl_aug.errors import ConfigError, DataError
 from mtl_aug.evaluate import evaluate_checkpoint, predict_waves, run_cross
 from mtl_aug.predict import predict_files
 from mtl_aug.deployed import run_deployed
 from mtl_aug.loso import run_loso
-from mtl_aug.manifest import DataError
 from mtl_aug.metrics import scores
 from mtl_aug.mixing import NoiseBank, active_power, mix_at_snr
 from mtl_aug.noise import run_noise

@@ -18,13 +18,13 @@ import torch
 
 from conftest import REAL_DATA as SHARED, tiny_cfg
 from mtl_aug.audio import LogMel
-from mtl_aug.config import CONFIG_DIR, ConfigError, load_config, save_config
+from mtl_aug.config import CONFIG_DIR, load_config, save_config
 from mtl_aug.corpora import prepare_emodb, prepare_librispeech
 from mtl_aug import data as data_module
 from mtl_aug.data import EmotionDataModule
+from mtl_aug.errors import ConfigError, DataError
 from mtl_aug.evaluate import load_checkpoint
 from mtl_aug.lit import LitMTLAug
-from mtl_aug.manifest import DataError
 from mtl_aug.train import run_lock, train_fold
 from test_model import batch as make_batch
 

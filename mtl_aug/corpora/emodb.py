@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..manifest import DataError, Report, inspect_audio, make_row, write_manifest
+from ..errors import DataError
+from ..manifest import Report, inspect_audio, make_row, write_manifest
 
 NAME = re.compile(r"^(\d\d)([a-b]\d\d)([WLEAFTN])([a-z])$")
 MALE = {"03", "10", "11", "12", "15"}

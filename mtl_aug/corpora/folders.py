@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..manifest import DataError, Report, audio_files, inspect_audio, make_row, write_manifest
+from ..errors import DataError
+from ..manifest import Report, audio_files, inspect_audio, make_row, write_manifest
 
 
 def speaker_pattern(regex: str) -> re.Pattern:

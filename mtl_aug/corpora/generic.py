@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..manifest import DataError, Report, inspect_audio, make_row, read_csv_text, write_manifest
+from ..errors import DataError
+from ..manifest import Report, inspect_audio, make_row, read_csv_text, write_manifest
 
 REQUIRED = ("path", "speaker", "emotion")
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..manifest import DataError, Report, inspect_audio, make_row, write_manifest
+from ..errors import DataError
+from ..manifest import Report, inspect_audio, make_row, write_manifest
 
 # [6.2901 - 8.2357]	Ses01F_impro01_F000	neu	[2.5000, 2.5000, 2.5000]
 LABEL_LINE = re.compile(r"^\[[\d.]+ - [\d.]+\]\t(\S+)\t(\S+)\t")

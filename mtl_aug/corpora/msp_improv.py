@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..manifest import DataError, Report, inspect_audio, make_row, write_manifest
+from ..errors import DataError
+from ..manifest import Report, inspect_audio, make_row, write_manifest
 
 # UTD-IMPROV-S01A-F01-P-FM01.avi; A; A:4.0; V:2.2; D:3.4; N:2.0
 HEADER = re.compile(r"^UTD-IMPROV-(\S+)\.avi;\s*([A-Za-z])\s*;")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..manifest import DataError, Report, audio_files, inspect_audio, make_row, write_manifest
+from ..errors import DataError
+from ..manifest import Report, audio_files, inspect_audio, make_row, write_manifest
 
 
 def prepare_noise(root: Path, out: Path, strict: bool = False, corpus: str = "demand") -> pd.DataFrame:
