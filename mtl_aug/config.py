@@ -175,6 +175,10 @@ def validate(cfg: dict) -> None:
         raise ConfigError(f"augment.freq_mask_width={aug['freq_mask_width']} must be below features.n_mels={n_mels}")
     if cfg["features"]["normalise"] not in ("utterance", "speaker", "corpus"):
         raise ConfigError("features.normalise must be 'utterance', 'speaker' or 'corpus'")
+    if str(cfg["train"]["precision"]) in ("16-true", "bf16-true"):
+        raise ConfigError(f"train.precision={cfg['train']['precision']} casts the whole model, the log-mel's FFT "
+                          "included, to half precision, which torch's FFT does not support: use 16-mixed (GPU) "
+                          "or bf16-mixed")
     if cfg["features"]["lone_prob"] and cfg["features"]["normalise"] != "speaker":
         raise ConfigError("features.lone_prob swaps speaker statistics for the training set's: it needs "
                           f"features.normalise=speaker, not {cfg['features']['normalise']}")
