@@ -80,36 +80,36 @@ def cmd_demo(args) -> None:
 
 
 def cmd_loso(args) -> None:
-    from .loso import run_loso
+    from .protocols.loso import run_loso
     run_loso(load_config(args.corpus, args.config, args.set), args.seeds, args.fold_index, args.jobs)
 
 
 def cmd_cross(args) -> None:
-    from .evaluate import run_cross
+    from .protocols.cross import run_cross
     # cross-corpus needs one class set for both corpora: the shared 4-class set
     cfg = load_config(args.train, args.config, ["data.classes=four_class", *args.set])
     run_cross(cfg, args.test, args.seeds)
 
 
 def cmd_loco(args) -> None:
-    from .evaluate import run_loco
+    from .protocols.cross import run_loco
     cfg = load_config(args.corpora[0], args.config, ["data.classes=four_class", *args.set])
     run_loco(cfg, args.corpora, args.seeds)
 
 
 def cmd_deployed(args) -> None:
-    from .deployed import run_deployed
+    from .protocols.deployed import run_deployed
     run_deployed(load_config(args.corpus, args.config, args.set), args.seeds)
 
 
 def cmd_noise(args) -> None:
-    from .noise import run_noise
+    from .protocols.noise import run_noise
     cfgs = [load_config(args.corpus, [v, *args.config], args.set) for v in args.variants]
     run_noise(cfgs, Path(args.noise), args.snrs, args.seeds, args.jobs)
 
 
 def cmd_adversarial(args) -> None:
-    from .adversarial import run_adversarial
+    from .protocols.adversarial import run_adversarial
     from .attacks import Attack, Budget
     budgets = [Budget.parse(b) for b in args.budgets]
     attacks = [Attack(m, args.pgd_steps, args.pgd_step_size, not args.no_random_start) for m in args.attacks]

@@ -1,5 +1,5 @@
-"""Evaluate trained checkpoints on any prepared corpus (optionally with added noise), and the
-cross-corpus / cross-language and leave-one-corpus-out protocols."""
+"""Trained checkpoints on audio: loading, class probabilities, scores on a corpus (optionally
+with its audio altered first, e.g. mixed with noise)."""
 from __future__ import annotations
 
 import json
@@ -10,12 +10,11 @@ import pandas as pd
 import torch
 
 from .audio import load_audio, pad_batch
-from .data import load_labelled
 from .errors import ConfigError, DataError
 from .lit import LitMTLAug, check_checkpoint
 from .manifest import apply_class_map, read_manifest
 from .metrics import scores
-from .train import confusion_table, tested_checkpoint, train_fold
+from .train import confusion_table
 
 
 def load_checkpoint(path: str | Path, device: str | None = None) -> LitMTLAug:
@@ -113,67 +112,3 @@ def evaluate_checkpoint(checkpoints: list[str | Path], manifest: str | Path, out
         plot_confusion(result["confusion"], lit.class_names, out / "confusion.png",
                        f"{Path(checkpoints[0]).parent.parent.name}{' +' if len(models) > 1 else ''} on {Path(manifest).stem}")
     return summary
-
-
-def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
-    """Train on all speakers of cfg['corpus'] (validation speaker(s) held out of it), test on
-    every utterance of `test_corpus`, one row per seed; returns the results folder."""
-    from .report import mean_std, plot_confusion
-    if test_corpus in cfg["corpus"].split("+"):
-        raise ConfigError(f"{test_corpus} is among the training corpora ({cfg['corpus']}): a test on it "
-                          "is not cross-corpus")
-    # the test corpus must be prepared and map into the class set; data.styles filters training only
-    load_labelled(dict(cfg, data=dict(cfg["data"], styles=None)), test_corpus)
-    out = Path(cfg["results_dir"]) / "cross" / f"{cfg['corpus']}_to_{test_corpus}" / cfg["variant"]
-    rows, confusion, checkpoints = [], None, []
-    manifest = Path(cfg["data"]["manifest_dir"]) / f"{test_corpus}.csv"
-    for seed in seeds:
-        trained = train_fold(dict(cfg, seed=seed), all_speakers=True)
-        checkpoints.append(tested_checkpoint(dict(cfg, seed=seed), trained))
-        res = evaluate_checkpoint([checkpoints[-1]], manifest, out / f"seed{seed}")
-        rows.append({"seed": seed, "uar": res["uar"], "wa": res["wa"], "n": res["n"], "val_uar": trained["val_uar"]})
-        confusion = res["confusion"] if confusion is None else (torch.tensor(confusion) + torch.tensor(res["confusion"])).tolist()
-        names = res["class_names"]
-    table = pd.DataFrame(rows)
-    table.to_csv(out / "seeds.csv", index=False)
-    plot_confusion(confusion, names, out / "confusion.png", f"{cfg['corpus']} -> {test_corpus} ({cfg['variant']})")
-    md = [f"# {cfg['corpus']} -> {test_corpus}, {cfg['variant']}", "",
-          f"Trained on every speaker of {cfg['corpus']} (validation speakers held out of it), tested on every "
-          f"utterance of {test_corpus}; classes {', '.join(names)}.", "",
-          "| seeds | UAR (mean ± std over seeds) | WA (mean ± std over seeds) | utterances |", "|---|---|---|---|",
-          f"| {', '.join(map(str, seeds))} | {mean_std(table['uar'])} | {mean_std(table['wa'])} | {rows[0]['n']} |"]
-    if len(seeds) > 1:
-        ens = evaluate_checkpoint(checkpoints, manifest, out / "ensemble")
-        md += [f"| ensemble of {len(seeds)} (probabilities averaged) | {100 * ens['uar']:.2f} | {100 * ens['wa']:.2f} | "
-               f"{ens['n']} |"]
-    (out / "summary.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
-    return out
-
-
-def run_loco(cfg: dict, corpora: list[str], seeds: list[int]) -> Path:
-    """Leave one corpus out: for each corpus, train on the union of the others and test on it
-    (run_cross); one summary table over the held-out corpora."""
-    from .report import mean_std
-    if len(corpora) < 2 or len(set(corpora)) < len(corpora):
-        raise ConfigError(f"leave-one-corpus-out needs two or more different corpora, got {corpora}")
-    for c in corpora:                            # every manifest prepared and mapped before any training
-        load_labelled(dict(cfg, data=dict(cfg["data"], styles=None)), c)
-    rows = []
-    for held_out in corpora:
-        train = "+".join(c for c in corpora if c != held_out)
-        out = run_cross(dict(cfg, corpus=train), held_out, seeds)
-        table = pd.read_csv(out / "seeds.csv")
-        rows.append({"test": held_out, "train": train, "uar": mean_std(table["uar"]), "wa": mean_std(table["wa"]),
-                     "utterances": int(table["n"].iloc[0])})
-    out = Path(cfg["results_dir"]) / "loco" / "+".join(corpora) / cfg["variant"]
-    out.mkdir(parents=True, exist_ok=True)
-    table = pd.DataFrame(rows)
-    table.to_csv(out / "corpora.csv", index=False)
-    md = [f"# Leave one corpus out: {', '.join(corpora)} ({cfg['variant']})", "",
-          f"UAR % and WA % (mean ± std over seeds {', '.join(map(str, seeds))}) on each held-out corpus, "
-          "trained on the others.", "", "| held out | trained on | UAR | WA | utterances |", "|---|---|---|---|---|"]
-    md += [f"| {r['test']} | {r['train']} | {r['uar']} | {r['wa']} | {r['utterances']} |" for r in rows]
-    (out / "summary.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
-    return out

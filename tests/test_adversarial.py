@@ -12,7 +12,7 @@ import torch
 
 from conftest import tiny_cfg
 from mtl_aug import attacks as attacks_module
-from mtl_aug.adversarial import run_adversarial
+from mtl_aug.protocols.adversarial import run_adversarial
 from mtl_aug.attacks import Attack, Budget, attack, loss_gradient
 from mtl_aug.audio import load_audio
 from mtl_aug.cli import main
@@ -120,7 +120,7 @@ def test_eval_adversarial_end_to_end_with_transfer_and_resume(corpus, tmp_path, 
     data, sr = sf.read(out / "examples" / examples[0])
     assert sr == 16000 and np.isfinite(data).all()
     # a rerun with the same settings reads the finished folds instead of attacking again
-    monkeypatch.setattr("mtl_aug.adversarial.attack", lambda *a, **k: pytest.fail("attacked again"))
+    monkeypatch.setattr("mtl_aug.protocols.adversarial.attack", lambda *a, **k: pytest.fail("attacked again"))
     assert run_adversarial(cfgs, attacks, budgets, [0]) == out
     assert pd.read_csv(out / "folds.csv", dtype={"fold": str}).equals(folds)
     assert json.loads((out / "summary.json").read_text())["variants"] == ["stl", "mtl_aug"]

@@ -15,18 +15,19 @@ import soundfile as sf
 import torch
 
 from conftest import REAL_DATA, tiny_cfg
+from mtl_aug.audio import load_audio
 from mtl_aug.cli import build_parser, main
 from mtl_aug.corpora import prepare_generic
 from mtl_aug.corpora.synthetic import generate_synthetic
-from mtl_aug.audio import load_audio
 from mtl_aug.errors import ConfigError, DataError
-from mtl_aug.evaluate import evaluate_checkpoint, predict_waves, run_cross
-from mtl_aug.predict import predict_files
-from mtl_aug.deployed import run_deployed
-from mtl_aug.loso import run_loso
+from mtl_aug.evaluate import evaluate_checkpoint, predict_waves
 from mtl_aug.metrics import scores
 from mtl_aug.mixing import NoiseBank, active_power, mix_at_snr
-from mtl_aug.noise import run_noise
+from mtl_aug.predict import predict_files
+from mtl_aug.protocols.cross import run_cross
+from mtl_aug.protocols.deployed import run_deployed
+from mtl_aug.protocols.loso import run_loso
+from mtl_aug.protocols.noise import run_noise
 from mtl_aug.report import report, summarise_loso
 
 
@@ -76,16 +77,16 @@ def test_loso_runs_every_fold_once_and_summarises(corpus, tmp_path, monkeypatch)
 PARENT = """
 import os, sys, time
 from pathlib import Path
-import mtl_aug.loso as loso
+import mtl_aug.pool as pool
 
 def fold_job(cfg, speaker, threads):          # stands in for training a fold
     (Path(cfg["train"]["run_dir"]) / "worker.pid").write_text(str(os.getpid()))
     time.sleep(120)
 
 if __name__ == "__main__":
-    loso._fold_job = fold_job
+    pool.fold_job = fold_job
     cfg = {"corpus": "c", "variant": "v", "train": {"run_dir": sys.argv[1], "devices": 1}}
-    loso._run_parallel(cfg, [(0, "a"), (0, "b")], jobs=2)
+    pool.run_parallel(cfg, [(0, "a"), (0, "b")], jobs=2)
 """
 
 
@@ -339,7 +340,7 @@ def test_multi_corpus_union_and_leave_one_corpus_out(corpus, tmp_path):
     """`a+b` trains on the union with speakers kept apart by corpus; a test corpus among the
     training ones is refused; leave-one-corpus-out tests each corpus on a model of the others."""
     from mtl_aug.data import load_labelled
-    from mtl_aug.evaluate import run_loco
+    from mtl_aug.protocols.cross import run_loco
     manifests = tmp_path / "m"
     for name in ("librispeech",):
         for suffix in (".csv", ".json"):

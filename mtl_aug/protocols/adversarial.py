@@ -12,13 +12,13 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from .attacks import Attack, Budget, attack
-from .audio import load_audio
-from .data import load_labelled
-from .errors import DataError
-from .evaluate import evaluate_frame, load_checkpoint
-from .folds import speakers
-from .report import mean_std, paired_difference, plot_snr
+from ..attacks import Attack, Budget, attack
+from ..audio import load_audio
+from ..data import load_labelled
+from ..errors import DataError
+from ..evaluate import evaluate_frame, load_checkpoint
+from ..folds import speakers
+from ..report import mean_std, paired_difference, plot_snr
 
 EXAMPLES = 2   # utterances of the first fold written as WAV per variant, attack and budget, to listen to
 
@@ -29,7 +29,7 @@ def run_adversarial(cfgs: list[dict], attacks: list[Attack], budgets: list[Budge
     fold's tested checkpoint on its test speaker at each budget, score the white-box examples on
     the model they were made on and on every other variant's model of that fold (transfer)."""
     from .loso import run_loso
-    from .train import check_same_config, run_dir, tested_checkpoint
+    from ..train import check_same_config, run_dir, tested_checkpoint
     base = cfgs[0]
     out = Path(base["results_dir"]) / "adversarial" / base["corpus"]
     df, _, _ = load_labelled(base)

@@ -10,12 +10,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .data import load_labelled
-from .errors import DataError
-from .folds import speakers
-from .metrics import scores
-from .predict import predict_files
-from .train import run_dir, tested_checkpoint
+from ..data import load_labelled
+from ..errors import DataError
+from ..folds import speakers
+from ..metrics import scores
+from ..predict import predict_files
+from ..train import run_dir, tested_checkpoint
 
 MODES = {"evaluation path": None, "predict, one file at a time": "lone", "predict --speaker-from": "grouped"}
 
