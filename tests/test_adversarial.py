@@ -100,23 +100,23 @@ def test_gradients_reach_the_waveform_through_the_normalisation(speaker):
 def test_eval_adversarial_end_to_end_with_transfer_and_resume(corpus, tmp_path, monkeypatch, capsys):
     cfgs = [tiny_cfg(corpus, tmp_path / "runs", v, train__max_epochs=1, results_dir=tmp_path / "results")
             for v in ("stl", "mtl_aug")]
-    attacks = [Attack("fgsm"), Attack("pgd", steps=2)]
+    attacks = [Attack("fgsm"), Attack("pgd", steps=2), Attack("random")]
     budgets = [Budget.parse("30"), Budget.parse("eps=0")]
     out = run_adversarial(cfgs, attacks, budgets, [0])
     folds = pd.read_csv(out / "folds.csv", dtype={"fold": str})
-    assert len(folds) == 2 * 4 * (1 + 2 * 2)                                   # variants x folds x (clean + 4)
+    assert len(folds) == 2 * 4 * (1 + 3 * 2)                                   # variants x folds x (clean + 6)
     key = ["variant", "fold"]
     clean = folds[folds["attack"] == "clean"].set_index(key)["uar"]
-    for method in ("fgsm", "pgd"):                                             # eps = 0 is the clean audio
+    for method in ("fgsm", "pgd", "random"):                                   # eps = 0 is the clean audio
         none = folds[(folds["attack"] == method) & (folds["budget"] == "eps=0")].set_index(key)["uar"]
         assert none.sort_index().equals(clean.sort_index())
     moved = pd.read_csv(out / "transfer.csv", dtype={"fold": str})
-    assert len(moved) == 2 * 4 * 4 and set(zip(moved["source"], moved["variant"])) == {("stl", "mtl_aug"), ("mtl_aug", "stl")}
+    assert len(moved) == 2 * 4 * 4 and "random" not in set(moved["attack"]) and set(zip(moved["source"], moved["variant"])) == {("stl", "mtl_aug"), ("mtl_aug", "stl")}
     md = (out / "summary.md").read_text()
     assert "| stl |" in md and "| mtl_aug - stl |" in md and "| stl -> mtl_aug |" in md and "pgd 30 dB" in md
     assert (out / "uar_vs_budget.png").stat().st_size > 1000
     examples = sorted(p.name for p in (out / "examples").glob("*.wav"))
-    assert len(examples) == 2 + 2 * 2 * 2 * 2                                 # 2 clean + variants x attacks x budgets x 2
+    assert len(examples) == 2 + 2 * 3 * 2 * 2                                 # 2 clean + variants x attacks x budgets x 2
     data, sr = sf.read(out / "examples" / examples[0])
     assert sr == 16000 and np.isfinite(data).all()
     # a rerun with the same settings reads the finished folds instead of attacking again

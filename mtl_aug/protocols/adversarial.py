@@ -84,9 +84,9 @@ def run_adversarial(cfgs: list[dict], attacks: list[Attack], budgets: list[Budge
                         if seed == seeds[0] and f == 0:
                             _write_examples(out / "examples", variant, how.method, budget, test, waves,
                                             made[variant], sr)
-                    for source, adv in made.items():
+                    for source, adv in made.items():   # random noise is the same for every model: no transfer
                         for target, lit in models.items():
-                            if target != source:
+                            if target != source and how.method != "random":
                                 r = evaluate_frame(lit, test, lambda w, i, adv=adv: adv[i])
                                 transfer.append({**_row(target, seed, s, how.method, budget.label, r),
                                                  "source": source})
@@ -138,13 +138,14 @@ def _summary(table: pd.DataFrame, moved: pd.DataFrame, corpus: str, attacks: lis
                 cells.append(f"{100 * d['mean']:+.2f} ± {100 * d['se']:.2f} ({d['better']}/{d['worse']})")
             lines.append(f"| {v} - {variants[0]} | " + " | ".join(cells) + " |")
     if len(moved):
+        made = [(m, b) for m, b in cols[1:] if m != "random"]
         lines += ["", "Transfer (black-box): examples made on the source's model of a fold, scored by the target's "
                   "model of the same fold (UAR %, mean ± std over folds and seeds):", "",
-                  "| source -> target | " + " | ".join(f"{m} {b}" for m, b in cols[1:]) + " |",
-                  "|---|" + "---|" * (len(cols) - 1)]
+                  "| source -> target | " + " | ".join(f"{m} {b}" for m, b in made) + " |",
+                  "|---|" + "---|" * len(made)]
         for (source, target), group in moved.groupby(["source", "variant"], sort=False):
             lines.append(f"| {source} -> {target} | "
-                         + " | ".join(mean_std(pick(group, target, m, b)["uar"]) for m, b in cols[1:]) + " |")
+                         + " | ".join(mean_std(pick(group, target, m, b)["uar"]) for m, b in made) + " |")
     return lines
 
 
