@@ -71,7 +71,7 @@ test: $(STAMP)
 
 manifests: $(STAMP)
 	@test -n "$(DATA_DIR)" || (echo "DATA_DIR=<path to the corpus> is required" && exit 2)
-	$(MTL) prepare $(CORPUS) $(DATA_DIR) $(call opt,--name,$(NAME)) $(call opt,--hours,$(HOURS)) $(if $(SPEAKER),--speaker '$(SPEAKER)') $(if $(STRICT),--strict) $(call opt,--encoding,$(ENCODING))
+	$(MTL) prepare $(CORPUS) $(DATA_DIR) $(call opt,--name,$(NAME)) $(call opt,--hours,$(HOURS)) $(if $(SPEAKER),--speaker '$(SPEAKER)') $(if $(filter 1 yes true,$(STRICT)),--strict) $(call opt,--encoding,$(ENCODING))
 
 download: $(STAMP)
 	@test "$(CORPUS)" = emodb || (echo "only EMODB is freely downloadable (CORPUS=emodb)" && exit 2)
@@ -98,7 +98,7 @@ eval-noise: $(STAMP)
 	$(MTL) eval-noise --corpus $(CORPUS) --noise $(NOISE) --snrs $(SNRS) --variants $(VARIANTS) --seeds $(SEEDS) --jobs $(JOBS) $(COMMON)
 
 eval-adversarial: $(STAMP)
-	$(MTL) eval-adversarial --corpus $(CORPUS) --variants $(VARIANTS) --attacks $(ATTACKS) --budgets $(BUDGETS) --seeds $(SEEDS) --jobs $(JOBS) $(if $(NO_TRAIN),--no-train) $(COMMON)
+	$(MTL) eval-adversarial --corpus $(CORPUS) --variants $(VARIANTS) --attacks $(ATTACKS) --budgets $(BUDGETS) --seeds $(SEEDS) --jobs $(JOBS) $(if $(filter 1 yes true,$(NO_TRAIN)),--no-train) $(COMMON)
 
 bench: $(STAMP)
 	$(PY) -m mtl_aug.bench

@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval-predict", help="the LOSO models through `predict` on their test speaker, one file at "
                                             "a time and grouped by speaker, beside the evaluation path")
-    p.add_argument("--corpus", required=True, help="a prepared corpus whose LOSO models exist (trained if not)")
+    p.add_argument("--corpus", required=True, help="a prepared corpus whose LOSO models exist (make loso first)")
     _add_overlays(p)
     _add_seeds(p)
     p.set_defaults(func=cmd_deployed)
@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", nargs="+", default=["stl", "mtl_aug"], help="variant overlays compared")
     p.add_argument("--attacks", nargs="+", default=["fgsm", "pgd"], help="fgsm, pgd, and random (noise at the bound, the reference)")
     p.add_argument("--budgets", nargs="+", default=["50", "40", "30", "20"],
-                   help="signal-to-perturbation ratios in dB per utterance (50: inaudible, 20: clearly audible), "
+                   help="signal-to-perturbation ratios in dB per utterance (50: very quiet, 20: clearly audible), "
                         "or plain L-infinity bounds as eps=0.001")
     p.add_argument("--pgd-steps", type=int, default=10, help="PGD: gradient steps")
     p.add_argument("--pgd-step-size", type=float, default=0.25, help="PGD: step size as a fraction of the bound")

@@ -1,6 +1,7 @@
 """Manifest schema, read/write, audio checks during preparation, and class maps."""
 from __future__ import annotations
 
+import codecs
 import json
 import sys
 from collections import Counter
@@ -85,7 +86,12 @@ def _wav_shortfall(path: Path) -> int:
 def inspect_audio(path: Path, report: Report) -> dict | None:
     """Header facts of a readable audio file, or None (reported) if it is unusable."""
     path = Path(path)
-    if path.stat().st_size == 0:
+    try:
+        empty = path.stat().st_size == 0
+    except OSError as exc:   # e.g. a link to a file that is gone
+        report.skip(f"not readable ({type(exc).__name__})", path)
+        return None
+    if empty:
         report.skip("empty file (0 bytes)", path)
         return None
     try:
@@ -126,6 +132,10 @@ def make_row(root: Path, path: Path, corpus: str, audio: dict, id_from_path: boo
 def read_csv_text(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
     """A user's CSV, every cell a string; bytes the encoding cannot decode are an error naming
     the file, the line and how to read it."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DataError(f"--encoding {encoding}: not an encoding Python knows (e.g. utf-8, latin-1, cp1252)") from None
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
     except UnicodeDecodeError:

@@ -2,6 +2,7 @@
 gradients through the evaluation path, and eval-adversarial end to end on tiny models."""
 import json
 import math
+import os
 import re
 
 import numpy as np
@@ -124,6 +125,12 @@ def test_eval_adversarial_end_to_end_with_transfer_and_resume(corpus, tmp_path, 
     assert run_adversarial(cfgs, attacks, budgets, [0]) == out
     assert pd.read_csv(out / "folds.csv", dtype={"fold": str}).equals(folds)
     assert json.loads((out / "summary.json").read_text())["variants"] == ["stl", "mtl_aug"]
+    ckpt = next((tmp_path / "runs" / "synthetic_demo" / "stl" / "seed0" / "spk00" / "checkpoints").glob("last.ckpt"))
+    os.utime(ckpt, ns=(ckpt.stat().st_atime_ns, ckpt.stat().st_mtime_ns + 10**9))   # a retrained model
+    with pytest.raises(pytest.fail.Exception, match="attacked again"):               # is attacked again
+        run_adversarial(cfgs, attacks, budgets, [0])
+    with pytest.raises(ConfigError, match="two variants share a name"):
+        run_adversarial([cfgs[0], cfgs[0]], attacks, budgets, [0])
 
 
 def test_eval_adversarial_bad_input_is_refused_before_any_compute(corpus, tmp_path, capsys):

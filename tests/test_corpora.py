@@ -388,6 +388,8 @@ def test_generic_csv_in_another_encoding_names_the_line(tmp_path):
         prepare_generic(csv, tmp_path / "g.csv")
     assert main(["prepare", "generic", str(csv), "--encoding", "latin-1", "--out-dir", str(tmp_path / "m")]) == 0
     assert "J\u00fcrgen" in set(read_manifest(tmp_path / "m" / "generic.csv")["speaker"])
+    with pytest.raises(DataError, match="--encoding latin-9x: not an encoding"):
+        prepare_generic(csv, tmp_path / "g.csv", encoding="latin-9x")
 
 
 def test_generic_given_a_folder_says_it_needs_the_csv(tmp_path):

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from ..attacks import Attack, Budget, attack
 from ..audio import load_audio
 from ..data import load_labelled
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..evaluate import evaluate_frame, load_checkpoint
 from ..folds import speakers
 from ..report import mean_std, paired_difference, plot_snr
@@ -31,6 +31,10 @@ def run_adversarial(cfgs: list[dict], attacks: list[Attack], budgets: list[Budge
     from .loso import run_loso
     from ..train import check_same_config, run_dir, tested_checkpoint
     base = cfgs[0]
+    names = [c["variant"] for c in cfgs]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"two variants share a name ({', '.join(names)}): their runs would share folders; "
+                          "give each overlay its own `variant`")
     out = Path(base["results_dir"]) / "adversarial" / base["corpus"]
     df, _, _ = load_labelled(base)
     folds = speakers(df)
@@ -52,8 +56,15 @@ def run_adversarial(cfgs: list[dict], attacks: list[Attack], budgets: list[Budge
                 "variants": [c["variant"] for c in cfgs]}
     for seed in seeds:
         for f, s in enumerate(folds):
-            kept = out / "folds" / f"seed{seed}_{s}.json"   # a finished fold is kept: a rerun resumes after it
-            if kept.is_file() and (k := json.loads(kept.read_text()))["settings"] == settings:
+            checkpoints = {}
+            for cfg in cfgs:
+                run_cfg = dict(cfg, seed=seed)
+                done = json.loads((run_dir(run_cfg, s) / "results.json").read_text())
+                checkpoints[cfg["variant"]] = tested_checkpoint(run_cfg, done)
+            # a finished fold is kept and reused by a rerun with the same settings and the same models
+            made_with = {**settings, "models": {v: [str(c.resolve()), c.stat().st_mtime_ns] for v, c in checkpoints.items()}}
+            kept = out / "folds" / f"seed{seed}_{s}.json"
+            if kept.is_file() and (k := json.loads(kept.read_text()))["settings"] == made_with:
                 rows += k["rows"]
                 transfer += k["transfer"]
                 bar.update(len(cfgs) * len(attacks) * len(budgets))
@@ -62,11 +73,7 @@ def run_adversarial(cfgs: list[dict], attacks: list[Attack], budgets: list[Budge
             test = df[df["speaker"] == s].reset_index(drop=True)
             waves = [load_audio(p, sr) for p in test["path"]]
             labels = torch.tensor(test["label"].to_numpy())
-            models = {}
-            for cfg in cfgs:
-                run_cfg = dict(cfg, seed=seed)
-                done = json.loads((run_dir(run_cfg, s) / "results.json").read_text())
-                models[cfg["variant"]] = load_checkpoint(tested_checkpoint(run_cfg, done))
+            models = {v: load_checkpoint(c) for v, c in checkpoints.items()}
             for variant, lit in models.items():
                 r = evaluate_frame(lit, test)
                 rows.append(_row(variant, seed, s, "clean", "clean", r))
@@ -91,7 +98,7 @@ def run_adversarial(cfgs: list[dict], attacks: list[Attack], budgets: list[Budge
                                 transfer.append({**_row(target, seed, s, how.method, budget.label, r),
                                                  "source": source})
             kept.parent.mkdir(exist_ok=True)
-            kept.write_text(json.dumps({"settings": settings, "rows": rows[first[0]:],
+            kept.write_text(json.dumps({"settings": made_with, "rows": rows[first[0]:],
                                         "transfer": transfer[first[1]:]}) + "\n")
     bar.close()
     table, moved = pd.DataFrame(rows), pd.DataFrame(transfer)
@@ -174,7 +181,7 @@ def _write_examples(folder: Path, variant: str, method: str, budget: Budget, tes
                     clean: list[torch.Tensor], adv: list[torch.Tensor], sr: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tag = budget.label.replace(" ", "")
-    for i in range(min(EXAMPLES, len(adv))):
-        utt = test["utt_id"].iloc[i]
-        sf.write(folder / f"{utt}_clean.wav", clean[i].numpy(), sr)
-        sf.write(folder / f"{utt}_{variant}_{method}_{tag}.wav", adv[i].numpy(), sr)
+    for i in range(min(EXAMPLES, len(adv))):   # 32-bit float: 16-bit samples would round a 50 dB perturbation away
+        utt = str(test["utt_id"].iloc[i]).replace("/", "_")
+        sf.write(folder / f"{utt}_clean.wav", clean[i].numpy(), sr, subtype="FLOAT")
+        sf.write(folder / f"{utt}_{variant}_{method}_{tag}.wav", adv[i].numpy(), sr, subtype="FLOAT")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..data import load_labelled
+from ..errors import ConfigError
 from ..evaluate import evaluate_frame, load_checkpoint
 from ..folds import speakers
 from ..mixing import NoiseBank
@@ -19,6 +20,10 @@ def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[
     from .loso import run_loso
     from ..train import run_dir, tested_checkpoint
     base = cfgs[0]
+    names = [c["variant"] for c in cfgs]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"two variants share a name ({', '.join(names)}): their runs would share folders; "
+                          "give each overlay its own `variant`")
     out = Path(base["results_dir"]) / "noise" / base["corpus"] / Path(noise_dir).name
     out.mkdir(parents=True, exist_ok=True)
     df, _, _ = load_labelled(base)
