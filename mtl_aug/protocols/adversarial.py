@@ -15,7 +15,7 @@ from tqdm import tqdm
 from ..attacks import Attack, Budget, attack
 from ..audio import load_audio
 from ..data import load_labelled
-from ..errors import ConfigError, DataError
+from ..errors import DataError
 from ..evaluate import evaluate_frame, load_checkpoint
 from ..folds import speakers
 from ..report import mean_std, paired_difference, plot_snr
@@ -28,13 +28,10 @@ def run_adversarial(cfgs: list[dict], attacks: list[Attack], budgets: list[Budge
     """For each variant config (its LOSO trained first unless `train` is False), attack every
     fold's tested checkpoint on its test speaker at each budget, score the white-box examples on
     the model they were made on and on every other variant's model of that fold (transfer)."""
-    from .loso import run_loso
+    from .loso import check_distinct_variants, run_loso
     from ..train import check_same_config, run_dir, tested_checkpoint
     base = cfgs[0]
-    names = [c["variant"] for c in cfgs]
-    if len(set(names)) < len(names):
-        raise ConfigError(f"two variants share a name ({', '.join(names)}): their runs would share folders; "
-                          "give each overlay its own `variant`")
+    check_distinct_variants(cfgs)
     out = Path(base["results_dir"]) / "adversarial" / base["corpus"]
     df, _, _ = load_labelled(base)
     folds = speakers(df)

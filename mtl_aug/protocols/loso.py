@@ -14,6 +14,14 @@ from ..report import summarise_loso
 from ..train import check_same_config, run_dir, train_fold
 
 
+def check_distinct_variants(cfgs: list[dict]) -> None:
+    """Variants compared side by side need their own names: the name keys their run folders."""
+    names = [c["variant"] for c in cfgs]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"two variants share a name ({', '.join(names)}): their runs would share folders; "
+                          "give each overlay its own `variant`")
+
+
 def loso_results_dir(cfg: dict) -> Path:
     return Path(cfg["results_dir"]) / cfg["corpus"] / cfg["variant"]
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import pandas as pd
 
 from ..data import load_labelled
-from ..errors import ConfigError
 from ..evaluate import evaluate_frame, load_checkpoint
 from ..folds import speakers
 from ..mixing import NoiseBank
@@ -17,13 +16,10 @@ from ..report import mean_std, plot_snr
 def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[int], jobs: int = 1) -> Path:
     """For each variant config (trained LOSO on clean speech first, resumably), test every fold's
     tested checkpoint on its test speaker clean and mixed with noise at each SNR."""
-    from .loso import run_loso
+    from .loso import check_distinct_variants, run_loso
     from ..train import run_dir, tested_checkpoint
     base = cfgs[0]
-    names = [c["variant"] for c in cfgs]
-    if len(set(names)) < len(names):
-        raise ConfigError(f"two variants share a name ({', '.join(names)}): their runs would share folders; "
-                          "give each overlay its own `variant`")
+    check_distinct_variants(cfgs)
     out = Path(base["results_dir"]) / "noise" / base["corpus"] / Path(noise_dir).name
     out.mkdir(parents=True, exist_ok=True)
     df, _, _ = load_labelled(base)
