@@ -27,11 +27,14 @@ HOURS   ?=
 SPEAKER ?=
 STRICT  ?=
 ENCODING ?=
+CHECKPOINT ?=
+FORMAT  ?= onnx
+OUT     ?=
 
 opt = $(if $(2),$(1) $(2))
 COMMON = $(call opt,--config,$(CONFIG)) $(call opt,--set,$(SET))
 
-.PHONY: help install lock demo test manifests download train loso eval-cross eval-loco eval-predict eval-noise eval-adversarial bench clean
+.PHONY: help install lock demo test manifests download train loso eval-cross eval-loco eval-predict eval-noise eval-adversarial export bench clean
 
 help:
 	@echo "make demo                                   install, then train + test on the SYNTHETIC demo corpus"
@@ -50,6 +53,7 @@ help:
 	@echo "make eval-noise CORPUS=<c> NOISE=<dir> [SNRS='0 10 20'] [VARIANTS='stl mtl_aug'] [JOBS=2]"
 	@echo "make eval-adversarial CORPUS=<c> [VARIANTS='stl stl_aug mtl_aug'] [ATTACKS='fgsm pgd'] [BUDGETS='50 40 30 20']"
 	@echo "            [NO_TRAIN=1] [SEEDS=...] [JOBS=2]   white-box attacks on the waveform, and transfer"
+	@echo "make export CHECKPOINT='<ckpt> [<ckpt> ...]' [FORMAT=onnx|torchscript] [OUT=model.onnx]"
 	@echo "make bench                                  throughput / real-time-factor figures"
 
 install: $(STAMP)
@@ -57,7 +61,7 @@ install: $(STAMP)
 # constraints.txt pins the tested versions of every dependency; `make lock` rewrites it on purpose
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -e '.[test]' -c constraints.txt
+	$(VENV)/bin/pip install -e '.[test,serve]' -c constraints.txt
 	touch $(STAMP)
 
 lock: $(STAMP)
@@ -99,6 +103,10 @@ eval-noise: $(STAMP)
 
 eval-adversarial: $(STAMP)
 	$(MTL) eval-adversarial --corpus $(CORPUS) --variants $(VARIANTS) --attacks $(ATTACKS) --budgets $(BUDGETS) --seeds $(SEEDS) --jobs $(JOBS) $(if $(filter 1 yes true,$(NO_TRAIN)),--no-train) $(COMMON)
+
+export: $(STAMP)
+	@test -n "$(CHECKPOINT)" || (echo "CHECKPOINT=<checkpoint file(s)> is required" && exit 2)
+	$(MTL) export --checkpoint $(CHECKPOINT) --format $(FORMAT) $(call opt,--out,$(OUT))
 
 bench: $(STAMP)
 	$(PY) -m mtl_aug.bench

@@ -163,6 +163,14 @@ def cmd_predict(args) -> None:
         raise DataError("no file could be predicted")
 
 
+def cmd_export(args) -> None:
+    from .export import FORMATS, export
+    out = Path(args.out) if args.out else Path(args.checkpoint[0]).with_suffix(FORMATS.get(args.format, ""))
+    meta = export(args.checkpoint, args.format, out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {out.with_suffix('.json')}: "
+          f"{len(meta['checkpoints'])} model(s), classes {', '.join(meta['class_names'])}")
+
+
 def cmd_report(args) -> None:
     from .report import report
     print(report([Path(d) for d in args.dirs]))
@@ -279,6 +287,15 @@ def build_parser() -> argparse.ArgumentParser:
                                           "and centring): 'folder' (each file's folder), a CSV with columns path, "
                                           "speaker, or a regex with (?P<speaker>...) searched in the path")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("export", help="a checkpoint (or an ensemble) as ONNX or TorchScript, for use without the "
+                                      "training code")
+    p.add_argument("--checkpoint", required=True, nargs="+",
+                   help="a checkpoint, or several (e.g. one per seed) exported as one ensemble")
+    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx", help="the file format")
+    p.add_argument("--out", help="the model file (default: the first checkpoint's path with .onnx or .pt); "
+                                 "its metadata is written beside it with the suffix .json")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("report", help="LOSO results folders side by side in one markdown table")
     p.add_argument("dirs", nargs="+", help="results folders of LOSO runs (results/<corpus>/<variant>/), the "

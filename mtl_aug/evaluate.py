@@ -82,9 +82,9 @@ def labelled_for(lit: LitMTLAug, manifest: str | Path) -> pd.DataFrame:
     return df
 
 
-def load_ensemble(checkpoints: list[str | Path]) -> list[LitMTLAug]:
+def load_ensemble(checkpoints: list[str | Path], device: str | None = None) -> list[LitMTLAug]:
     """Checkpoints whose probabilities are averaged: they must share the class set."""
-    models = [load_checkpoint(c) for c in checkpoints]
+    models = [load_checkpoint(c, device) for c in checkpoints]
     for c, m in zip(checkpoints[1:], models[1:]):
         if m.class_names != models[0].class_names:
             raise ConfigError(f"{c} predicts {m.class_names}, {checkpoints[0]} {models[0].class_names}: "

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 
@@ -234,3 +235,30 @@ def tiny_cfg(manifests: Path, run_dir: Path, *overlays, corpus="synthetic_demo",
     base.write_text(f"data: {{unlabelled: librispeech, manifest_dir: '{manifests}'}}\n"
                     f"train: {{run_dir: '{run_dir}', max_epochs: 2, limit_train_batches: 2}}\n")
     return load_config(corpus, [str(base), "debug", *overlays], [f"{k.replace('__', '.')}={v}" for k, v in sets.items()])
+
+
+# ---------------------------------------------------------------- trained models, for export and serving
+
+@pytest.fixture(scope="session")
+def checkpoints(corpus, tmp_path_factory) -> dict[str, str]:
+    """Tiny models of both normalisations: per speaker (the defaults; a lone file takes the
+    training set's statistics) and portable (corpus statistics over speech frames, silence trimmed)."""
+    from mtl_aug.train import train_fold
+    root = tmp_path_factory.mktemp("serve_models")
+    return {name: train_fold(tiny_cfg(corpus, root / name, *overlays), "spk00", verbose=False)["checkpoint"]
+            for name, overlays in (("defaults", ()), ("portable", ("portable",)))}
+
+
+@pytest.fixture(scope="session")
+def speech(corpus, tmp_path_factory) -> list[Path]:
+    import torch
+    from mtl_aug.audio import load_audio
+    """Real EMODB files where the shared data is present (else the synthetic corpus's), a
+    0.4 s cut and a 23 s concatenation of them (three windows)."""
+    real = sorted((REAL_DATA / "emodb" / "wav").glob("08a0*.wav"))[:4]
+    files = real or [Path(p) for p in pd.read_csv(corpus / "synthetic_demo.csv")["path"][:4]]
+    out = tmp_path_factory.mktemp("speech")
+    waves = [load_audio(f) for f in files]
+    sf.write(out / "short.wav", waves[0][:6400].numpy(), 16000)
+    sf.write(out / "long.wav", torch.cat(waves * 10)[: 23 * 16000].numpy(), 16000)
+    return files + [out / "short.wav", out / "long.wav"]

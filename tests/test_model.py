@@ -240,3 +240,15 @@ def test_unlabelled_items_update_only_the_auxiliary_losses():
         params = list(part.parameters())
         alone, with_unl = grads(None, ("recon", "aug"), params), grads(unlabelled, ("recon", "aug"), params)
         assert any(not torch.allclose(a, b, atol=1e-6) for a, b in zip(alone, with_unl)), part
+
+
+@pytest.mark.parametrize("shape", [(1, 40, 7), (16, 40, 300), (3, 64, 1001)])
+def test_encoder_deltas_are_torchaudios_bit_for_bit(shape):
+    """The exportable time derivative (export.py needs it) computes exactly what
+    torchaudio.functional.compute_deltas computed, so trained models and seeds reproduce."""
+    import torchaudio
+    from mtl_aug.model.encoder import _deltas
+    torch.manual_seed(1)
+    x = torch.randn(shape) * 4 - 8
+    assert torch.equal(_deltas(x), torchaudio.functional.compute_deltas(x))
+    assert torch.equal(_deltas(_deltas(x)), torchaudio.functional.compute_deltas(torchaudio.functional.compute_deltas(x)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torchaudio
 from torch import nn
 
 from ..audio import frame_mask
@@ -13,6 +12,15 @@ from ..audio import frame_mask
 def _zero_padding(x: torch.Tensor, n_frames: torch.Tensor) -> torch.Tensor:
     """(B, C, F, T) with the frames past each item's `n_frames` set to zero."""
     return x * frame_mask(n_frames, x.shape[-1])[:, None, None, :]
+
+
+def _deltas(x: torch.Tensor) -> torch.Tensor:
+    """torchaudio.functional.compute_deltas(x) (window 5, edges repeated), bit for bit, as one
+    single-channel convolution: its grouped convolution has a kernel sized by the input, which
+    the ONNX exporters cannot follow (export.py)."""
+    padded = nn.functional.pad(x, (2, 2), mode="replicate")
+    kernel = torch.arange(-2, 3, dtype=x.dtype, device=x.device).view(1, 1, 5)
+    return (nn.functional.conv1d(padded.reshape(-1, 1, padded.shape[-1]), kernel) / 10).reshape(x.shape)
 
 
 class CNNEncoder(nn.Module):
@@ -40,10 +48,10 @@ class CNNEncoder(nn.Module):
     def time_deltas(feats: torch.Tensor) -> torch.Tensor:
         """First and second time derivatives (B, 2, F, T) of the zero-padded log-mel. The 4 extra
         zero frames each side make an utterance's values the same whether or not its batch padded
-        it (compute_deltas itself repeats the edge frame)."""
+        it (each derivative itself repeats the edge frame)."""
         x = nn.functional.pad(feats, (4, 4))
-        d1 = torchaudio.functional.compute_deltas(x)
-        d2 = torchaudio.functional.compute_deltas(d1)
+        d1 = _deltas(x)
+        d2 = _deltas(d1)
         return torch.stack([d1, d2], 1)[..., 4:-4]
 
     def out_lengths(self, n_frames: torch.Tensor) -> torch.Tensor:

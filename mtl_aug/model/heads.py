@@ -41,6 +41,11 @@ class EmotionHead(nn.Module):
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> dict:
         packed = pack_padded_sequence(frames, lengths.cpu(), batch_first=True, enforce_sorted=False)
         h, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=frames.shape[1])
+        return self.pool(h, lengths)
+
+    def pool(self, h: torch.Tensor, lengths: torch.Tensor) -> dict:
+        """BLSTM states (B, T', 2H) -> logits, embedding and attention weights. For one unpadded
+        utterance `self.lstm(frames)[0]` gives the same states without packing (export.py)."""
         scores = self.score(h).squeeze(-1)                                   # (B, T')
         scores = scores.masked_fill(~frame_mask(lengths, h.shape[1]), float("-inf"))
         alpha = torch.softmax(scores, dim=1)                                 # padding frames get 0
@@ -124,3 +129,4 @@ class AugmentationHead(nn.Module):
         mask = frame_mask(lengths, frames.shape[1]).unsqueeze(-1).float()
         pooled = (frames * mask).sum(1) / mask.sum(1).clamp(min=1)
         return self.net(pooled)
+

@@ -1,0 +1,71 @@
+"""The model outside the training code: the exported graph (ONNX through onnxruntime, TorchScript)
+against the PyTorch model and `predict`, on real speech where it is present."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mtl_aug.audio import load_audio
+from mtl_aug.evaluate import load_ensemble
+from mtl_aug.export import Deployed, export
+from mtl_aug.predict import predict_files
+
+
+@pytest.mark.parametrize("model", ["defaults", "portable"])
+def test_exported_model_gives_predicts_probabilities(checkpoints, speech, tmp_path, model):
+    """ONNX (onnxruntime) and TorchScript give the PyTorch model's probabilities on real speech,
+    short and long, and both equal what `predict` gives a lone file; metadata travels with them."""
+    import onnxruntime
+    ckpt = checkpoints[model]
+    onnx_meta = export([ckpt], "onnx", tmp_path / "model.onnx")
+    export([ckpt], "torchscript", tmp_path / "model.pt")
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
+    stored = json.loads(session.get_modelmeta().custom_metadata_map["mtl_aug"])
+    assert stored == onnx_meta == json.loads((tmp_path / "model.json").read_text())
+    assert stored["class_names"] == ["angry", "happy", "neutral", "sad"]
+    scripted = torch.jit.load(str(tmp_path / "model.pt"))
+    deployed = Deployed(load_ensemble([ckpt], "cpu")).eval()
+    # predict cuts files over 10 s into windows; one graph call takes the whole file here
+    rows, errors = predict_files(speech[:-1], [ckpt])
+    assert not errors
+    for path in speech:
+        wave = load_audio(path)[None]
+        with torch.no_grad():
+            ref = [t.numpy() for t in deployed(wave)]
+        ort = session.run(None, {"audio": wave.numpy()})
+        ts = [t.numpy() for t in scripted(wave)]
+        for got in (ort, ts):
+            assert [g.shape for g in got] == [r.shape for r in ref]
+            np.testing.assert_allclose(got[0], ref[0], atol=1e-5)     # probabilities
+            np.testing.assert_allclose(got[1], ref[1], atol=1e-4)     # embedding
+            np.testing.assert_allclose(got[2], ref[2], atol=1e-5)     # attention
+            assert got[3] == ref[3]
+        assert ref[2].shape[1] > 1 and abs(ref[2].sum() - 1) < 1e-5
+    for row, path in zip(rows, speech[:-1]):
+        with torch.no_grad():
+            probs = deployed(load_audio(path)[None])[0][0]
+        np.testing.assert_allclose([row[f"p_{c}"] for c in stored["class_names"]], probs.numpy(), atol=1e-5)
+
+
+def test_export_of_an_ensemble_and_what_it_refuses(checkpoints, speech, tmp_path):
+    """An ensemble exports each model's embedding and the mean of their probabilities; a bad
+    format, and models with different features, are refused before anything is written."""
+    import onnxruntime
+    from mtl_aug.errors import ConfigError
+    ckpt = checkpoints["portable"]
+    meta = export([ckpt, ckpt], "onnx", tmp_path / "two.onnx")
+    assert meta["checkpoints"] == [ckpt, ckpt] and meta["seeds"] == [0, 0]
+    wave = load_audio(speech[0])[None].numpy()
+    two = onnxruntime.InferenceSession(str(tmp_path / "two.onnx")).run(None, {"audio": wave})
+    with torch.no_grad():
+        one = Deployed(load_ensemble([ckpt], "cpu")).eval()(torch.from_numpy(wave))
+    assert two[1].shape == (2, one[1].shape[1])
+    np.testing.assert_allclose(two[0], one[0].numpy(), atol=1e-5)
+    with pytest.raises(ConfigError, match="--format"):
+        export([ckpt], "tflite", tmp_path / "m.tflite")
+    with pytest.raises(ConfigError, match="one features section"):
+        export([ckpt, checkpoints["defaults"]], "onnx", tmp_path / "mixed.onnx")
+    assert not (tmp_path / "m.tflite").exists() and not (tmp_path / "mixed.onnx").exists()
