@@ -30,11 +30,13 @@ ENCODING ?=
 CHECKPOINT ?=
 FORMAT  ?= onnx
 OUT     ?=
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
 
 opt = $(if $(2),$(1) $(2))
 COMMON = $(call opt,--config,$(CONFIG)) $(call opt,--set,$(SET))
 
-.PHONY: help install lock demo test manifests download train loso eval-cross eval-loco eval-predict eval-noise eval-adversarial export bench clean
+.PHONY: help install lock demo test manifests download train loso eval-cross eval-loco eval-predict eval-noise eval-adversarial export serve bench clean
 
 help:
 	@echo "make demo                                   install, then train + test on the SYNTHETIC demo corpus"
@@ -54,6 +56,7 @@ help:
 	@echo "make eval-adversarial CORPUS=<c> [VARIANTS='stl stl_aug mtl_aug'] [ATTACKS='fgsm pgd'] [BUDGETS='50 40 30 20']"
 	@echo "            [NO_TRAIN=1] [SEEDS=...] [JOBS=2]   white-box attacks on the waveform, and transfer"
 	@echo "make export CHECKPOINT='<ckpt> [<ckpt> ...]' [FORMAT=onnx|torchscript] [OUT=model.onnx]"
+	@echo "make serve CHECKPOINT='<ckpt> [<ckpt> ...]' [PORT=8000] [HOST=127.0.0.1]   API + web page"
 	@echo "make bench                                  throughput / real-time-factor figures"
 
 install: $(STAMP)
@@ -107,6 +110,10 @@ eval-adversarial: $(STAMP)
 export: $(STAMP)
 	@test -n "$(CHECKPOINT)" || (echo "CHECKPOINT=<checkpoint file(s)> is required" && exit 2)
 	$(MTL) export --checkpoint $(CHECKPOINT) --format $(FORMAT) $(call opt,--out,$(OUT))
+
+serve: $(STAMP)
+	@test -n "$(CHECKPOINT)" || (echo "CHECKPOINT=<checkpoint file(s)> is required" && exit 2)
+	$(MTL) serve --checkpoint $(CHECKPOINT) --host $(HOST) --port $(PORT)
 
 bench: $(STAMP)
 	$(PY) -m mtl_aug.bench

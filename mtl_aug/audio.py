@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import numpy as np
 import pandas as pd
@@ -15,18 +15,22 @@ from torch import nn
 from .errors import DataError
 
 
-def load_audio(path: str | Path, sample_rate: int = 16000, start: int = 0, stop: int | None = None) -> torch.Tensor:
+def load_audio(path: str | Path | BinaryIO, sample_rate: int = 16000, start: int = 0,
+               stop: int | None = None) -> torch.Tensor:
     """Mono float32 waveform (samples,) at `sample_rate`; a clear error names a bad file.
-    `start`/`stop` (in the file's own samples) read only that span."""
+    `start`/`stop` (in the file's own samples) read only that span. `path` may also be an open
+    binary file (an upload), named in errors by its `name` attribute."""
+    name = getattr(path, "name", "upload") if hasattr(path, "read") else path
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True, start=start, stop=stop)
+        data, sr = sf.read(path if hasattr(path, "read") else str(path), dtype="float32", always_2d=True,
+                           start=start, stop=stop)
     except Exception as exc:
-        raise DataError(f"{path}: cannot read audio ({exc})") from exc
+        raise DataError(f"{name}: cannot read audio ({exc})") from exc
     if data.shape[0] == 0:
-        raise DataError(f"{path}: empty audio")
+        raise DataError(f"{name}: empty audio")
     wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
     if not torch.isfinite(wave).all():
-        raise DataError(f"{path}: NaN or infinite samples")
+        raise DataError(f"{name}: NaN or infinite samples")
     if sr != sample_rate:
         wave = torchaudio.functional.resample(wave, sr, sample_rate)
     return wave

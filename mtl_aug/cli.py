@@ -171,6 +171,14 @@ def cmd_export(args) -> None:
           f"{len(meta['checkpoints'])} model(s), classes {', '.join(meta['class_names'])}")
 
 
+def cmd_serve(args) -> None:
+    from .lit import check_checkpoint
+    for c in args.checkpoint:   # a bad file is reported before the server starts
+        check_checkpoint(c, advice="copy it again or train the model again")
+    from .serve import serve
+    serve(args.checkpoint, args.host, args.port, args.max_mb, args.max_seconds, args.max_pending)
+
+
 def cmd_report(args) -> None:
     from .report import report
     print(report([Path(d) for d in args.dirs]))
@@ -296,6 +304,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="the model file (default: the first checkpoint's path with .onnx or .pt); "
                                  "its metadata is written beside it with the suffix .json")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", help="an HTTP API (POST /predict) and a web page for a trained model")
+    p.add_argument("--checkpoint", required=True, nargs="+",
+                   help="a checkpoint, or several (e.g. one per seed) whose class probabilities are averaged")
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=8000, help="the port to listen on")
+    p.add_argument("--max-mb", type=float, default=20.0, help="uploads larger than this are refused (413)")
+    p.add_argument("--max-seconds", type=float, default=120.0, help="audio longer than this is refused (413)")
+    p.add_argument("--max-pending", type=int, default=16,
+                   help="requests held at once (one is computed at a time); more are answered 503")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("report", help="LOSO results folders side by side in one markdown table")
     p.add_argument("dirs", nargs="+", help="results folders of LOSO runs (results/<corpus>/<variant>/), the "

@@ -1,0 +1,141 @@
+"""`mtl-aug serve`: an HTTP API and a web page around a trained model (one checkpoint or an
+ensemble), through the lone-file inference that `predict` and the exported model compute
+(export.Deployed). FastAPI + uvicorn: typed endpoints, a bounded server and no other service.
+
+Bounds: an upload over `max_mb` is refused (413, FastAPI's body limit) before it is read past the
+limit; audio over
+`max_seconds` is refused (413) from its header, before it is decoded; at most `max_pending`
+requests are held at once (uvicorn answers 503 beyond), and one inference runs at a time, so
+memory stays below about max_pending x (max_mb + the decoded audio)."""
+from __future__ import annotations
+
+import io
+import threading
+from importlib import resources
+from pathlib import Path
+
+import soundfile as sf
+import torch
+from fastapi import FastAPI, HTTPException, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+
+from .audio import load_audio
+from .errors import DataError
+from .export import Deployed, metadata
+from .predict import file_warning, windows
+
+WINDOW_SECONDS = 10.0   # as `predict`: longer audio is cut into windows, their probabilities averaged
+MAX_COLUMNS = 600       # the spectrogram sent to the page: at most this many time columns
+
+
+class Model:
+    """The deployed model and the one lock its inference runs under."""
+
+    def __init__(self, checkpoints: list[str | Path]):
+        from .evaluate import load_ensemble
+        models = load_ensemble(checkpoints, device="cpu")
+        self.deployed = Deployed(models).eval().requires_grad_(False)
+        self.logmel = models[0].logmel
+        self.meta = metadata(models, checkpoints)
+        self.sr = self.meta["sample_rate"]
+        self.stride = models[0].model.encoder.time_stride
+        self.lock = threading.Lock()
+
+    def predict(self, wave: torch.Tensor, detail: bool = False) -> dict:
+        """The emotion of a waveform: probabilities averaged over its windows (as `predict`),
+        each window's result, and with `detail` the log-mel and the attention over time."""
+        names = self.meta["class_names"]
+        hop = self.meta["hop_length"]
+        chunks, results, start = windows(wave, self.sr, WINDOW_SECONDS), [], 0
+        frames = len(wave) // hop + 1
+        attention = torch.zeros(frames)
+        with self.lock, torch.no_grad():
+            for chunk in chunks:
+                probs, _, alpha, offset = self.deployed(chunk[None])
+                results.append({"start": round(start / self.sr, 3), "end": round((start + len(chunk)) / self.sr, 3),
+                                "probs": probs[0]})
+                # each attention weight covers `stride` log-mel frames from the window's first speech frame
+                first = start // hop + int(offset[0])
+                spread = alpha[0].repeat_interleave(self.stride)[: max(0, frames - first)]
+                attention[first : first + len(spread)] = spread / spread.max().clamp(min=1e-12)
+                start += len(chunk)
+            feats = torch.log(self.logmel.mel(wave) + 1e-6) if detail else None   # untrimmed, unnormalised
+        mean = torch.stack([r["probs"] for r in results]).mean(0)
+        out = {"emotion": names[int(mean.argmax())], "probs": _named(names, mean),
+               "duration": round(len(wave) / self.sr, 3), "warning": file_warning(wave, self.sr),
+               "windows": [{**r, "emotion": names[int(r["probs"].argmax())], "probs": _named(names, r["probs"])}
+                           for r in results]}
+        if detail:
+            step = max(1, -(-feats.shape[-1] // MAX_COLUMNS))
+            out["spectrogram"] = {"seconds_per_column": step * hop / self.sr,
+                                  "logmel": feats[:, ::step].T.round(decimals=2).tolist(),
+                                  "attention": attention[::step].round(decimals=3).tolist()}
+        return out
+
+
+def _named(names: list[str], probs: torch.Tensor) -> dict:
+    return {n: round(float(p), 5) for n, p in zip(names, probs)}
+
+
+def read_upload(data: bytes, name: str, sample_rate: int, max_seconds: float) -> torch.Tensor:
+    """The waveform of an uploaded file, or an HTTPException saying why not (4xx)."""
+    if not data:
+        raise HTTPException(400, f"{name}: the upload is empty")
+    try:
+        info = sf.info(io.BytesIO(data))
+    except Exception:
+        raise HTTPException(415, f"{name}: not audio that can be read (wav, flac, ogg, mp3)") from None
+    if info.samplerate <= 0 or info.frames <= 0:
+        raise HTTPException(400, f"{name}: the audio has no samples")
+    if info.frames / info.samplerate > max_seconds:
+        raise HTTPException(413, f"{name}: {info.frames / info.samplerate:.1f} s of audio, over the limit of "
+                                 f"{max_seconds:g} s")
+    buffer = io.BytesIO(data)
+    buffer.name = name
+    try:
+        wave = load_audio(buffer, sample_rate)
+    except DataError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if len(wave) < sample_rate // 10:
+        raise HTTPException(422, f"{name}: {len(wave) / sample_rate:.3f} s of audio, under the 0.1 s needed")
+    return wave
+
+
+def create_app(model: Model, max_mb: float = 20.0, max_seconds: float = 120.0):
+    """The FastAPI app (wrapped in the body limit): /, /health, /metadata, POST /predict."""
+    app = FastAPI(title="MTL-AUG speech emotion recognition", max_body_size=int(max_mb * 1e6))
+    limits = {"max_mb": max_mb, "max_seconds": max_seconds, "window_seconds": WINDOW_SECONDS}
+    page = resources.files("mtl_aug").joinpath("page.html").read_text()
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return page
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/metadata")
+    def meta() -> dict:
+        return {**model.meta, "limits": limits}
+
+    @app.post("/predict")
+    async def predict(request: Request, file: UploadFile, detail: bool = False) -> dict:
+        """An audio file (multipart field `file`): the emotion, the class probabilities, the
+        duration, each 10 s window's result; `?detail=true` adds the log-mel and the attention."""
+        name = Path(file.filename or "upload").name
+        wave = read_upload(await file.read(), name, model.sr, max_seconds)
+        return {"file": name, **await run_in_threadpool(model.predict, wave, detail)}
+
+    return app
+
+
+def serve(checkpoints: list[str | Path], host: str = "127.0.0.1", port: int = 8000, max_mb: float = 20.0,
+          max_seconds: float = 120.0, max_pending: int = 16) -> None:
+    import uvicorn
+    model = Model(checkpoints)
+    print(f"serving {model.meta['corpus']} / {model.meta['variant']} ({', '.join(model.meta['class_names'])}) "
+          f"on http://{host}:{port}/", flush=True)
+    uvicorn.run(create_app(model, max_mb, max_seconds), host=host, port=port, limit_concurrency=max_pending,
+                log_level="warning")
