@@ -119,8 +119,8 @@ def load_config(corpus: str | None = None, overlays: list[str] = (), overrides: 
 
 
 def validate(cfg: dict) -> None:
-    if set(cfg["loss"]["weights"]) != {"ce", "center", "recon", "aug"}:
-        raise ConfigError("loss.weights must have exactly the keys ce, center, recon, aug")
+    if set(cfg["loss"]["weights"]) != {"ce", "center", "recon", "aug", "speaker"}:
+        raise ConfigError("loss.weights must have exactly the keys ce, center, recon, aug, speaker")
     aug = cfg["augment"]
     if len(aug["probs"]) != 4 or abs(sum(aug["probs"]) - 1.0) > 1e-6 or min(aug["probs"]) < 0:
         raise ConfigError("augment.probs must be 4 non-negative numbers summing to 1 "

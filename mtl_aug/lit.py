@@ -39,14 +39,16 @@ def check_checkpoint(path: str | Path, resume: bool = False, advice: str = "trai
 
 
 class LitMTLAug(pl.LightningModule):
-    def __init__(self, cfg: dict, class_names: list[str], class_counts: list[int] | None = None):
+    def __init__(self, cfg: dict, class_names: list[str], class_counts: list[int] | None = None,
+                 num_speakers: int = 0):
         """`class_counts` (training utterances per class) weight the cross-entropy when
-        loss.class_balanced is set: class c by N / (C * count_c), so each class weighs the same."""
+        loss.class_balanced is set: class c by N / (C * count_c), so each class weighs the same.
+        `num_speakers` (training speakers) sizes the speaker adversary (loss.weights.speaker)."""
         super().__init__()
         self.save_hyperparameters()
         self.cfg, self.class_names = cfg, list(class_names)
         self.logmel = LogMel.from_config(cfg)
-        self.model = MTLAug(cfg, len(class_names))
+        self.model = MTLAug(cfg, len(class_names), num_speakers)
         weight = None
         if cfg["loss"].get("class_balanced"):            # .get: checkpoints from before the option
             if class_counts is None or len(class_counts) != len(class_names) or min(class_counts) < 1:
@@ -98,6 +100,10 @@ class LitMTLAug(pl.LightningModule):
             losses["recon"] = masked_mse(out["recon"], out["input"], n)
         if "aug" in self.weights:
             losses["aug"] = F.cross_entropy(out["aug_logits"], aug)
+        if "speaker" in self.weights:   # mixup items have two speakers: left out
+            own = labelled["aug"] != augment.MIXUP
+            losses["speaker"] = (F.cross_entropy(self.model.speaker_head(out["embedding"][own]), labelled["speaker"][own])
+                                 if bool(own.any()) else out["embedding"].sum() * 0)
         losses["total"] = total_loss({k_: v for k_, v in losses.items() if k_ in self.weights}, self.weights)
         return losses, out
 

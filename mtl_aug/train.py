@@ -173,7 +173,7 @@ def _fit_and_test(cfg: dict, dm: EmotionDataModule, out: Path, extra_callbacks, 
             print(SYNTHETIC_NOTE)
 
     pl.seed_everything(cfg["seed"], workers=True, verbose=False)
-    lit = LitMTLAug(cfg, dm.class_names, dm.class_counts)
+    lit = LitMTLAug(cfg, dm.class_names, dm.class_counts, len(dm.fold.train))
     if cfg["features"]["normalise"] != "utterance":   # speaker: what `predict` uses for a file on its own
         train = dm.datasets["train"]
         lit.logmel.set_corpus_stats(*lit.logmel.stats([train.wave(i) for i in range(len(train))]))

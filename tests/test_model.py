@@ -252,3 +252,36 @@ def test_encoder_deltas_are_torchaudios_bit_for_bit(shape):
     x = torch.randn(shape) * 4 - 8
     assert torch.equal(_deltas(x), torchaudio.functional.compute_deltas(x))
     assert torch.equal(_deltas(_deltas(x)), torchaudio.functional.compute_deltas(torchaudio.functional.compute_deltas(x)))
+
+
+def test_speaker_adversary_trains_its_head_and_reverses_its_gradient_into_the_network():
+    """loss.weights.speaker: the head gets the speaker cross-entropy's own gradient, the network
+    below the embedding its negation (gradient reversal); mixup items (two speakers) are left out;
+    a config without the weight builds no head."""
+    assert MTLAug(debug_cfg(), 4, num_speakers=5).speaker_head is None
+    cfg = load_config("synthetic_demo", ["debug"], ["loss.weights.speaker=0.3"])
+    with pytest.raises(ValueError, match="at least 2 training speakers"):
+        LitMTLAug(cfg, NAMES, COUNTS, num_speakers=1)
+    lit = LitMTLAug(cfg, NAMES, COUNTS, num_speakers=3)
+    lit.eval()
+    b = batch([8000, 6000, 7000, 9000], [0, 1, 2, 3], aug=[0, 0, 0, 3])
+    b["speaker"] = torch.tensor([0, 1, 2, 1])
+    head, below = list(lit.model.speaker_head.parameters()), list(lit.model.encoder.parameters())
+
+    def grads(loss):
+        lit.zero_grad()
+        loss.backward()
+        return [p.grad.clone() for p in head + below]
+
+    losses, out = lit.step(b, train=True)
+    reversed_ = grads(losses["speaker"])
+    _, out = lit.step(b, train=True)
+    plain = torch.nn.functional.cross_entropy(lit.model.speaker_head.net(out["embedding"][:3]), b["speaker"][:3])
+    assert losses["speaker"].item() == pytest.approx(plain.item(), rel=1e-6)
+    expected = grads(plain)
+    for got, want in zip(reversed_[: len(head)], expected[: len(head)]):
+        assert torch.allclose(got, want, atol=1e-7)
+    assert any(w.abs().sum() > 0 for w in expected[len(head):])
+    for got, want in zip(reversed_[len(head):], expected[len(head):]):
+        assert torch.allclose(got, -want, atol=1e-7)
+    assert "speaker" in lit.weights and losses["total"].requires_grad

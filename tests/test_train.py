@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -463,3 +464,13 @@ def test_bench_prints_every_figure_on_real_emodb(capsys):
                  "EMODB LOSO estimate", "IEMOCAP LOSO estimate", "adversarial attack, one budget"):
         assert line in out, line
     assert not re.search(r"\b(nan|inf)\b", out)
+
+
+def test_a_model_with_the_speaker_adversary_trains_and_reloads(corpus, tmp_path):
+    """The adversary is sized by the fold's training speakers, logs its loss, and its checkpoint
+    loads back for evaluation and export."""
+    res = train_fold(tiny_cfg(corpus, tmp_path / "runs", loss__weights__speaker=0.2), "spk00", verbose=False)
+    lit = load_checkpoint(res["checkpoint"], "cpu")
+    assert lit.model.speaker_head.net[-1].out_features == len(res["train_speakers"]) == 2
+    metrics = pd.read_csv(Path(res["checkpoint"]).parents[1] / "metrics.csv")
+    assert metrics["train/speaker"].notna().sum() == 2                       # one value per epoch

@@ -1,16 +1,18 @@
-"""MTL-AUG: shared CNN encoder + emotion head, reconstruction decoder, augmentation classifier.
-A head whose loss weight is 0 is not built (so `stl` is the plain CNN-BLSTM-attention)."""
+"""MTL-AUG: shared CNN encoder + emotion head, reconstruction decoder, augmentation classifier,
+and optionally a speaker adversary on the emotion embedding. A head whose loss weight is 0 is
+not built (so `stl` is the plain CNN-BLSTM-attention)."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 from .encoder import CNNEncoder
-from .heads import AugmentationHead, Decoder, EmotionHead
+from .heads import AugmentationHead, Decoder, EmotionHead, SpeakerHead
 
 
 class MTLAug(nn.Module):
-    def __init__(self, cfg: dict, num_classes: int):
+    def __init__(self, cfg: dict, num_classes: int, num_speakers: int = 0):
+        """`num_speakers`: training speakers, the speaker adversary's classes (loss.weights.speaker > 0)."""
         super().__init__()
         m, w = cfg["model"], cfg["loss"]["weights"]
         n_mels = cfg["features"]["n_mels"]
@@ -23,6 +25,11 @@ class MTLAug(nn.Module):
         self.decoder = (Decoder(m["frame_dim"], m["cnn_channels"], m["freq_pool"], m["time_pool"],
                                 self.encoder.out_freq, m.get("decoder_refine", True)) if w["recon"] > 0 else None)
         self.aug_head = AugmentationHead(m["frame_dim"], m["attention_dim"]) if w["aug"] > 0 else None
+        self.speaker_head = None
+        if w.get("speaker", 0) > 0:   # .get: checkpoints from before the option
+            if num_speakers < 2:
+                raise ValueError(f"loss.weights.speaker needs at least 2 training speakers, got {num_speakers}")
+            self.speaker_head = SpeakerHead(m["embedding_dim"], m["attention_dim"], num_speakers)
         self.centers = nn.Parameter(torch.randn(num_classes, m["embedding_dim"]) * 0.1) if w["center"] > 0 else None
 
     def forward(self, feats: torch.Tensor, n_frames: torch.Tensor, n_labelled: int | None = None,

@@ -130,3 +130,26 @@ class AugmentationHead(nn.Module):
         pooled = (frames * mask).sum(1) / mask.sum(1).clamp(min=1)
         return self.net(pooled)
 
+
+class _Reverse(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return -grad
+
+
+class SpeakerHead(nn.Module):
+    """Which training speaker an emotion embedding (N, E) came from, through a gradient
+    reversal: the head learns to tell the speakers apart, and the network below it receives the
+    negated gradient, so it learns an embedding the head cannot tell them apart by (domain-
+    adversarial training, Ganin & Lempitsky 2015, with the training speakers as the domains)."""
+
+    def __init__(self, embedding_dim: int, hidden: int, num_speakers: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(embedding_dim, hidden), nn.ReLU(), nn.Linear(hidden, num_speakers))
+
+    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
+        return self.net(_Reverse.apply(embedding))
