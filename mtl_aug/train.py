@@ -32,10 +32,16 @@ def run_dir(cfg: dict, fold_name: str) -> Path:
     return Path(cfg["train"]["run_dir"]) / cfg["corpus"] / cfg["variant"] / f"seed{cfg['seed']}" / fold_name
 
 
-def tested_checkpoint(cfg: dict, results: dict) -> Path:
-    """The checkpoint a finished run tested (results.json's `checkpoint`), found in its run dir
-    under cfg's train.run_dir as it is now: runs/ may have moved since training."""
-    return run_dir(cfg, results["fold"]) / "checkpoints" / Path(results["checkpoint"]).name
+def fold_checkpoint(cfg: dict, fold_name: str) -> Path:
+    """The checkpoint a finished fold tested (its results.json's `checkpoint`), found in its run
+    dir under cfg's train.run_dir as it is now (runs/ may have moved since training); a
+    DataError when the fold has not finished."""
+    out = run_dir(cfg, fold_name)
+    if not (out / "results.json").is_file():
+        raise DataError(f"{out / 'results.json'} not found: fold {fold_name} of {cfg['corpus']} / {cfg['variant']} / "
+                        f"seed {cfg['seed']} has not finished training (make loso CORPUS={cfg['corpus']} "
+                        f"SEEDS={cfg['seed']}, with the same CONFIG and SET)")
+    return out / "checkpoints" / Path(json.loads((out / "results.json").read_text())["checkpoint"]).name
 
 
 # Where outputs go and how many processes load the data: neither changes what is computed

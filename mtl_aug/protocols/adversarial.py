@@ -29,7 +29,7 @@ def run_adversarial(cfgs: list[dict], attacks: list[Attack], budgets: list[Budge
     fold's tested checkpoint on its test speaker at each budget, score the white-box examples on
     the model they were made on and on every other variant's model of that fold (transfer)."""
     from .loso import check_distinct_variants, run_loso
-    from ..train import check_same_config, run_dir, tested_checkpoint
+    from ..train import check_same_config, fold_checkpoint, run_dir
     base = cfgs[0]
     check_distinct_variants(cfgs)
     out = Path(base["results_dir"]) / "adversarial" / base["corpus"]
@@ -56,8 +56,7 @@ def run_adversarial(cfgs: list[dict], attacks: list[Attack], budgets: list[Budge
             checkpoints = {}
             for cfg in cfgs:
                 run_cfg = dict(cfg, seed=seed)
-                done = json.loads((run_dir(run_cfg, s) / "results.json").read_text())
-                checkpoints[cfg["variant"]] = tested_checkpoint(run_cfg, done)
+                checkpoints[cfg["variant"]] = fold_checkpoint(run_cfg, s)
             # a finished fold is kept and reused by a rerun with the same settings and the same models
             made_with = {**settings, "models": {v: [str(c.resolve()), c.stat().st_mtime_ns] for v, c in checkpoints.items()}}
             kept = out / "folds" / f"seed{seed}_{s}.json"

@@ -10,7 +10,7 @@ import torch
 from ..data import load_labelled
 from ..errors import ConfigError
 from ..evaluate import evaluate_checkpoint
-from ..train import tested_checkpoint, train_fold
+from ..train import fold_checkpoint, train_fold
 
 
 def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
@@ -27,7 +27,7 @@ def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
     manifest = Path(cfg["data"]["manifest_dir"]) / f"{test_corpus}.csv"
     for seed in seeds:
         trained = train_fold(dict(cfg, seed=seed), all_speakers=True)
-        checkpoints.append(tested_checkpoint(dict(cfg, seed=seed), trained))
+        checkpoints.append(fold_checkpoint(dict(cfg, seed=seed), trained["fold"]))
         res = evaluate_checkpoint([checkpoints[-1]], manifest, out / f"seed{seed}")
         rows.append({"seed": seed, "uar": res["uar"], "wa": res["wa"], "n": res["n"], "val_uar": trained["val_uar"]})
         confusion = res["confusion"] if confusion is None else (torch.tensor(confusion) + torch.tensor(res["confusion"])).tolist()

@@ -15,7 +15,7 @@ from ..errors import DataError
 from ..folds import speakers
 from ..metrics import scores
 from ..predict import predict_files
-from ..train import run_dir, tested_checkpoint
+from ..train import fold_checkpoint, run_dir
 
 MODES = {"evaluation path": None, "predict, one file at a time": "lone", "predict --speaker-from": "grouped"}
 
@@ -27,12 +27,7 @@ def run_deployed(cfg: dict, seeds: list[int]) -> Path:
     for seed in seeds:
         run_cfg = dict(cfg, seed=seed)
         for s in speakers(df):
-            done_file = run_dir(run_cfg, s) / "results.json"
-            if not done_file.is_file():
-                raise DataError(f"{done_file} not found: train the LOSO models first "
-                                f"(make loso CORPUS={cfg['corpus']} SEEDS='{' '.join(map(str, seeds))}')")
-            done = json.loads(done_file.read_text())
-            ckpt = tested_checkpoint(run_cfg, done)
+            ckpt = fold_checkpoint(run_cfg, s)
             test = df[df["speaker"] == s].reset_index(drop=True)
             evaluated = pd.read_csv(run_dir(run_cfg, s) / "predictions.csv", dtype={"utt_id": str})
             by_utt = dict(zip(evaluated["utt_id"], evaluated["pred"]))

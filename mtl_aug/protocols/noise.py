@@ -17,7 +17,7 @@ def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[
     """For each variant config (trained LOSO on clean speech first, resumably), test every fold's
     tested checkpoint on its test speaker clean and mixed with noise at each SNR."""
     from .loso import check_distinct_variants, run_loso
-    from ..train import run_dir, tested_checkpoint
+    from ..train import fold_checkpoint
     base = cfgs[0]
     check_distinct_variants(cfgs)
     out = Path(base["results_dir"]) / "noise" / base["corpus"] / Path(noise_dir).name
@@ -33,8 +33,7 @@ def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[
             bank = banks[seed]
             for s in speakers(df):
                 run_cfg = dict(cfg, seed=seed)
-                done = json.loads((run_dir(run_cfg, s) / "results.json").read_text())
-                lit = load_checkpoint(tested_checkpoint(run_cfg, done))
+                lit = load_checkpoint(fold_checkpoint(run_cfg, s))
                 test = df[df["speaker"] == s].reset_index(drop=True)
                 test_keys = [keys[u] for u in test["utt_id"]]
                 for snr in ["clean", *snrs]:
