@@ -3,10 +3,11 @@ ensemble), through the lone-file inference that `predict` and the exported model
 (export.Deployed). FastAPI + uvicorn: typed endpoints, a bounded server and no other service.
 
 Bounds: an upload over `max_mb` is refused (413, FastAPI's body limit) before it is read past the
-limit; audio over
-`max_seconds` is refused (413) from its header, before it is decoded; at most `max_pending`
-requests are held at once (uvicorn answers 503 beyond), and one inference runs at a time, so
-memory stays below about max_pending x (max_mb + the decoded audio)."""
+limit; audio over `max_seconds`, with more than MAX_CHANNELS channels or at a sample rate outside
+SAMPLE_RATES is refused (413/415) from its header, before it is decoded (resampling from an odd
+rate costs memory out of proportion to the file). At most `max_pending` requests wait for the
+model (503 beyond); one request at a time is decoded and computed, in a worker thread, so one
+decoded file is in memory at once and the server keeps answering meanwhile."""
 from __future__ import annotations
 
 import io
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import soundfile as sf
 import torch
-from fastapi import FastAPI, HTTPException, Request, UploadFile
+from fastapi import FastAPI, HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
@@ -27,10 +28,12 @@ from .predict import file_warning, windows
 
 WINDOW_SECONDS = 10.0   # as `predict`: longer audio is cut into windows, their probabilities averaged
 MAX_COLUMNS = 600       # the spectrogram sent to the page: at most this many time columns
+MAX_CHANNELS = 2
+SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000)
 
 
 class Model:
-    """The deployed model and the one lock its inference runs under."""
+    """The deployed model, and the lock that lets one request at a time decode and compute."""
 
     def __init__(self, checkpoints: list[str | Path]):
         from .evaluate import load_ensemble
@@ -50,7 +53,7 @@ class Model:
         chunks, results, start = windows(wave, self.sr, WINDOW_SECONDS), [], 0
         frames = len(wave) // hop + 1
         attention = torch.zeros(frames)
-        with self.lock, torch.no_grad():
+        with torch.no_grad():
             for chunk in chunks:
                 probs, _, alpha, offset = self.deployed(chunk[None])
                 results.append({"start": round(start / self.sr, 3), "end": round((start + len(chunk)) / self.sr, 3),
@@ -70,8 +73,15 @@ class Model:
             step = max(1, -(-feats.shape[-1] // MAX_COLUMNS))
             out["spectrogram"] = {"seconds_per_column": step * hop / self.sr,
                                   "logmel": feats[:, ::step].T.round(decimals=2).tolist(),
-                                  "attention": attention[::step].round(decimals=3).tolist()}
+                                  # the peak of each column's frames: a short peak is not skipped
+                                  "attention": _column_max(attention, step).round(decimals=3).tolist()}
         return out
+
+
+def _column_max(values: torch.Tensor, step: int) -> torch.Tensor:
+    """(T,) -> (ceil(T / step),): the maximum of each run of `step` values."""
+    padded = torch.nn.functional.pad(values, (0, -len(values) % step), value=float("-inf"))
+    return padded.view(-1, step).amax(1)
 
 
 def _named(names: list[str], probs: torch.Tensor) -> dict:
@@ -88,6 +98,11 @@ def read_upload(data: bytes, name: str, sample_rate: int, max_seconds: float) ->
         raise HTTPException(415, f"{name}: not audio that can be read (wav, flac, ogg, mp3)") from None
     if info.samplerate <= 0 or info.frames <= 0:
         raise HTTPException(400, f"{name}: the audio has no samples")
+    if info.samplerate not in SAMPLE_RATES:
+        raise HTTPException(415, f"{name}: audio at {info.samplerate} Hz; accepted: "
+                                 f"{', '.join(map(str, SAMPLE_RATES))} Hz")
+    if info.channels > MAX_CHANNELS:
+        raise HTTPException(415, f"{name}: {info.channels} channels; at most {MAX_CHANNELS} are accepted")
     if info.frames / info.samplerate > max_seconds:
         raise HTTPException(413, f"{name}: {info.frames / info.samplerate:.1f} s of audio, over the limit of "
                                  f"{max_seconds:g} s")
@@ -102,10 +117,11 @@ def read_upload(data: bytes, name: str, sample_rate: int, max_seconds: float) ->
     return wave
 
 
-def create_app(model: Model, max_mb: float = 20.0, max_seconds: float = 120.0):
-    """The FastAPI app (wrapped in the body limit): /, /health, /metadata, POST /predict."""
+def create_app(model: Model, max_mb: float = 20.0, max_seconds: float = 120.0, max_pending: int = 16):
+    """The FastAPI app: /, /health, /metadata, POST /predict."""
     app = FastAPI(title="MTL-AUG speech emotion recognition", max_body_size=int(max_mb * 1e6))
-    limits = {"max_mb": max_mb, "max_seconds": max_seconds, "window_seconds": WINDOW_SECONDS}
+    limits = {"max_mb": max_mb, "max_seconds": max_seconds, "max_pending": max_pending,
+              "window_seconds": WINDOW_SECONDS}
     page = resources.files("mtl_aug").joinpath("page.html").read_text()
 
     @app.get("/", response_class=HTMLResponse)
@@ -120,13 +136,25 @@ def create_app(model: Model, max_mb: float = 20.0, max_seconds: float = 120.0):
     def meta() -> dict:
         return {**model.meta, "limits": limits}
 
+    waiting = 0   # requests between their start and their answer (the event loop is one thread)
+
+    def answer(data: bytes, name: str, detail: bool) -> dict:
+        with model.lock:
+            return model.predict(read_upload(data, name, model.sr, max_seconds), detail)
+
     @app.post("/predict")
-    async def predict(request: Request, file: UploadFile, detail: bool = False) -> dict:
+    async def predict(file: UploadFile, detail: bool = False) -> dict:
         """An audio file (multipart field `file`): the emotion, the class probabilities, the
         duration, each 10 s window's result; `?detail=true` adds the log-mel and the attention."""
-        name = Path(file.filename or "upload").name
-        wave = read_upload(await file.read(), name, model.sr, max_seconds)
-        return {"file": name, **await run_in_threadpool(model.predict, wave, detail)}
+        nonlocal waiting
+        if waiting >= max_pending:
+            raise HTTPException(503, f"busy: {waiting} requests are waiting for the model; try again shortly")
+        waiting += 1
+        try:
+            name = Path(file.filename or "upload").name
+            return {"file": name, **await run_in_threadpool(answer, await file.read(), name, detail)}
+        finally:
+            waiting -= 1
 
     return app
 
@@ -137,5 +165,8 @@ def serve(checkpoints: list[str | Path], host: str = "127.0.0.1", port: int = 80
     model = Model(checkpoints)
     print(f"serving {model.meta['corpus']} / {model.meta['variant']} ({', '.join(model.meta['class_names'])}) "
           f"on http://{host}:{port}/", flush=True)
-    uvicorn.run(create_app(model, max_mb, max_seconds), host=host, port=port, limit_concurrency=max_pending,
+    # uvicorn's limit counts open connections (idle keep-alive ones too): a generous bound on
+    # connections, whose uploads Starlette spools to disk past 1 MB; the app bounds the requests
+    uvicorn.run(create_app(model, max_mb, max_seconds, max_pending), host=host, port=port,
+                limit_concurrency=4 * max_pending + 32,
                 log_level="warning")

@@ -74,7 +74,7 @@ def _wav(wave: np.ndarray, sr: int = 16000, subtype: str = "PCM_16") -> bytes:
 def test_api_answers_as_predict_does(server, checkpoints, speech):
     meta = httpx.get(server.url + "/metadata", timeout=10).json()
     assert meta["class_names"] == ["angry", "happy", "neutral", "sad"]
-    assert meta["limits"] == {"max_mb": 1.0, "max_seconds": 25.0, "window_seconds": 10.0}
+    assert meta["limits"] == {"max_mb": 1.0, "max_seconds": 25.0, "max_pending": 32, "window_seconds": 10.0}
     rows, _ = predict_files(speech[:4], [checkpoints["portable"]])
     for path, row in zip(speech[:4], rows):
         r = server.post(path.name, path.read_bytes())
@@ -89,7 +89,9 @@ def test_api_answers_as_predict_does(server, checkpoints, speech):
     body = server.post(long.name, long.read_bytes(), detail="true").json()
     assert [(w["start"], w["end"]) for w in body["windows"]] == [(0.0, 10.0), (10.0, 20.0), (20.0, 23.0)]
     row = predict_files([long], [checkpoints["portable"]])[0][0]
-    assert body["emotion"] == row["pred"]
+    assert body["emotion"] == row["pred"] and row["windows"] == 3
+    np.testing.assert_allclose([body["probs"][c] for c in meta["class_names"]],      # the windows' mean
+                               [row[f"p_{c}"] for c in meta["class_names"]], atol=2e-5)
     spec = body["spectrogram"]
     n_mels = load_ensemble([checkpoints["portable"]], "cpu")[0].cfg["features"]["n_mels"]
     assert len(spec["logmel"]) == len(spec["attention"]) == 576 and len(spec["logmel"][0]) == n_mels   # 2301 frames / 4
@@ -107,6 +109,9 @@ def test_api_refuses_bad_uploads_with_a_reason(server, speech):
         "long.wav": (413, _wav(np.zeros(26 * 8000, np.int16), sr=8000), "over the limit of 25 s"),
         "big.wav": (413, _wav(rng.standard_normal(300_000).astype(np.float32) * 0.1, subtype="FLOAT"), "Too Large"),   # 1.2 MB
         "tiny.wav": (422, _wav(np.zeros(800, np.int16)), "under the 0.1 s"),
+        # an odd rate would make the resampler's memory grow out of proportion to the file
+        "odd_rate.wav": (415, _wav(np.zeros(8001, np.int16), sr=8001), "at 8001 Hz"),
+        "surround.wav": (415, _wav(np.zeros((16000, 6), np.int16)), "6 channels"),
     }
     for name, (status, data, reason) in cases.items():
         r = server.post(name, data)
@@ -130,14 +135,20 @@ def test_api_serves_20_requests_at_once_and_refuses_beyond_its_queue(server, che
         answers = list(pool.map(lambda _: server.post("a.wav", data), range(20)))
     assert [a.status_code for a in answers] == [200] * 20
     assert len({json.dumps(a.json(), sort_keys=True) for a in answers}) == 1
-    small = Server(checkpoints["portable"], tmp_path / "log.txt", "--max-pending", "2")
+    # a queue of one: the rest are told the server is busy, and it answers /health meanwhile
+    small = Server(checkpoints["portable"], tmp_path / "log.txt", "--max-pending", "1")
     try:
         long = speech[-1].read_bytes()
         with ThreadPoolExecutor(20) as pool:
-            codes = sorted(a.status_code for a in pool.map(lambda _: small.post("l.wav", long), range(20)))
+            posts = [pool.submit(small.post, "l.wav", long) for _ in range(20)]
+            health = [pool.submit(httpx.get, small.url + "/health", timeout=30) for _ in range(5)]
+            answers = [f.result() for f in posts]
+            assert [h.result().status_code for h in health] == [200] * 5
     finally:
         small.stop()
+    codes = sorted(a.status_code for a in answers)
     assert set(codes) == {200, 503} and codes.count(200) >= 1
+    assert all("busy" in a.json()["detail"] for a in answers if a.status_code == 503)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (Debian: apt-get install chromium)")
