@@ -76,6 +76,15 @@ class _Single(nn.Module):
         return out["logits"].softmax(-1), out["embedding"], out["attention"], offset
 
 
+# the features settings that change what a model computes from audio (training-only ones aside)
+INFERENCE_FEATURES = ("n_mels", "n_fft", "hop_length", "f_min", "f_max", "normalise", "silence_db", "trim_silence")
+
+
+def _inference_features(lit: LitMTLAug) -> tuple:
+    f = lit.cfg["features"]
+    return tuple(f.get(k) for k in INFERENCE_FEATURES) + (lit.cfg["data"]["sample_rate"],)   # .get: older checkpoints
+
+
 class Deployed(nn.Module):
     """An ensemble's lone-file inference: probabilities averaged over the models, each model's
     embedding (M, E), the attention weights averaged over the models (1, T') and the offset of
@@ -88,10 +97,10 @@ class Deployed(nn.Module):
             if lit.logmel.normalise == "speaker" and not lit.logmel.has_corpus_stats:
                 raise ConfigError("a checkpoint trained before training statistics were stored cannot be "
                                   "exported: a lone file has no statistics to be normalised with; retrain it")
-            if (lit.cfg["features"] != first.cfg["features"] or lit.cfg["model"]["time_pool"] != first.cfg["model"]["time_pool"]
-                    or lit.class_names != first.class_names):
-                raise ConfigError("an exported ensemble needs models with one class set, one features section "
-                                  "and one model.time_pool")
+            if (_inference_features(lit) != _inference_features(first) or lit.class_names != first.class_names
+                    or lit.cfg["model"]["time_pool"] != first.cfg["model"]["time_pool"]):
+                raise ConfigError("an exported ensemble needs models with one class set, the same log-mel "
+                                  f"features ({', '.join(INFERENCE_FEATURES)}) and one model.time_pool")
         self.models = nn.ModuleList(_Single(lit) for lit in models)
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -128,11 +137,19 @@ def export(checkpoints: list[str | Path], fmt: str, out: Path) -> dict:
     """Write the (ensemble) model to `out` as ONNX or TorchScript, and its metadata to
     `out` with the suffix .json (also in the ONNX file's metadata). Returns the metadata."""
     from .evaluate import load_ensemble
-    if fmt not in FORMATS:
+    if fmt not in FORMATS:   # before the checkpoints are read
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
     models = load_ensemble(checkpoints, device="cpu")
-    deployed = Deployed(models).eval().requires_grad_(False)
     meta = metadata(models, checkpoints)
+    write(Deployed(models), meta, fmt, out)
+    return meta
+
+
+def write(deployed: Deployed, meta: dict, fmt: str, out: Path) -> None:
+    """`deployed` as an ONNX or TorchScript file at `out`, `meta` beside it (and inside the ONNX file)."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
+    deployed = deployed.eval().requires_grad_(False)
     out.parent.mkdir(parents=True, exist_ok=True)
     example = torch.randn(1, 3 * meta["sample_rate"]) * 0.1
     with torch.no_grad(), warnings.catch_warnings():
@@ -151,4 +168,3 @@ def export(checkpoints: list[str | Path], fmt: str, out: Path) -> dict:
         else:
             torch.jit.save(torch.jit.trace(deployed, (example,), check_trace=False), str(out))
     out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
-    return meta

@@ -66,6 +66,6 @@ def test_export_of_an_ensemble_and_what_it_refuses(checkpoints, speech, tmp_path
     np.testing.assert_allclose(two[0], one[0].numpy(), atol=1e-5)
     with pytest.raises(ConfigError, match="--format"):
         export([ckpt], "tflite", tmp_path / "m.tflite")
-    with pytest.raises(ConfigError, match="one features section"):
+    with pytest.raises(ConfigError, match="the same log-mel features"):
         export([ckpt, checkpoints["defaults"]], "onnx", tmp_path / "mixed.onnx")
     assert not (tmp_path / "m.tflite").exists() and not (tmp_path / "mixed.onnx").exists()
