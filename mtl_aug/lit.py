@@ -103,7 +103,9 @@ class LitMTLAug(pl.LightningModule):
         if "speaker" in self.weights:   # mixup items have two speakers: left out
             own = labelled["aug"] != augment.MIXUP
             losses["speaker"] = (F.cross_entropy(self.model.speaker_head(out["embedding"][own]), labelled["speaker"][own])
-                                 if bool(own.any()) else out["embedding"].sum() * 0)
+                                 # an all-mixup batch: a zero that still reaches the head (DDP wants every
+                                 # parameter in the graph)
+                                 if bool(own.any()) else self.model.speaker_head(out["embedding"]).sum() * 0)
         losses["total"] = total_loss({k_: v for k_, v in losses.items() if k_ in self.weights}, self.weights)
         return losses, out
 

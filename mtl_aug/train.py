@@ -32,11 +32,13 @@ def run_dir(cfg: dict, fold_name: str) -> Path:
     return Path(cfg["train"]["run_dir"]) / cfg["corpus"] / cfg["variant"] / f"seed{cfg['seed']}" / fold_name
 
 
-def fold_checkpoint(cfg: dict, fold_name: str) -> Path:
-    """The checkpoint a finished fold tested (its results.json's `checkpoint`), found in its run
-    dir under cfg's train.run_dir as it is now (runs/ may have moved since training); a
-    DataError when the fold has not finished."""
+def fold_checkpoint(cfg: dict, fold_name: str, results: dict | None = None) -> Path:
+    """The checkpoint a finished fold tested (its results.json's `checkpoint`, or `results`' if
+    given, as train_fold returns them), found in its run dir under cfg's train.run_dir as it is
+    now (runs/ may have moved since training); a DataError when the fold has not finished."""
     out = run_dir(cfg, fold_name)
+    if results is not None:
+        return out / "checkpoints" / Path(results["checkpoint"]).name
     if not (out / "results.json").is_file():
         raise DataError(f"{out / 'results.json'} not found: fold {fold_name} of {cfg['corpus']} / {cfg['variant']} / "
                         f"seed {cfg['seed']} has not finished training (make loso CORPUS={cfg['corpus']} "

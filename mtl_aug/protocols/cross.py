@@ -27,7 +27,7 @@ def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
     manifest = Path(cfg["data"]["manifest_dir"]) / f"{test_corpus}.csv"
     for seed in seeds:
         trained = train_fold(dict(cfg, seed=seed), all_speakers=True)
-        checkpoints.append(fold_checkpoint(dict(cfg, seed=seed), trained["fold"]))
+        checkpoints.append(fold_checkpoint(dict(cfg, seed=seed), trained["fold"], trained))
         res = evaluate_checkpoint([checkpoints[-1]], manifest, out / f"seed{seed}")
         rows.append({"seed": seed, "uar": res["uar"], "wa": res["wa"], "n": res["n"], "val_uar": trained["val_uar"]})
         confusion = res["confusion"] if confusion is None else (torch.tensor(confusion) + torch.tensor(res["confusion"])).tolist()
