@@ -4,6 +4,7 @@ figures; asserts nothing."""
 from __future__ import annotations
 
 import argparse
+import copy
 import resource
 import tempfile
 import time
@@ -60,7 +61,7 @@ def main(argv=None) -> None:
           f"{' '.join(args.config)}")
     dm = EmotionDataModule(cfg, "03")
     dm.setup()
-    lit = LitMTLAug(cfg, dm.class_names, dm.class_counts).to(device)
+    lit = LitMTLAug(cfg, dm.class_names, dm.class_counts, len(dm.fold.train)).to(device)
     opt = torch.optim.Adam(lit.parameters(), lr=cfg["train"]["lr"])
     train = dm.datasets["train"]
     for i in range(len(train)):
@@ -120,6 +121,8 @@ def main(argv=None) -> None:
         timings.append(time.perf_counter() - t0)
     print(f"inference on a 10 s file: {1000 * np.median(timings):.1f} ms, real-time factor {np.median(timings) / 10:.4f}")
 
+    _deployment(lit, waves, ten, tmp)
+
     # one budget of each attack on the fold's test speaker, through the evaluation path
     from .attacks import Attack, Budget, attack
     test = dm.frames["test"]
@@ -160,6 +163,59 @@ def main(argv=None) -> None:
     print(f"IEMOCAP LOSO estimate (5531 utterances, 10 folds; assumed ~4400 training utterances a fold "
           f"at 1.1x the step time): {iemocap_steps} steps/epoch, ~{iemocap_epoch:.0f} s/epoch, "
           f"{10 * epochs * iemocap_epoch / 3600:.1f} h")
+
+# a fresh process: load the exported file, predict a 10 s file, print its peak resident memory in
+# MiB (VmHWM: ru_maxrss would also count the forking parent's pages)
+_PEAK = "print(int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024)"
+_RUN_ONCE = {
+    "onnx": "import sys, numpy as np, onnxruntime as o; s = o.InferenceSession(sys.argv[1]); "
+            "s.run(None, {'audio': np.load(sys.argv[2])}); " + _PEAK,
+    "torchscript": "import sys, numpy as np, torch; m = torch.jit.load(sys.argv[1]); "
+                   "m(torch.from_numpy(np.load(sys.argv[2]))); " + _PEAK,
+}
+
+
+def _deployment(lit, waves: list[torch.Tensor], ten: torch.Tensor, tmp: Path) -> None:
+    """The exported model (export.write) against PyTorch on a 10 s file: time per call, and the
+    peak memory of a fresh process that loads the file and predicts once."""
+    import subprocess
+    import sys
+    try:
+        import onnxruntime
+    except ImportError:
+        print("exported model: not measured, onnxruntime is not installed (pip install -e '.[serve]')")
+        return
+    from .export import Deployed, metadata, write
+    lit = copy.deepcopy(lit).cpu()                                  # the original stays on its device
+    lit.logmel.set_corpus_stats(*lit.logmel.stats(waves[:100]))   # as training sets them
+    deployed = Deployed([lit]).eval().requires_grad_(False)
+    meta = metadata([lit], ["bench"])
+    audio = ten[None].cpu()
+    np.save(tmp / "ten.npy", audio.numpy())
+    runs = {"PyTorch (export.Deployed)": lambda: deployed(audio)}
+    for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
+        write(deployed, meta, fmt, tmp / f"model{suffix}")
+    session = onnxruntime.InferenceSession(str(tmp / "model.onnx"))
+    scripted = torch.jit.load(str(tmp / "model.pt"))
+    runs["ONNX Runtime"] = lambda: session.run(None, {"audio": audio.numpy()})
+    runs["TorchScript"] = lambda: scripted(audio)
+    for name, run in runs.items():
+        with torch.no_grad():
+            run()
+            timings = []
+            for _ in range(10):
+                t0 = time.perf_counter()
+                run()
+                timings.append(time.perf_counter() - t0)
+        print(f"exported, 10 s file, {name:26s} {1000 * np.median(timings):6.1f} ms, real-time factor "
+              f"{np.median(timings) / 10:.4f}")
+    for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
+        out = subprocess.run([sys.executable, "-c", _RUN_ONCE[fmt], str(tmp / f"model{suffix}"), str(tmp / "ten.npy")],
+                             capture_output=True, text=True, check=True)
+        size = (tmp / f"model{suffix}").stat().st_size / 1e6
+        print(f"exported, {fmt:11s} file {size:.1f} MB; a fresh process that loads it and predicts 10 s: "
+              f"{float(out.stdout):.0f} MiB peak resident")
+
 
 if __name__ == "__main__":
     main()

@@ -461,7 +461,8 @@ def test_bench_prints_every_figure_on_real_emodb(capsys):
     out = capsys.readouterr().out
     for line in ("training, end to end:", "training, model alone:", "data pipeline share of a training step:",
                  "log-mel extraction:", "item augmentation:", "real-time factor", "peak memory:",
-                 "EMODB LOSO estimate", "IEMOCAP LOSO estimate", "adversarial attack, one budget"):
+                 "EMODB LOSO estimate", "IEMOCAP LOSO estimate", "adversarial attack, one budget",
+                 "exported, 10 s file, ONNX Runtime", "exported, onnx        file"):
         assert line in out, line
     assert not re.search(r"\b(nan|inf)\b", out)
 
