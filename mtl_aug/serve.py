@@ -22,7 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from .audio import load_audio
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .export import Deployed, metadata
 from .predict import file_warning, windows
 
@@ -162,6 +162,10 @@ def create_app(model: Model, max_mb: float = 20.0, max_seconds: float = 120.0, m
 def serve(checkpoints: list[str | Path], host: str = "127.0.0.1", port: int = 8000, max_mb: float = 20.0,
           max_seconds: float = 120.0, max_pending: int = 16) -> None:
     import uvicorn
+    for option, value, least in (("--max-mb", max_mb, 0.001), ("--max-seconds", max_seconds, 0.1),
+                                 ("--max-pending", max_pending, 1)):
+        if value < least:
+            raise ConfigError(f"{option} must be at least {least}, got {value}")
     model = Model(checkpoints)
     print(f"serving {model.meta['corpus']} / {model.meta['variant']} ({', '.join(model.meta['class_names'])}) "
           f"on http://{host}:{port}/", flush=True)

@@ -98,6 +98,14 @@ def test_api_answers_as_predict_does(server, checkpoints, speech):
     assert max(spec["attention"]) == 1.0
 
 
+def test_serve_refuses_a_limit_that_would_refuse_everything(checkpoints):
+    """Before the server starts (a subprocess with a timeout: a server that started would hang)."""
+    done = subprocess.run([sys.executable, "-m", "mtl_aug", "serve", "--checkpoint", checkpoints["portable"],
+                           "--port", str(_free_port()), "--max-pending", "0"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and "--max-pending must be at least 1" in done.stderr
+
+
 def test_api_refuses_bad_uploads_with_a_reason(server, speech):
     rng = np.random.default_rng(0)
     nan = rng.standard_normal(8000).astype(np.float32)
