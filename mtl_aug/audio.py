@@ -50,6 +50,24 @@ def frame_mask(lengths: torch.Tensor, total: int) -> torch.Tensor:
     return torch.arange(total, device=lengths.device)[None, :] < lengths[:, None]
 
 
+def speech_frames(feats: torch.Tensor, valid: torch.Tensor, silence: float) -> torch.Tensor:
+    """(B, T) True on the valid frames of log-mel `feats` (B, F, T) whose total power is within
+    `silence` (natural-log units) of the utterance's loudest valid frame."""
+    energy = torch.logsumexp(feats, dim=1)                                   # (B, T) log total power
+    peak = energy.masked_fill(~valid, float("-inf")).amax(1, keepdim=True)
+    return valid & (energy >= peak - silence)
+
+
+def utterance_normalised(feats: torch.Tensor, use: torch.Tensor) -> torch.Tensor:
+    """`feats` (B, F, T) normalised by each utterance's mean and std per mel bin over the
+    frames `use` (B, T) marks."""
+    w = use[:, None, :].to(feats.dtype)
+    count = w.sum(-1, keepdim=True).clamp(min=1)
+    mean = (feats * w).sum(-1, keepdim=True) / count
+    var = (((feats - mean) * w) ** 2).sum(-1, keepdim=True) / count
+    return (feats - mean) / (var.sqrt() + 1e-5)
+
+
 class LogMel(nn.Module):
     """Padded waveforms (B, L) -> normalised log-mel (B, F, T), zero on padding frames.
 
@@ -95,9 +113,7 @@ class LogMel(nn.Module):
         valid = frame_mask(n, feats.shape[-1])
         if self.silence is None:
             return feats, n, valid
-        energy = torch.logsumexp(feats, dim=1)                               # (B, T) log total power
-        peak = energy.masked_fill(~valid, float("-inf")).amax(1, keepdim=True)
-        speech = valid & (energy >= peak - self.silence)
+        speech = speech_frames(feats, valid, self.silence)
         if self.trim:
             t = torch.arange(feats.shape[-1], device=feats.device)
             start = torch.where(speech, t, feats.shape[-1]).amin(1)          # (B,) first speech frame
@@ -145,11 +161,7 @@ class LogMel(nn.Module):
         """`stats` (B, 2, F): each item's speaker statistics, needed when normalise = speaker."""
         feats, n, use = self.raw(waves, lengths)
         if self.normalise == "utterance":
-            w = use[:, None, :]
-            count = w.sum(-1, keepdim=True).clamp(min=1)
-            mean = (feats * w).sum(-1, keepdim=True) / count
-            var = (((feats - mean) * w) ** 2).sum(-1, keepdim=True) / count
-            feats = (feats - mean) / (var.sqrt() + 1e-5)
+            feats = utterance_normalised(feats, use)
         elif self.normalise == "speaker":
             if stats is None:
                 raise ValueError("features.normalise=speaker needs per-item speaker statistics")

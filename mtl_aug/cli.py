@@ -172,10 +172,7 @@ def cmd_export(args) -> None:
 
 
 def cmd_serve(args) -> None:
-    from .lit import check_checkpoint
-    for c in args.checkpoint:   # a bad file is reported before the server starts
-        check_checkpoint(c, advice="copy it again or train the model again")
-    from .serve import serve
+    from .serve import serve   # a bad checkpoint is reported by its loading, before the server starts
     serve(args.checkpoint, args.host, args.port, args.max_mb, args.max_seconds, args.max_pending)
 
 

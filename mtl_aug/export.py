@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .audio import speech_frames, utterance_normalised
 from .errors import ConfigError
 from .lit import LitMTLAug
 
@@ -52,18 +53,13 @@ class _Single(nn.Module):
         speech = torch.ones_like(t, dtype=torch.bool)[None]
         offset = torch.zeros(1, dtype=torch.long)
         if self.silence is not None:   # as LogMel.raw
-            energy = torch.logsumexp(feats, dim=1)
-            speech = energy >= energy.amax(1, keepdim=True) - self.silence
+            speech = speech_frames(feats, speech, self.silence)
             if self.trim:
                 offset = torch.where(speech, t, feats.shape[-1]).amin(1)
                 keep = (t >= offset) & (t <= torch.where(speech, t, -1).amax(1))
                 feats, speech = feats[:, :, keep], speech[:, keep]
         if self.normalise == "utterance":   # as LogMel.forward
-            w = speech[:, None, :].float()
-            count = w.sum(-1, keepdim=True).clamp(min=1)
-            mean = (feats * w).sum(-1, keepdim=True) / count
-            var = (((feats - mean) * w) ** 2).sum(-1, keepdim=True) / count
-            feats = (feats - mean) / (var.sqrt() + 1e-5)
+            feats = utterance_normalised(feats, speech)
         else:   # corpus, or per speaker with the training set's statistics, as `predict` does a lone file
             feats = (feats - self.mean[None, :, None]) / self.std[None, :, None].clamp(min=1e-3)
         n_frames = torch.full((1,), feats.shape[-1], dtype=torch.long)
