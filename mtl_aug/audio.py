@@ -68,6 +68,66 @@ def utterance_normalised(feats: torch.Tensor, use: torch.Tensor) -> torch.Tensor
     return (feats - mean) / (var.sqrt() + 1e-5)
 
 
+class Prosody(nn.Module):
+    """Per-frame prosody (B, ROWS, T) on the log-mel's frames: log energy, voicing strength and
+    log F0, from the autocorrelation of a 40 ms Hann-windowed frame (long enough for two
+    periods of 70 Hz), divided by the window's own autocorrelation (Boersma 1993, as Praat).
+
+    The voicing strength is the highest normalised autocorrelation between the lags of
+    `f0_max` and `f0_min`, clipped to [0, 1]; F0 is the sample rate over the lag that is best
+    after Praat's octave cost (0.01 per octave, favouring the shorter lag). A frame below
+    Praat's voicing threshold of 0.45 is unvoiced: its log F0 is the mean over the utterance's
+    voiced frames (the range's geometric middle when there are none), so that the row carries
+    the contour and the level without unvoiced frames' random lags. `from_power` takes the
+    frames' power spectra, so the exported model (a DFT as convolution) computes the same."""
+
+    ROWS = 3
+    VOICED = 0.45
+    OCTAVE_COST = 0.01
+
+    def __init__(self, sample_rate: int, hop_length: int, f0_min: float = 70.0, f0_max: float = 500.0):
+        super().__init__()
+        self.hop, self.sample_rate = hop_length, sample_rate
+        self.win = int(round(0.04 * sample_rate)) // 2 * 2                    # even: frames centred as the log-mel's
+        self.n_fft = 2 * self.win                                             # no circular wrap of the lags
+        lags = torch.arange(int(sample_rate / f0_max), int(math.ceil(sample_rate / f0_min)) + 1, dtype=torch.float64)
+        window = torch.hann_window(self.win, periodic=False, dtype=torch.float64)
+        own = torch.tensor([float((window[: self.win - int(t)] * window[int(t):]).sum()) for t in lags])
+        k = torch.arange(self.n_fft // 2 + 1, dtype=torch.float64)[:, None]
+        weight = torch.full_like(k, 2.0)
+        weight[0], weight[-1] = 1.0, 1.0                                      # irfft: the two real bins once
+        cos = weight * torch.cos(2 * math.pi * k * torch.cat([torch.zeros(1), lags])[None] / self.n_fft) / self.n_fft
+        self.register_buffer("window", window.float())
+        self.register_buffer("cos", cos.float())                              # (K, 1 + lags): power -> r(0), r(lags)
+        self.register_buffer("own", (own / (window ** 2).sum()).float())      # the window's r(lag) / r(0)
+        self.register_buffer("log_f0", torch.log(sample_rate / lags).float())
+        self.register_buffer("bonus", (self.OCTAVE_COST * torch.log2(lags[-1] / lags)).float())
+        self.fallback = 0.5 * math.log(f0_min * f0_max)
+
+    def power(self, waves: torch.Tensor) -> torch.Tensor:
+        """(B, K, T) power spectra of the windowed frames (torch.stft; export.py convolves)."""
+        spec = torch.stft(waves, self.n_fft, self.hop, self.win, self.window, center=True,
+                          pad_mode="constant", return_complex=True)
+        return spec.real ** 2 + spec.imag ** 2
+
+    def from_power(self, power: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """(B, ROWS, T) from power spectra (B, K, T); `valid` (B, T) marks the utterance's frames."""
+        r = torch.einsum("kl,bkt->blt", self.cos, power)                     # (B, 1 + lags, T)
+        energy = r[:, 0].clamp(min=0)
+        rn = r[:, 1:] / (energy[:, None] + 1e-10) / self.own[None, :, None]
+        voicing = rn.amax(1).clamp(0, 1)
+        log_f0 = self.log_f0[(rn + self.bonus[None, :, None]).argmax(1)]
+        voiced = (voicing >= self.VOICED) & valid
+        count = voiced.sum(1, keepdim=True)
+        mean = torch.where(count > 0, (log_f0 * voiced).sum(1, keepdim=True) / count.clamp(min=1),
+                           torch.full_like(count, self.fallback, dtype=log_f0.dtype))
+        log_f0 = torch.where(voiced, log_f0, mean)
+        return torch.stack([torch.log(energy + 1e-6), voicing, log_f0], 1)
+
+    def forward(self, waves: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        return self.from_power(self.power(waves), valid)
+
+
 class LogMel(nn.Module):
     """Padded waveforms (B, L) -> normalised log-mel (B, F, T), zero on padding frames.
 
@@ -79,41 +139,48 @@ class LogMel(nn.Module):
     and corpus alike) are taken over the other, speech frames only, and with `trim` the
     leading and trailing silence is cut off (the utterance then starts at its first speech
     frame). Both act on the features, so training, evaluation, noise tests and `predict` treat
-    silence the same way, whatever was added to the audio before."""
+    silence the same way, whatever was added to the audio before.
+
+    With `prosody`, the Prosody rows follow the mel bins (B, F + Prosody.ROWS, T) and are
+    normalised with them, per row; silence is judged on the mel bins alone."""
 
     def __init__(self, sample_rate: int, n_mels: int, n_fft: int, hop_length: int,
                  f_min: float, f_max: float, normalise: str = "utterance",
-                 silence_db: float | None = None, trim: bool = False):
+                 silence_db: float | None = None, trim: bool = False, prosody: bool = False):
         super().__init__()
-        self.hop = hop_length
+        self.hop, self.n_mels = hop_length, n_mels
         self.normalise = normalise
         self.silence = None if silence_db is None else silence_db * math.log(10) / 10   # in natural-log units
         self.trim = trim
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, f_min=f_min,
             f_max=min(f_max, sample_rate / 2), n_mels=n_mels, center=True, pad_mode="constant")
-        self.register_buffer("mean", torch.zeros(n_mels))
-        self.register_buffer("std", torch.ones(n_mels))
+        self.prosody = Prosody(sample_rate, hop_length) if prosody else None
+        rows = n_mels + (Prosody.ROWS if prosody else 0)
+        self.register_buffer("mean", torch.zeros(rows))
+        self.register_buffer("std", torch.ones(rows))
 
     @classmethod
     def from_config(cls, cfg: dict) -> "LogMel":
         f = cfg["features"]
         # .get: checkpoints from before the silence options
         return cls(cfg["data"]["sample_rate"], f["n_mels"], f["n_fft"], f["hop_length"], f["f_min"],
-                   f["f_max"], f["normalise"], f.get("silence_db"), f.get("trim_silence", False))
+                   f["f_max"], f["normalise"], f.get("silence_db"), f.get("trim_silence", False),
+                   f.get("prosody", False))
 
     def frames(self, lengths: torch.Tensor) -> torch.Tensor:
         return lengths // self.hop + 1
 
     def raw(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Un-normalised log-mel (B, F, T), valid frame counts (B,) and the (B, T) mask of the
-        frames that the statistics use (every valid frame, or the speech frames)."""
+        """Un-normalised log-mel (B, F, T) (and prosody rows), valid frame counts (B,) and the
+        (B, T) mask of the frames that the statistics use (every valid frame, or the speech frames)."""
         feats = torch.log(self.mel(waves) + 1e-6)
         n = self.frames(lengths).clamp(max=feats.shape[-1])
         valid = frame_mask(n, feats.shape[-1])
         if self.silence is None:
-            return feats, n, valid
+            return self.with_prosody(feats, waves, valid), n, valid
         speech = speech_frames(feats, valid, self.silence)
+        feats = self.with_prosody(feats, waves, valid)
         if self.trim:
             t = torch.arange(feats.shape[-1], device=feats.device)
             start = torch.where(speech, t, feats.shape[-1]).amin(1)          # (B,) first speech frame
@@ -123,6 +190,9 @@ class LogMel(nn.Module):
             feats = feats.gather(2, idx[:, None, :].expand(-1, feats.shape[1], -1))
             speech = speech.gather(1, idx) & frame_mask(n, idx.shape[1])
         return feats, n, speech
+
+    def with_prosody(self, feats: torch.Tensor, waves: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        return feats if self.prosody is None else torch.cat([feats, self.prosody(waves, valid)], 1)
 
     def set_corpus_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         self.mean.copy_(mean)
@@ -135,7 +205,7 @@ class LogMel(nn.Module):
 
     @torch.no_grad()
     def stats(self, waves: list[torch.Tensor], batch: int = 16) -> torch.Tensor:
-        """(2, F): mean and std per mel bin of the un-normalised log-mel over the statistics
+        """(2, F): mean and std per row (mel bin, prosody row) of the un-normalised features over the statistics
         frames (see `raw`) of `waves` (a training set for `corpus`, one speaker's utterances
         for `speaker`)."""
         total, sq, count = 0.0, 0.0, 0

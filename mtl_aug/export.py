@@ -21,6 +21,25 @@ FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 OUTPUTS = ["probs", "embeddings", "attention", "offset"]
 
 
+def _dft(window: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """(2K, 1, len(window)): the real and imaginary rows of the `n_fft`-point DFT of a frame
+    windowed by `window` (zero-padding a frame does not change its power spectrum's values)."""
+    k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
+    n = torch.arange(len(window), dtype=torch.float64)[None, :]
+    angle = 2 * math.pi * k * n / n_fft
+    w = window.to(torch.float64)
+    return torch.cat([w * torch.cos(angle), -w * torch.sin(angle)]).float()[:, None, :]
+
+
+def _power(wave: torch.Tensor, dft: torch.Tensor, hop: int) -> torch.Tensor:
+    """(1, K, T) power spectra of `wave` (1, L) in frames centred on every `hop`-th sample, as
+    torch.stft(center=True, pad_mode="constant") frames them."""
+    pad = dft.shape[-1] // 2
+    spec = F.conv1d(F.pad(wave[:, None, :], (pad, pad)), dft, stride=hop)        # (1, 2K, T)
+    k = spec.shape[1] // 2
+    return spec[:, :k] ** 2 + spec[:, k:] ** 2
+
+
 class _Single(nn.Module):
     """One checkpoint's lone-file inference. The STFT is a convolution with the windowed DFT
     basis (real arithmetic, which every ONNX runtime has); the rest is the model's own modules."""
@@ -29,14 +48,12 @@ class _Single(nn.Module):
         super().__init__()
         mel = lit.logmel.mel
         spec = mel.spectrogram
-        n_fft, self.hop = spec.n_fft, spec.hop_length
-        k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
-        n = torch.arange(n_fft, dtype=torch.float64)[None, :]
-        window = spec.window.to(torch.float64)
-        angle = 2 * math.pi * k * n / n_fft
-        dft = torch.cat([window * torch.cos(angle), -window * torch.sin(angle)])   # (2K, n_fft)
-        self.register_buffer("dft", dft.float()[:, None, :])
+        self.hop = spec.hop_length
+        self.register_buffer("dft", _dft(spec.window, spec.n_fft))
         self.register_buffer("fb", mel.mel_scale.fb.T.contiguous())                 # (F, K)
+        self.prosody = lit.logmel.prosody
+        if self.prosody is not None:
+            self.register_buffer("prosody_dft", _dft(self.prosody.window, self.prosody.n_fft))
         self.silence, self.trim, self.normalise = lit.logmel.silence, lit.logmel.trim, lit.logmel.normalise
         self.register_buffer("mean", lit.logmel.mean.clone())
         self.register_buffer("std", lit.logmel.std.clone())
@@ -45,19 +62,19 @@ class _Single(nn.Module):
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """wave (1, L) -> probabilities (1, C), embedding (1, E), attention (1, T'), and the
         first frame the attention's time axis starts at (1,) (leading silence trimmed)."""
-        pad = self.dft.shape[-1] // 2
-        spec = F.conv1d(F.pad(wave[:, None, :], (pad, pad)), self.dft, stride=self.hop)   # (1, 2K, T)
-        k = spec.shape[1] // 2
-        feats = torch.log(torch.matmul(self.fb, spec[:, :k] ** 2 + spec[:, k:] ** 2) + 1e-6)   # (1, F, T)
+        feats = torch.log(torch.matmul(self.fb, _power(wave, self.dft, self.hop)) + 1e-6)   # (1, F, T)
         t = torch.arange(feats.shape[-1])
         speech = torch.ones_like(t, dtype=torch.bool)[None]
         offset = torch.zeros(1, dtype=torch.long)
         if self.silence is not None:   # as LogMel.raw
             speech = speech_frames(feats, speech, self.silence)
-            if self.trim:
-                offset = torch.where(speech, t, feats.shape[-1]).amin(1)
-                keep = (t >= offset) & (t <= torch.where(speech, t, -1).amax(1))
-                feats, speech = feats[:, :, keep], speech[:, keep]
+        if self.prosody is not None:
+            feats = torch.cat([feats, self.prosody.from_power(_power(wave, self.prosody_dft, self.hop),
+                                                              torch.ones_like(speech))], 1)
+        if self.silence is not None and self.trim:
+            offset = torch.where(speech, t, feats.shape[-1]).amin(1)
+            keep = (t >= offset) & (t <= torch.where(speech, t, -1).amax(1))
+            feats, speech = feats[:, :, keep], speech[:, keep]
         if self.normalise == "utterance":   # as LogMel.forward
             feats = utterance_normalised(feats, speech)
         else:   # corpus, or per speaker with the training set's statistics, as `predict` does a lone file
@@ -73,7 +90,8 @@ class _Single(nn.Module):
 
 
 # the features settings that change what a model computes from audio (training-only ones aside)
-INFERENCE_FEATURES = ("n_mels", "n_fft", "hop_length", "f_min", "f_max", "normalise", "silence_db", "trim_silence")
+INFERENCE_FEATURES = ("n_mels", "n_fft", "hop_length", "f_min", "f_max", "normalise", "silence_db", "trim_silence",
+                      "prosody")
 
 
 def _inference_features(lit: LitMTLAug) -> tuple:

@@ -23,6 +23,14 @@ requires_real_data = pytest.mark.skipif(
 SR = 16000
 
 
+@pytest.fixture
+def real_data() -> Path:
+    """../shared/data, or the test is skipped where it is absent."""
+    if not REAL_DATA.is_dir():
+        pytest.skip(f"real corpora not available: {REAL_DATA} does not exist")
+    return REAL_DATA
+
+
 # ---------------------------------------------------------------- audio writers
 
 def write_audio(path: Path, seconds: float = 0.3, sr: int = SR, channels: int = 1,
@@ -242,11 +250,13 @@ def tiny_cfg(manifests: Path, run_dir: Path, *overlays, corpus="synthetic_demo",
 @pytest.fixture(scope="session")
 def checkpoints(corpus, tmp_path_factory) -> dict[str, str]:
     """Tiny models of both normalisations: per speaker (the defaults; a lone file takes the
-    training set's statistics) and portable (corpus statistics over speech frames, silence trimmed)."""
+    training set's statistics) and portable (corpus statistics over speech frames, silence
+    trimmed), and portable with the prosody rows."""
     from mtl_aug.train import train_fold
     root = tmp_path_factory.mktemp("serve_models")
-    return {name: train_fold(tiny_cfg(corpus, root / name, *overlays), "spk00", verbose=False)["checkpoint"]
-            for name, overlays in (("defaults", ()), ("portable", ("portable",)))}
+    return {name: train_fold(tiny_cfg(corpus, root / name, *overlays, **sets), "spk00", verbose=False)["checkpoint"]
+            for name, overlays, sets in (("defaults", (), {}), ("portable", ("portable",), {}),
+                                         ("prosody", ("portable",), {"features__prosody": "true"}))}
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from mtl_aug.export import Deployed, export
 from mtl_aug.predict import predict_files
 
 
-@pytest.mark.parametrize("model", ["defaults", "portable"])
+@pytest.mark.parametrize("model", ["defaults", "portable", "prosody"])
 def test_exported_model_gives_predicts_probabilities(checkpoints, speech, tmp_path, model):
     """ONNX (onnxruntime) and TorchScript give the PyTorch model's probabilities on real speech,
     short and long, and both equal what `predict` gives a lone file; metadata travels with them."""

@@ -17,13 +17,13 @@ def debug_cfg(*overlays):
     return load_config("synthetic_demo", ["debug", *overlays])
 
 
-def batch(lengths, labels, aug=None):
+def batch(lengths, labels, aug=None, cfg=None):
     b = len(lengths)
     torch.manual_seed(0)
     waves = torch.zeros(b, max(lengths))
     for i, n in enumerate(lengths):
         waves[i, :n] = torch.randn(n) * 0.1
-    logmel = LogMel.from_config(debug_cfg())                 # each item is its own "speaker"
+    logmel = LogMel.from_config(cfg or debug_cfg())          # each item is its own "speaker"
     stats = torch.stack([logmel.stats([waves[i, :n]]) for i, n in enumerate(lengths)])
     return {"waves": waves, "lengths": torch.tensor(lengths), "labels": torch.tensor(labels), "stats": stats,
             "aug": torch.tensor(aug or [0] * b), "lam": torch.ones(b),
@@ -48,7 +48,8 @@ def test_head_shapes_for_variable_length_batch():
 
 
 @pytest.mark.parametrize("normalise", ["speaker", "utterance", "corpus"])
-@pytest.mark.parametrize("silence", [[], ["features.silence_db=20", "features.trim_silence=true"]])
+@pytest.mark.parametrize("silence", [[], ["features.silence_db=20", "features.trim_silence=true"],
+                                     ["features.silence_db=20", "features.trim_silence=true", "features.prosody=true"]])
 def test_emotion_logits_do_not_change_with_more_padding(normalise, silence):
     for variant, pool_first in (([], True), (["stl"], True), ([], False)):
         cfg = load_config("synthetic_demo", ["debug", *variant],
@@ -62,7 +63,7 @@ def test_emotion_logits_do_not_change_with_more_padding(normalise, silence):
                 bn.bias.data.normal_()
         # 44 frames fill the pooling windows exactly; 46 leave the last one part padding
         for samples in (7000, 7300):
-            short = batch([samples], [0])
+            short = batch([samples], [0], cfg=cfg)
             padded = dict(short, waves=torch.nn.functional.pad(short["waves"], (0, 9000)))
             with torch.no_grad():
                 a = lit.model(*lit.features(short, train=False)[:2])["logits"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..audio import Prosody
 from .encoder import CNNEncoder
 from .heads import AugmentationHead, Decoder, EmotionHead, SpeakerHead
 
@@ -16,10 +17,11 @@ class MTLAug(nn.Module):
         super().__init__()
         m, w = cfg["model"], cfg["loss"]["weights"]
         n_mels = cfg["features"]["n_mels"]
+        prosody = Prosody.ROWS if cfg["features"].get("prosody") else 0   # .get: checkpoints from before it
         self.encoder = CNNEncoder(n_mels, m["cnn_channels"], m["freq_pool"], m["time_pool"],
                                   m["frame_dim"], m["dropout"],
                                   # .get: checkpoints from before these options
-                                  m.get("deltas", False), m.get("pool_before_norm", False))
+                                  m.get("deltas", False), m.get("pool_before_norm", False), prosody)
         self.emotion = EmotionHead(m["frame_dim"], m["lstm_hidden"], m["attention_dim"],
                                    m["embedding_dim"], num_classes, m["dropout"], m.get("centre_embedding", False))
         self.decoder = (Decoder(m["frame_dim"], m["cnn_channels"], m["freq_pool"], m["time_pool"],
@@ -40,7 +42,7 @@ class MTLAug(nn.Module):
         feats = self.encoder.pad_time(feats)
         frames, lengths = self.encoder(feats, n_frames)                     # (B, T', D), (B,)
         k = feats.shape[0] if n_labelled is None else n_labelled
-        out = {"input": feats, "lengths": lengths}
+        out = {"input": feats[:, : self.encoder.n_mels], "lengths": lengths}   # the decoder's target: the log-mel
         if k:
             out.update(self.emotion(frames[:k], lengths[:k]))
         if self.decoder is not None and aux:
