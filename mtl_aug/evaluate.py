@@ -14,7 +14,7 @@ from .errors import ConfigError, DataError
 from .lit import LitMTLAug, check_checkpoint
 from .manifest import apply_class_map, read_manifest
 from .metrics import scores
-from .train import confusion_table
+from .report import confusion_table
 
 
 def load_checkpoint(path: str | Path, device: str | None = None) -> LitMTLAug:

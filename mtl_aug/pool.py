@@ -9,7 +9,8 @@ import threading
 import time
 
 from .errors import ConfigError, DataError
-from .train import run_dir, train_fold
+from .runs import run_dir
+from .train import train_fold
 
 
 def run_parallel(cfg: dict, runs: list[tuple[int, str]], jobs: int) -> None:

@@ -170,3 +170,33 @@ def report(dirs: list[Path]) -> str:
                      f"(mean ± standard error of the paired per-fold difference, seeds averaged per fold, {p['n']} folds; "
                      f"better on {p['better']}, worse on {p['worse']})")
     return "\n".join(lines)
+
+
+def write_predictions(path: Path, frame: pd.DataFrame, test: dict, class_names: list[str]) -> None:
+    rows = frame.iloc[test["index"].numpy()]
+    table = pd.DataFrame({"utt_id": rows["utt_id"].values, "speaker": rows["speaker"].values,
+                          "target": [class_names[i] for i in test["targets"]],
+                          "pred": [class_names[i] for i in test["preds"]]})
+    for j, name in enumerate(class_names):
+        table[f"p_{name}"] = test["probs"][:, j].numpy().round(5)
+    table.to_csv(path, index=False)
+
+
+def confusion_table(confusion: list[list[int]], names: list[str]) -> str:
+    width = max(6, *(len(n) for n in names)) + 1
+    lines = ["true \\ pred".ljust(width) + "".join(n[:width - 1].rjust(width) for n in names)]
+    lines += [name.ljust(width) + "".join(str(v).rjust(width) for v in row) for name, row in zip(names, confusion)]
+    return "\n".join(lines)
+
+
+def fold_summary(r: dict, out: Path) -> str:
+    lines = ["", "=" * 64, f"{r['corpus']} / {r['variant']} / seed {r['seed']} / fold {r['fold']}",
+             f"validation UAR {r['last_val_uar']:.4f} at the end, best {r['best_val_uar']:.4f} "
+             f"({', '.join(r['val_speakers'])}); {r['epochs_trained']} epochs; tested: {Path(r['checkpoint']).name}"]
+    if "uar" in r:
+        lines += [f"TEST  UAR {r['uar']:.4f}   WA {r['wa']:.4f}   ({r['n']} utterances, "
+                  f"speaker {', '.join(r['test_speakers'])})", confusion_table(r["confusion"], r["class_names"])]
+    if "note" in r:
+        lines.append(r["note"])
+    lines += [f"run directory: {out}", "=" * 64]
+    return "\n".join(lines)

@@ -159,7 +159,7 @@ class HoldsLock(pl.Callback):
 HOLDER = """
 import sys, time
 from pathlib import Path
-from mtl_aug.train import run_lock
+from mtl_aug.runs import run_lock
 with run_lock(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(120)

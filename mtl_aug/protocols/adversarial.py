@@ -29,7 +29,7 @@ def run_adversarial(cfgs: list[dict], attacks: list[Attack], budgets: list[Budge
     fold's tested checkpoint on its test speaker at each budget, score the white-box examples on
     the model they were made on and on every other variant's model of that fold (transfer)."""
     from .loso import check_distinct_variants, run_loso
-    from ..train import check_same_config, fold_checkpoint, run_dir
+    from ..runs import check_same_config, fold_checkpoint, run_dir
     base = cfgs[0]
     check_distinct_variants(cfgs)
     out = Path(base["results_dir"]) / "adversarial" / base["corpus"]

@@ -10,7 +10,8 @@ import torch
 from ..data import load_labelled
 from ..errors import ConfigError
 from ..evaluate import evaluate_checkpoint
-from ..train import fold_checkpoint, train_fold
+from ..runs import fold_checkpoint
+from ..train import train_fold
 
 
 def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:

@@ -15,7 +15,7 @@ from ..errors import DataError
 from ..folds import speakers
 from ..metrics import scores
 from ..predict import predict_files
-from ..train import fold_checkpoint, run_dir
+from ..runs import fold_checkpoint, run_dir
 
 MODES = {"evaluation path": None, "predict, one file at a time": "lone", "predict --speaker-from": "grouped"}
 

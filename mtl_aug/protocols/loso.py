@@ -11,7 +11,8 @@ from ..errors import ConfigError
 from ..folds import speakers
 from ..pool import run_parallel
 from ..report import summarise_loso
-from ..train import check_same_config, run_dir, train_fold
+from ..runs import check_same_config, run_dir
+from ..train import train_fold
 
 
 def check_distinct_variants(cfgs: list[dict]) -> None:

@@ -17,7 +17,7 @@ def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[
     """For each variant config (trained LOSO on clean speech first, resumably), test every fold's
     tested checkpoint on its test speaker clean and mixed with noise at each SNR."""
     from .loso import check_distinct_variants, run_loso
-    from ..train import fold_checkpoint
+    from ..runs import fold_checkpoint
     base = cfgs[0]
     check_distinct_variants(cfgs)
     out = Path(base["results_dir"]) / "noise" / base["corpus"] / Path(noise_dir).name

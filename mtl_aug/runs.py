@@ -1,0 +1,152 @@
+"""A fold's run folder: where it lives, the config it was made with (a resumed run must not
+mix two), its lock, its finished results, and the metrics bookkeeping that survives a crash."""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import warnings
+from pathlib import Path
+
+import pandas as pd
+from pytorch_lightning.utilities import rank_zero_only
+
+from .config import default_config
+from .errors import ConfigError, DataError
+from .report import fold_summary
+
+
+def run_dir(cfg: dict, fold_name: str) -> Path:
+    return Path(cfg["train"]["run_dir"]) / cfg["corpus"] / cfg["variant"] / f"seed{cfg['seed']}" / fold_name
+
+
+def fold_checkpoint(cfg: dict, fold_name: str, results: dict | None = None) -> Path:
+    """The checkpoint a finished fold tested (its results.json's `checkpoint`, or `results`' if
+    given, as train_fold returns them), found in its run dir under cfg's train.run_dir as it is
+    now (runs/ may have moved since training); a DataError when the fold has not finished."""
+    out = run_dir(cfg, fold_name)
+    if results is not None:
+        return out / "checkpoints" / Path(results["checkpoint"]).name
+    if not (out / "results.json").is_file():
+        raise DataError(f"{out / 'results.json'} not found: fold {fold_name} of {cfg['corpus']} / {cfg['variant']} / "
+                        f"seed {cfg['seed']} has not finished training (make loso CORPUS={cfg['corpus']} "
+                        f"SEEDS={cfg['seed']}, with the same CONFIG and SET)")
+    return out / "checkpoints" / Path(json.loads((out / "results.json").read_text())["checkpoint"]).name
+
+
+# Where outputs go and how many processes load the data: neither changes what is computed
+# (augmentation draws come from per-item seeds), so a run may resume from a moved runs/ or with
+# more loader workers.
+NOT_COMPUTED = {"train": ("run_dir",), "data": ("num_workers",), None: ("results_dir",)}
+
+
+def _computed(cfg: dict) -> dict:
+    """cfg without the NOT_COMPUTED keys."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in cfg.items()}
+    for section, keys in NOT_COMPUTED.items():
+        for key in keys:
+            (out[section] if section else out).pop(key, None)
+    return out
+
+
+_ABSENT = object()   # a key one of two configs lacks
+
+
+def check_same_config(out: Path, cfg: dict) -> None:
+    """Refuse a run folder whose saved config differs, naming the keys; a folder where nothing
+    was trained yet (no checkpoint, no result: a run killed in its first epoch) is retrained."""
+    import yaml
+    saved = out / "config.yaml"
+    if not saved.is_file():
+        return
+    old, new = _flat(_computed(yaml.safe_load(saved.read_text()))), _flat(_computed(cfg))
+    # a key added to default.yaml since that run, at its default, computes what the run's code did
+    # (new options default to the old behaviour)
+    defaults = _flat(default_config())
+    old.update({k: v for k, v in new.items() if k not in old and k in defaults and v == defaults[k]})
+    diff = [f"{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}"
+            for k in sorted(set(old) | set(new)) if old.get(k, _ABSENT) != new.get(k, _ABSENT)]
+    if not diff:
+        return
+    if not any((out / f).is_file() for f in ("checkpoints/last.ckpt", "fit.json", "results.json")):
+        print(f"{out}: nothing trained there yet; starting it again with this config ({'; '.join(diff[:3])}"
+              f"{' ...' if len(diff) > 3 else ''})")
+        return
+    raise ConfigError(f"{out} holds a run with a different config ({saved}): {'; '.join(diff[:8])}"
+                      f"{f'; and {len(diff) - 8} more' if len(diff) > 8 else ''}. Resuming it with this config "
+                      f"would mix the two: choose another train.run_dir or remove {out}")
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in tree.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def finished(out: Path, verbose: bool) -> dict | None:
+    """results.json of a finished run, or None."""
+    results_file = out / "results.json"
+    if not results_file.is_file():
+        return None
+    results = json.loads(results_file.read_text())
+    if verbose:
+        print(f"{out}: finished earlier, not re-run (delete it to train again); its results:")
+        print(fold_summary(results, out))
+    return results
+
+
+@contextlib.contextmanager
+def run_lock(out: Path):
+    """Hold an exclusive lock on `out/train.lock` while training in `out`. A second process on
+    the same run dir (a loso started twice, fold workers left running by a killed parent, two
+    machines on one file system) would overwrite the first one's checkpoints: it is refused,
+    told the holder's host and process id, which the file keeps. The operating system releases
+    the lock when its process ends, however it ends: a crash or a kill leaves nothing to clean
+    up. Under DDP, rank 0 holds it for all ranks."""
+    if rank_zero_only.rank != 0:
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "train.lock"
+    with open(path, "a+") as f:   # writable: NFS grants flock on files open for writing only
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            raise DataError(f"{out} is being trained by another process ({f.read().strip() or 'starting'}, "
+                            f"per {path}); wait for it to finish, or stop it") from None
+        except OSError as e:   # e.g. Lustre mounted without flock
+            warnings.warn(f"{path}: the file system does not support locks ({e.strerror}); nothing stops "
+                          f"a second process from training {out} at the same time")
+        f.truncate(0)
+        f.write(f"{socket.gethostname()} {os.getpid()}\n")
+        f.flush()
+        yield
+
+
+def carry_metrics(out: Path, step: str) -> None:
+    """CSVLogger starts metrics.csv afresh when a run resumes. Before resuming ("save"), the rows
+    so far go to metrics.resume.csv (merged with any earlier one: a run can crash twice); at the
+    end ("restore"), the rows of epochs before the resume point are put back in front."""
+    current, kept = out / "metrics.csv", out / "metrics.resume.csv"
+    if step == "save":
+        if current.is_file():
+            rows = pd.read_csv(current)
+            if kept.is_file():
+                rows = _before(pd.read_csv(kept), rows)
+            rows.to_csv(kept, index=False)
+    elif kept.is_file():
+        _before(pd.read_csv(kept), pd.read_csv(current)).to_csv(current, index=False)
+        kept.unlink()
+
+
+def _before(earlier: pd.DataFrame, later: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `earlier` from epochs before `later` resumed training (all of them if `later`
+    only tested), then `later`."""
+    fit_cols = [c for c in later.columns if c.startswith(("train/", "val/"))]
+    fit_rows = later[later[fit_cols].notna().any(axis=1)] if fit_cols else later.iloc[:0]
+    keep = earlier if fit_rows.empty else earlier[earlier["epoch"] < fit_rows["epoch"].min()]
+    return pd.concat([keep, later], ignore_index=True)
