@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from .config import load_config
+from .corpora import CORPUS_CHOICES, LAYOUTS, PREPARERS
 from .errors import ConfigError, DataError
 from .manifest import Report
 
@@ -37,21 +38,18 @@ def _add_seeds(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_prepare(args) -> None:
-    from .corpora import PREPARERS, prepare_folders, prepare_generic, prepare_librispeech, prepare_noise
+    from .corpora import prepare_librispeech
     name = args.name or args.corpus
     out = Path(args.out_dir) / f"{name}.csv"
     if args.corpus == "librispeech":
         df = prepare_librispeech(args.root, out, strict=args.strict, hours=args.hours, seed=args.seed)
-    elif args.corpus == "generic":
-        df = prepare_generic(args.root, out, strict=args.strict, corpus=name, encoding=args.encoding)
-    elif args.corpus == "folders":
-        df = prepare_folders(args.root, out, strict=args.strict, corpus=name, speaker=args.speaker)
-    elif args.corpus in ("noise", "demand"):
-        df = prepare_noise(args.root, out, strict=args.strict, corpus=name)
-    elif args.corpus in PREPARERS:
+    elif args.corpus in LAYOUTS:   # any corpus in that layout, named by --name
+        options = {"generic": {"encoding": args.encoding}, "folders": {"speaker": args.speaker}}.get(args.corpus, {})
+        df = LAYOUTS[args.corpus](args.root, out, strict=args.strict, corpus=name, **options)
+    elif args.corpus == "demand":
+        df = PREPARERS["demand"](args.root, out, strict=args.strict, corpus=name)
+    else:   # argparse allows only CORPUS_CHOICES
         df = PREPARERS[args.corpus](args.root, out, strict=args.strict)
-    else:
-        raise ConfigError(f"unknown corpus '{args.corpus}' (known: {', '.join([*PREPARERS, 'generic', 'folders', 'noise'])})")
     import json
     meta = json.loads(out.with_suffix(".json").read_text())
     print(f"wrote {out}: {len(df)} utterances, {meta['speakers']} speakers, {meta['hours']} h")
@@ -186,8 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prepare", help="corpus folder -> data_manifests/<name>.csv")
-    p.add_argument("corpus", help="iemocap | msp_improv | emodb | urdu | turev | librispeech | demand | noise | "
-                                  "generic | folders | synthetic_demo")
+    p.add_argument("corpus", choices=CORPUS_CHOICES, metavar="corpus",
+                   help=f"a named corpus ({' | '.join(PREPARERS)}) or a layout any corpus may come in "
+                        f"({' | '.join(LAYOUTS)}; with --name)")
     p.add_argument("root", type=Path, help="corpus folder (for generic: the CSV file)")
     p.add_argument("--speaker", help="folders: regex with a named group (?P<speaker>...) (and optionally "
                                      "(?P<gender>...)) searched in each file's path under the root")

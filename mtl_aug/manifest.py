@@ -19,7 +19,6 @@ COLUMNS = ["utt_id", "path", "corpus", "speaker", "gender", "session", "style", 
            "duration", "sample_rate", "channels"]
 ROOT_TOKEN = "{data_root}"
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")   # what libsndfile (>= 1.1) decodes
-KNOWN_CORPORA = ("iemocap", "msp_improv", "emodb", "urdu", "turev", "librispeech", "demand", "synthetic_demo")
 
 
 def audio_files(folder: Path) -> list[Path]:
@@ -181,9 +180,10 @@ def read_manifest(path: Path, data_root: str | Path | None = None) -> pd.DataFra
     path = Path(path)
     if not path.is_file():
         corpus = path.stem
-        if corpus not in KNOWN_CORPORA:
+        from .corpora import PREPARERS   # here: the preparers import this module
+        if corpus not in PREPARERS:
             raise DataError(f"unknown corpus '{corpus}': no manifest {path}. Known corpora: "
-                            f"{', '.join(KNOWN_CORPORA)}; any other corpus is described by a CSV and "
+                            f"{', '.join(PREPARERS)}; any other corpus is described by a CSV and "
                             f"prepared with `make manifests CORPUS=generic DATA_DIR=<csv> NAME={corpus}`")
         raise DataError(f"manifest {path} not found: make it with "
                         f"`make manifests CORPUS={corpus} DATA_DIR=<path to the corpus>`")

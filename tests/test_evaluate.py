@@ -293,6 +293,10 @@ def test_cli_reports_bad_input_with_exit_code_2(tmp_path, capsys):
     assert "unknown corpus 'nope'" in capsys.readouterr().err
     assert main(["prepare", "iemocap", str(tmp_path)]) == 2
     assert "is this IEMOCAP_full_release?" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:    # the corpus registry: argparse lists what it knows
+        main(["prepare", "nope", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "invalid choice: 'nope'" in err and "'turev'" in err and "'folders'" in err
 
 
 def test_every_cli_option_says_what_it_is_for():

@@ -1,4 +1,8 @@
-"""One module per corpus; each `prepare_<corpus>(root, out, strict=False, ...)` writes a manifest."""
+"""One module per corpus; each `prepare_<corpus>(root, out, strict=False, ...)` writes a manifest.
+
+The registry of what `mtl-aug prepare` (and `make manifests CORPUS=...`) knows: PREPARERS, the
+named corpora, each in its own documented layout; LAYOUTS, layouts that any corpus may come in
+(its manifest is named by --name)."""
 from .emodb import prepare_emodb
 from .folders import prepare_folders
 from .generic import prepare_generic
@@ -20,6 +24,8 @@ PREPARERS = {
     "demand": prepare_noise,
     "synthetic_demo": prepare_synthetic,
 }
+LAYOUTS = {"generic": prepare_generic, "folders": prepare_folders, "noise": prepare_noise}
+CORPUS_CHOICES = (*PREPARERS, *LAYOUTS)
 
-__all__ = ["PREPARERS", "prepare_emodb", "prepare_folders", "prepare_generic", "prepare_iemocap", "prepare_librispeech",
+__all__ = ["CORPUS_CHOICES", "LAYOUTS", "PREPARERS", "prepare_emodb", "prepare_folders", "prepare_generic", "prepare_iemocap", "prepare_librispeech",
            "prepare_msp_improv", "prepare_noise", "prepare_synthetic", "prepare_turev", "prepare_urdu"]
