@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 from .config import load_config
+from .console import to_console
 from .corpora import CORPUS_CHOICES, LAYOUTS, PREPARERS
 from .errors import ConfigError, DataError
 from .manifest import Report
@@ -181,6 +183,8 @@ def cmd_report(args) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mtl-aug", description=__doc__)
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print warnings and errors only (progress bars and command results aside)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prepare", help="corpus folder -> data_manifests/<name>.csv")
@@ -321,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    to_console(logging.WARNING if args.quiet else logging.INFO)
     try:
         args.func(args)
     except (ConfigError, DataError) as exc:

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import http.client
+import logging
 import shutil
-import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -11,6 +11,8 @@ import zipfile
 from pathlib import Path
 
 from .errors import DataError
+
+log = logging.getLogger(__name__)
 
 EMODB_URL = "http://emodb.bilderbar.info/download/download.zip"
 CHUNK = 1 << 16
@@ -25,7 +27,7 @@ def download_emodb(dest: Path, url: str | None = None, timeout: float = 60) -> P
     url = url or EMODB_URL
     wav_dir = dest / "wav"
     if wav_dir.is_dir() and any(wav_dir.glob("*.wav")):
-        print(f"EMODB already present in {wav_dir}; nothing to download.")
+        log.info(f"EMODB already present in {wav_dir}; nothing to download.")
         return dest
     dest.mkdir(parents=True, exist_ok=True)
     archive = dest / "download.zip"
@@ -50,7 +52,7 @@ def download_emodb(dest: Path, url: str | None = None, timeout: float = 60) -> P
     _unpack(archive, dest)
     archive.unlink()
     n = len(list(wav_dir.glob("*.wav")))
-    print(f"EMODB unpacked: {n} wav files in {wav_dir}")
+    log.info(f"EMODB unpacked: {n} wav files in {wav_dir}")
     return dest
 
 
@@ -65,16 +67,16 @@ def _fetch(url: str, part: Path, timeout: float) -> None:
     except urllib.error.HTTPError as err:
         # 416: the part already holds the whole file; the zip check afterwards decides.
         if err.code == 416 and have:
-            print(f"{part} is already complete ({have} bytes)")
+            log.info(f"{part} is already complete ({have} bytes)")
             return
         raise
     with response:
         if response.status == 206:
             mode = "ab"
-            print(f"Resuming {url} at {have} bytes")
+            log.info(f"Resuming {url} at {have} bytes")
         else:
             mode, have = "wb", 0   # server ignored the Range header: start over
-            print(f"Downloading {url}")
+            log.info(f"Downloading {url}")
         length = response.headers.get("Content-Length")
         total = have + int(length) if length is not None else None
         got = have
@@ -84,14 +86,13 @@ def _fetch(url: str, part: Path, timeout: float) -> None:
                 out.write(chunk)
                 got += len(chunk)
                 if total and got / total >= next_mark:
-                    print(f"  {got / 1e6:.1f} / {total / 1e6:.1f} MB ({100 * got // total}%)")
-                    sys.stdout.flush()
+                    log.info(f"  {got / 1e6:.1f} / {total / 1e6:.1f} MB ({100 * got // total}%)")
                     while next_mark <= got / total:
                         next_mark += 0.1
         if total is not None and got < total:
             raise http.client.IncompleteRead(b"", total - got)
         if total is None:
-            print(f"  {got / 1e6:.1f} MB")
+            log.info(f"  {got / 1e6:.1f} MB")
 
 
 def _unpack(archive: Path, dest: Path) -> None:

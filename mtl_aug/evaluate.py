@@ -3,6 +3,7 @@ with its audio altered first, e.g. mixed with noise)."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Callable
 
@@ -15,6 +16,8 @@ from .lit import LitMTLAug, check_checkpoint
 from .manifest import apply_class_map, read_manifest
 from .metrics import scores
 from .report import confusion_table
+
+log = logging.getLogger(__name__)
 
 
 def load_checkpoint(path: str | Path, device: str | None = None) -> LitMTLAug:
@@ -77,8 +80,8 @@ def labelled_for(lit: LitMTLAug, manifest: str | Path) -> pd.DataFrame:
         raise DataError(f"class set '{classes}' maps no utterance of {manifest}: "
                         f"cross-corpus evaluation needs a shared class set such as four_class")
     if dropped:
-        print(f"{manifest}: {sum(dropped.values())} utterances outside '{classes}' dropped "
-              f"({', '.join(f'{k} {v}' for k, v in sorted(dropped.items()))})")
+        log.info(f"{manifest}: {sum(dropped.values())} utterances outside '{classes}' dropped "
+                 f"({', '.join(f'{k} {v}' for k, v in sorted(dropped.items()))})")
     return df
 
 
@@ -103,8 +106,8 @@ def evaluate_checkpoint(checkpoints: list[str | Path], manifest: str | Path, out
     summary = {"checkpoints": [str(c) for c in checkpoints], "manifest": str(manifest), "class_names": lit.class_names,
                **{k: result[k] for k in ("uar", "wa", "recall", "confusion", "n")}}
     what = f"ensemble of {len(models)}: " if len(models) > 1 else ""
-    print(f"{Path(manifest).stem}: {what}UAR {result['uar']:.4f}  WA {result['wa']:.4f}  ({result['n']} utterances)")
-    print(confusion_table(result["confusion"], lit.class_names))
+    log.info(f"{Path(manifest).stem}: {what}UAR {result['uar']:.4f}  WA {result['wa']:.4f}  ({result['n']} utterances)")
+    log.info(confusion_table(result["confusion"], lit.class_names))
     if out is not None:
         from .report import plot_confusion
         out.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import codecs
 import json
-import sys
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +14,8 @@ import soundfile as sf
 
 from .config import load_class_sets
 from .errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
 
 COLUMNS = ["utt_id", "path", "corpus", "speaker", "gender", "session", "style", "emotion",
            "duration", "sample_rate", "channels"]
@@ -31,9 +33,8 @@ def audio_files(folder: Path) -> list[Path]:
         elif p.is_file():
             other[p.suffix.lower() or "no suffix"] += 1
     if other:
-        print(f"{folder}: {sum(other.values())} files not read, not audio by their suffix "
-              f"({', '.join(f'{k} {v}' for k, v in sorted(other.items()))}; read: {', '.join(AUDIO_SUFFIXES)})",
-              file=sys.stderr)
+        log.warning(f"{folder}: {sum(other.values())} files not read, not audio by their suffix "
+                    f"({', '.join(f'{k} {v}' for k, v in sorted(other.items()))}; read: {', '.join(AUDIO_SUFFIXES)})")
     return files
 
 

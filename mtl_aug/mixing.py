@@ -3,6 +3,7 @@ test mixtures and the training corruption's real-noise source."""
 from __future__ import annotations
 
 import copy
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ import torchaudio
 
 from .errors import DataError
 from .manifest import Report, audio_files, inspect_audio
+
+log = logging.getLogger(__name__)
 
 
 FRAME = 320            # 20 ms at 16 kHz
@@ -53,7 +56,7 @@ class NoiseBank:
             raise DataError(f"no usable audio files under {root}: expected DEMAND's <ENV>/chNN.wav or "
                             f"noise recordings" + (f"\n{self.report.summary()}" if self.report.skipped else ""))
         if self.report.skipped:
-            print(f"noise folder {root}: {len(self.files)} recordings used, {self.report.summary()}")
+            log.info(f"noise folder {root}: {len(self.files)} recordings used, {self.report.summary()}")
         self.info = [sf.info(str(p)) for p in self.files]
         self.seed, self.sr = seed, sample_rate
 

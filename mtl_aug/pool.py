@@ -3,14 +3,18 @@ each fold's output in its run folder's train.log, the workers stopped with their
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import threading
 import time
 
+from .console import to_console
 from .errors import ConfigError, DataError
 from .runs import run_dir
 from .train import train_fold
+
+log = logging.getLogger(__name__)
 
 
 def run_parallel(cfg: dict, runs: list[tuple[int, str]], jobs: int) -> None:
@@ -25,10 +29,10 @@ def run_parallel(cfg: dict, runs: list[tuple[int, str]], jobs: int) -> None:
                           "process and GPU); or spread folds with --fold-index")
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # macOS: no affinity
     threads = max(1, cpus // jobs)
-    print(f"{len(runs)} folds, {jobs} at a time, {threads} CPU thread(s) each; "
-          f"per-fold logs: {run_dir(dict(cfg, seed='<N>'), '<fold>')}/train.log")
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_exit_with_parent,
-                             initargs=(os.getpid(),)) as pool:
+    log.info(f"{len(runs)} folds, {jobs} at a time, {threads} CPU thread(s) each; "
+             f"per-fold logs: {run_dir(dict(cfg, seed='<N>'), '<fold>')}/train.log")
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker,
+                             initargs=(os.getpid(), logging.getLogger("mtl_aug").getEffectiveLevel())) as pool:
         futures = {pool.submit(fold_job, dict(cfg, seed=seed), s, threads): (seed, s) for seed, s in runs}
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for f in done:
@@ -50,19 +54,22 @@ def fold_job(cfg: dict, speaker: str, threads: int) -> dict:
     out = run_dir(cfg, speaker)
     out.mkdir(parents=True, exist_ok=True)
     tag = f"{cfg['corpus']} / {cfg['variant']} / seed {cfg['seed']} / fold {speaker}"
-    print(f"--- started  {tag}", flush=True)
+    log.info(f"--- started  {tag}")
     t0 = time.time()
-    with open(out / "train.log", "a") as log, _output_to(log):
+    with open(out / "train.log", "a") as file, _output_to(file):
         r = train_fold(cfg, speaker)
     test = f"test UAR {r['uar']:.4f}, " if "uar" in r else ""
-    print(f"--- finished {tag}: {test}{(time.time() - t0) / 60:.1f} min", flush=True)
+    log.info(f"--- finished {tag}: {test}{(time.time() - t0) / 60:.1f} min")
     return r
 
 
-def _exit_with_parent(parent: int, interval: float = 2.0) -> None:
-    """Stop this worker when `parent` (the loso process) dies. Ctrl-C reaches the workers
-    anyway, but a `kill` of the parent alone would leave them training, holding their folds'
-    locks. The fold resumes from its last checkpoint when the LOSO is started again."""
+def _worker(parent: int, level: int, interval: float = 2.0) -> None:
+    """A worker process starts: the parent's console logging (`level`), and a watcher that stops
+    the worker when `parent` (the loso process) dies. Ctrl-C reaches the workers anyway, but a
+    `kill` of the parent alone would leave them training, holding their folds' locks. The fold
+    resumes from its last checkpoint when the LOSO is started again."""
+    to_console(level)
+
     def watch():
         while os.getppid() == parent:
             time.sleep(interval)

@@ -2,7 +2,7 @@
 checkpoint or an ensemble; the same inference as the evaluation (evaluate.predict_waves)."""
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +12,8 @@ from .audio import load_audio
 from .errors import ConfigError, DataError
 from .evaluate import load_ensemble, predict_waves, speaker_stats
 from .lit import LitMTLAug
+
+log = logging.getLogger(__name__)
 
 
 MIN_SECONDS = 0.25     # a shorter file is flagged: too little speech to judge an emotion
@@ -100,8 +102,8 @@ def predict_files(paths: list[Path], checkpoints: list[str | Path], window: floa
     sr = lit.cfg["data"]["sample_rate"]
     for c, m in zip(checkpoints, models):
         if m.logmel.normalise == "speaker" and not m.logmel.has_corpus_stats and speakers is None:
-            print(f"{c}: trained before training statistics were stored; each file is normalised on itself, "
-                  "which loses much of the accuracy (group files with --speaker-from)", file=sys.stderr)
+            log.warning(f"{c}: trained before training statistics were stored; each file is normalised on itself, "
+                        "which loses much of the accuracy (group files with --speaker-from)")
     if speakers is not None:
         groups = pd.Series(range(len(paths))).groupby(list(speakers), sort=False).indices   # speaker -> positions
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import socket
 import warnings
@@ -16,6 +17,8 @@ from pytorch_lightning.utilities import rank_zero_only
 from .config import default_config
 from .errors import ConfigError, DataError
 from .report import fold_summary
+
+log = logging.getLogger(__name__)
 
 
 def run_dir(cfg: dict, fold_name: str) -> Path:
@@ -71,8 +74,8 @@ def check_same_config(out: Path, cfg: dict) -> None:
     if not diff:
         return
     if not any((out / f).is_file() for f in ("checkpoints/last.ckpt", "fit.json", "results.json")):
-        print(f"{out}: nothing trained there yet; starting it again with this config ({'; '.join(diff[:3])}"
-              f"{' ...' if len(diff) > 3 else ''})")
+        log.info(f"{out}: nothing trained there yet; starting it again with this config ({'; '.join(diff[:3])}"
+                 f"{' ...' if len(diff) > 3 else ''})")
         return
     raise ConfigError(f"{out} holds a run with a different config ({saved}): {'; '.join(diff[:8])}"
                       f"{f'; and {len(diff) - 8} more' if len(diff) > 8 else ''}. Resuming it with this config "
@@ -93,8 +96,8 @@ def finished(out: Path, verbose: bool) -> dict | None:
         return None
     results = json.loads(results_file.read_text())
     if verbose:
-        print(f"{out}: finished earlier, not re-run (delete it to train again); its results:")
-        print(fold_summary(results, out))
+        log.info(f"{out}: finished earlier, not re-run (delete it to train again); its results:")
+        log.info(fold_summary(results, out))
     return results
 
 

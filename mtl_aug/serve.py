@@ -11,6 +11,7 @@ decoded file is in memory at once and the server keeps answering meanwhile."""
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from importlib import resources
 from pathlib import Path
@@ -25,6 +26,8 @@ from .audio import load_audio
 from .errors import ConfigError, DataError
 from .export import Deployed, metadata
 from .predict import file_warning, windows
+
+log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 10.0   # as `predict`: longer audio is cut into windows, their probabilities averaged
 MAX_COLUMNS = 600       # the spectrogram sent to the page: at most this many time columns
@@ -167,8 +170,8 @@ def serve(checkpoints: list[str | Path], host: str = "127.0.0.1", port: int = 80
         if value < least:
             raise ConfigError(f"{option} must be at least {least}, got {value}")
     model = Model(checkpoints)
-    print(f"serving {model.meta['corpus']} / {model.meta['variant']} ({', '.join(model.meta['class_names'])}) "
-          f"on http://{host}:{port}/", flush=True)
+    log.info(f"serving {model.meta['corpus']} / {model.meta['variant']} ({', '.join(model.meta['class_names'])}) "
+             f"on http://{host}:{port}/")
     # uvicorn's limit counts open connections (idle keep-alive ones too): a generous bound on
     # connections, whose uploads Starlette spools to disk past 1 MB; the app bounds the requests
     uvicorn.run(create_app(model, max_mb, max_seconds, max_pending), host=host, port=port,

@@ -6,6 +6,7 @@ Started again with the same command, a run resumes from its last checkpoint; a f
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from .lit import LitMTLAug, check_checkpoint
 from .provenance import provenance
 from .report import fold_summary, write_predictions
 from .runs import carry_metrics, check_same_config, finished, run_dir, run_lock
+
+log = logging.getLogger(__name__)
 
 SYNTHETIC_NOTE = "SYNTHETIC demo corpus: not real speech; these numbers say nothing about real emotion recognition"
 
@@ -64,9 +67,9 @@ def _fit_and_test(cfg: dict, dm: EmotionDataModule, out: Path, extra_callbacks, 
     with open(out / "provenance.jsonl", "a") as f:
         f.write(json.dumps(provenance()) + "\n")
     if verbose:
-        print(dm.describe())
+        log.info(dm.describe())
         if cfg["corpus"] == "synthetic_demo":
-            print(SYNTHETIC_NOTE)
+            log.info(SYNTHETIC_NOTE)
 
     pl.seed_everything(cfg["seed"], workers=True, verbose=False)
     lit = LitMTLAug(cfg, dm.class_names, dm.class_counts, len(dm.fold.train))
@@ -97,7 +100,7 @@ def _fit_and_test(cfg: dict, dm: EmotionDataModule, out: Path, extra_callbacks, 
                     f"to resume from an earlier epoch, copy {ckpt_dir / 'best.ckpt'} over it (if that file is whole); "
                     f"or delete {out} to start the fold again"))
                 if verbose:
-                    print(f"resuming from {last}")
+                    log.info(f"resuming from {last}")
             trainer.fit(lit, datamodule=dm, ckpt_path=last if last.is_file() else None)
             last_val = trainer.callback_metrics.get("val/uar")
             if last_val is None:   # a crash after the final last.ckpt, before fit.json: nothing left to train
@@ -125,5 +128,5 @@ def _fit_and_test(cfg: dict, dm: EmotionDataModule, out: Path, extra_callbacks, 
         write_predictions(out / "predictions.csv", dm.frames["test"], test, dm.class_names)
     results_file.write_text(json.dumps(results, indent=2) + "\n")
     if verbose:
-        print(fold_summary(results, out))
+        log.info(fold_summary(results, out))
     return results

@@ -23,6 +23,13 @@ requires_real_data = pytest.mark.skipif(
 SR = 16000
 
 
+@pytest.fixture(scope="session", autouse=True)
+def console_logging():
+    """The package's messages on stdout / stderr, as the CLI shows them (tests read them there)."""
+    from mtl_aug.console import to_console
+    to_console()
+
+
 @pytest.fixture
 def real_data() -> Path:
     """../shared/data, or the test is skipped where it is absent."""

@@ -299,6 +299,27 @@ def test_cli_reports_bad_input_with_exit_code_2(tmp_path, capsys):
     assert stop.value.code == 2 and "invalid choice: 'nope'" in err and "'turev'" in err and "'folders'" in err
 
 
+def test_messages_go_through_logging_and_quiet_keeps_the_warnings(tmp_path, capsys):
+    """Progress on stdout and warnings on stderr, through the `mtl_aug` logger; `--quiet`
+    drops the progress and keeps the warnings."""
+    import logging
+    (tmp_path / "emodb" / "wav").mkdir(parents=True)
+    (tmp_path / "c" / "angry").mkdir(parents=True)
+    for folder in (tmp_path / "emodb" / "wav", tmp_path / "c" / "angry"):
+        sf.write(folder / "03a01Wa.wav", np.zeros(1600, dtype=np.float32), 16000)
+    (tmp_path / "c" / "angry" / "notes.txt").write_text("not audio")
+    try:
+        for quiet in (False, True):
+            q = ["--quiet"] if quiet else []
+            assert main([*q, "download", str(tmp_path / "emodb")]) == 0
+            assert ("EMODB already present" in capsys.readouterr().out) is not quiet
+            assert main([*q, "prepare", "folders", str(tmp_path / "c"), "--name", "c", "--speaker",
+                         r"(?P<speaker>\d\d)a", "--out-dir", str(tmp_path / "m")]) == 0
+            assert "1 files not read, not audio by their suffix" in capsys.readouterr().err
+    finally:
+        logging.getLogger("mtl_aug").setLevel(logging.INFO)
+
+
 def test_every_cli_option_says_what_it_is_for():
     import argparse
     from mtl_aug.cli import build_parser

@@ -2,6 +2,7 @@
 audio from sentences/wav/<dialog>/<utt>.wav."""
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pandas as pd
 
 from ..errors import DataError
 from ..manifest import Report, inspect_audio, make_row, write_manifest
+
+log = logging.getLogger(__name__)
 
 # [6.2901 - 8.2357]	Ses01F_impro01_F000	neu	[2.5000, 2.5000, 2.5000]
 LABEL_LINE = re.compile(r"^\[[\d.]+ - [\d.]+\]\t(\S+)\t(\S+)\t")
@@ -70,5 +73,5 @@ def prepare_iemocap(root: Path, out: Path, strict: bool = False) -> pd.DataFrame
     if four != EXPECTED_FOUR_CLASS:
         note += " -- MISMATCH: partial corpus or skipped files"
     df = write_manifest(rows, out, root, report, extra={"four_class_count": four, "check": note})
-    print(note)
+    log.info(note)
     return df

@@ -1,14 +1,16 @@
 """LibriSpeech (any split folders of FLAC under the root): unlabelled speech, optionally capped."""
 from __future__ import annotations
 
+import logging
 import random
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import DataError
 from ..manifest import Report, inspect_audio, make_row, write_manifest
+
+log = logging.getLogger(__name__)
 
 
 def prepare_librispeech(root: Path, out: Path, strict: bool = False, hours: float | None = None,
@@ -34,7 +36,6 @@ def prepare_librispeech(root: Path, out: Path, strict: bool = False, hours: floa
                              session=flac.parent.name,
                              style=flac.parents[2].name if len(flac.relative_to(root).parts) >= 4 else ""))
     if hours is not None and total < hours * 3600:
-        print(f"{root}: HOURS={hours:g} asked for, but its usable audio is {total / 3600:.2f} h: all of it is kept",
-              file=sys.stderr)
+        log.warning(f"{root}: HOURS={hours:g} asked for, but its usable audio is {total / 3600:.2f} h: all of it is kept")
     extra = {"hours_cap": hours, "seed": seed, "files_found": len(files)}
     return write_manifest(rows, out, root, report, extra=extra)

@@ -4,6 +4,7 @@ examples to the other variants' models of the same fold."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from ..errors import DataError
 from ..evaluate import evaluate_frame, load_checkpoint
 from ..folds import speakers
 from ..report import mean_std, paired_difference, plot_snr
+
+log = logging.getLogger(__name__)
 
 EXAMPLES = 2   # utterances of the first fold written as WAV per variant, attack and budget, to listen to
 
@@ -109,7 +112,7 @@ def run_adversarial(cfgs: list[dict], attacks: list[Attack], budgets: list[Budge
         "variants": [c["variant"] for c in cfgs],
         "table": table.groupby(["variant", "attack", "budget"], sort=False)["uar"].mean().reset_index()
                       .to_dict(orient="records")}, indent=2) + "\n")
-    print("\n".join(lines))
+    log.info("\n".join(lines))
     return out
 
 

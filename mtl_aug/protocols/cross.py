@@ -2,6 +2,7 @@
 another) and leave-one-corpus-out."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +13,8 @@ from ..errors import ConfigError
 from ..evaluate import evaluate_checkpoint
 from ..runs import fold_checkpoint
 from ..train import train_fold
+
+log = logging.getLogger(__name__)
 
 
 def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
@@ -46,7 +49,7 @@ def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
         md += [f"| ensemble of {len(seeds)} (probabilities averaged) | {100 * ens['uar']:.2f} | {100 * ens['wa']:.2f} | "
                f"{ens['n']} |"]
     (out / "summary.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    log.info("\n".join(md))
     return out
 
 
@@ -74,5 +77,5 @@ def run_loco(cfg: dict, corpora: list[str], seeds: list[int]) -> Path:
           "trained on the others.", "", "| held out | trained on | UAR | WA | utterances |", "|---|---|---|---|---|"]
     md += [f"| {r['test']} | {r['train']} | {r['uar']} | {r['wa']} | {r['utterances']} |" for r in rows]
     (out / "summary.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    log.info("\n".join(md))
     return out

@@ -5,6 +5,7 @@ reaches it."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,8 @@ from ..folds import speakers
 from ..metrics import scores
 from ..predict import predict_files
 from ..runs import fold_checkpoint, run_dir
+
+log = logging.getLogger(__name__)
 
 MODES = {"evaluation path": None, "predict, one file at a time": "lone", "predict --speaker-from": "grouped"}
 
@@ -45,7 +48,7 @@ def run_deployed(cfg: dict, seeds: list[int]) -> Path:
                         for u, t, p in zip(test["utt_id"], test["label"], preds)]
                 fold_uar[mode] = _uar(fold, len(names))
                 records += fold
-            print(f"seed {seed} fold {s}: " + ", ".join(f"{m} {100 * u:.1f}" for m, u in fold_uar.items()))
+            log.info(f"seed {seed} fold {s}: " + ", ".join(f"{m} {100 * u:.1f}" for m, u in fold_uar.items()))
     table = pd.DataFrame(records)
     out = Path(cfg["results_dir"]) / cfg["corpus"] / cfg["variant"] / "deployed"
     out.mkdir(parents=True, exist_ok=True)
@@ -64,7 +67,7 @@ def run_deployed(cfg: dict, seeds: list[int]) -> Path:
         lines.append(f"| {mode} | {100 * summary[mode]['uar_mean_over_folds']:.2f} | {100 * pooled:.2f} |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print("\n".join(lines))
+    log.info("\n".join(lines))
     return out
 
 

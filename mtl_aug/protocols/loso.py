@@ -2,6 +2,7 @@
 every fold has finished."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,8 @@ from ..pool import run_parallel
 from ..report import summarise_loso
 from ..runs import check_same_config, run_dir
 from ..train import train_fold
+
+log = logging.getLogger(__name__)
 
 
 def check_distinct_variants(cfgs: list[dict]) -> None:
@@ -47,18 +50,18 @@ def run_loso(cfg: dict, seeds: list[int], fold_index: int | None = None, jobs: i
         if not (d / "results.json").is_file():
             left.append((seed, s))
     if len(left) < len(runs):
-        print(f"{len(runs) - len(left)} of {len(runs)} folds finished earlier, not re-run")
+        log.info(f"{len(runs) - len(left)} of {len(runs)} folds finished earlier, not re-run")
     if jobs > 1 and left:
         run_parallel(cfg, left, jobs)
     elif jobs == 1:
         for seed, s in left:
-            print(f"--- {cfg['corpus']} / {cfg['variant']} / seed {seed} / fold {s} ({spk.index(s) + 1} of {len(spk)})")
+            log.info(f"--- {cfg['corpus']} / {cfg['variant']} / seed {seed} / fold {s} ({spk.index(s) + 1} of {len(spk)})")
             train_fold(dict(cfg, seed=seed), s)
     missing = [(seed, s) for seed in seeds for s in spk
                if not (run_dir(dict(cfg, seed=seed), s) / "results.json").is_file()]
     if missing:
-        print(f"{len(missing)} of {len(seeds) * len(spk)} folds not finished yet "
-              f"(e.g. seed {missing[0][0]}, fold {missing[0][1]}); the summary is written once all are done")
+        log.info(f"{len(missing)} of {len(seeds) * len(spk)} folds not finished yet "
+                 f"(e.g. seed {missing[0][0]}, fold {missing[0][1]}); the summary is written once all are done")
         return None
     return summarise(cfg, seeds, spk, names)
 
@@ -89,6 +92,6 @@ def summarise(cfg: dict, seeds: list[int], spk: list[str], names: list[str]) -> 
     out = loso_results_dir(cfg)
     summarise_loso(pd.DataFrame(rows), pd.concat(preds, ignore_index=True), names, out,
                              f"{cfg['corpus']} {cfg['variant']}")
-    print((out / "summary.md").read_text())
-    print(f"written to {out}/ (folds.csv, seeds.csv, summary.md, summary.json, confusion.csv, confusion.png)")
+    log.info((out / "summary.md").read_text())
+    log.info(f"written to {out}/ (folds.csv, seeds.csv, summary.md, summary.json, confusion.csv, confusion.png)")
     return out

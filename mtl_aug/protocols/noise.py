@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,8 @@ from ..evaluate import evaluate_frame, load_checkpoint
 from ..folds import speakers
 from ..mixing import NoiseBank
 from ..report import mean_std, plot_snr
+
+log = logging.getLogger(__name__)
 
 
 def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[int], jobs: int = 1) -> Path:
@@ -41,7 +44,7 @@ def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[
                     r = evaluate_frame(lit, test, mix)
                     rows.append({"variant": cfg["variant"], "seed": seed, "fold": s, "snr": snr,
                                  "uar": r["uar"], "wa": r["wa"], "n": r["n"]})
-                    print(f"{cfg['variant']} seed {seed} fold {s} SNR {snr}: UAR {r['uar']:.4f}")
+                    log.info(f"{cfg['variant']} seed {seed} fold {s} SNR {snr}: UAR {r['uar']:.4f}")
     table = pd.DataFrame(rows)
     table.to_csv(out / "folds.csv", index=False)
     mean = table.groupby(["variant", "snr"], sort=False)["uar"].agg(["mean", "std"]).reset_index()
@@ -58,5 +61,5 @@ def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     (out / "summary.json").write_text(json.dumps({"noise": str(noise_dir), "snrs": snrs, "seeds": seeds,
                                                   "table": mean.to_dict(orient="records")}, indent=2) + "\n")
-    print("\n".join(lines))
+    log.info("\n".join(lines))
     return out
