@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import tiny_cfg
+from builders import tiny_cfg
 from mtl_aug import attacks as attacks_module
 from mtl_aug.protocols.adversarial import run_adversarial
 from mtl_aug.attacks import Attack, Budget, attack, loss_gradient

@@ -5,7 +5,7 @@ import soundfile as sf
 import torch
 import torchaudio
 
-from conftest import write_audio
+from builders import write_audio
 from mtl_aug import augment
 from mtl_aug.config import load_config
 from mtl_aug.data import EpochSampler, UtteranceDataset

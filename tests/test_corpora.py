@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from conftest import (BAD_KINDS, EMODB_FILES, IEMOCAP_UTTS, MSP_ENTRIES, REAL_DATA,
+from builders import (BAD_KINDS, EMODB_FILES, IEMOCAP_UTTS, MSP_ENTRIES, REAL_DATA,
                       iemocap_label_file, iemocap_label_line, iemocap_wav, make_demand, make_emodb,
                       make_iemocap, make_librispeech, make_msp_improv, msp_wav, requires_real_data,
                       sidecar, skip_reason_of, skipped_items, write_audio, write_bad)

@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import tiny_cfg
+from builders import tiny_cfg
 from mtl_aug.config import load_config
 from mtl_aug.corrupt import Corruptor
 from mtl_aug.data import EmotionDataModule

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import REAL_DATA, tiny_cfg
+from builders import REAL_DATA, tiny_cfg
 from mtl_aug.audio import load_audio
 from mtl_aug.cli import build_parser, main
 from mtl_aug.corpora import prepare_generic

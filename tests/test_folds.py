@@ -6,7 +6,7 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from conftest import make_emodb, make_iemocap
+from builders import make_emodb, make_iemocap
 from mtl_aug.corpora import prepare_emodb, prepare_iemocap
 from mtl_aug.errors import DataError
 from mtl_aug.folds import all_speakers_fold, loso_fold, loso_folds, speakers, validation_speakers

@@ -1,0 +1,67 @@
+"""Config loading: the complete default, overlays in order, `--set` last, and a clear error for
+an unknown key, a wrong type or a bad value before anything runs."""
+import pytest
+
+from mtl_aug.config import CONFIG_DIR, load_config
+from mtl_aug.errors import ConfigError
+
+
+def test_shipped_corpus_configs_load():
+    """Each corpus overlay loads, and every value it sets is the one the loaded config has."""
+    import yaml
+    for path in (CONFIG_DIR / "corpus").glob("*.yaml"):
+        cfg = load_config(path.stem)
+        for section, values in yaml.safe_load(path.read_text()).items():
+            for key, value in (values.items() if isinstance(values, dict) else [(None, values)]):
+                assert (cfg[section] if key is None else cfg[section][key]) == value, (path.name, section, key)
+    assert load_config("emodb")["data"]["classes"] == "emodb7"
+
+
+def test_overlays_apply_in_order_and_set_overrides_them(tmp_path):
+    """Default < corpus overlay < each --config overlay in the order given < --set."""
+    (tmp_path / "a.yaml").write_text("train: {lr: 0.01}\nfeatures: {n_mels: 64}\ndata: {classes: four_class}\n")
+    (tmp_path / "b.yaml").write_text("train: {lr: 0.02}\n")
+    a, b = str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")
+    cfg = load_config("emodb", [a, b])
+    assert cfg["train"]["lr"] == 0.02 and cfg["features"]["n_mels"] == 64
+    assert cfg["data"]["classes"] == "four_class"                # the overlay over the corpus's emodb7
+    assert cfg["train"]["max_epochs"] == load_config("emodb")["train"]["max_epochs"]   # untouched keys stay
+    assert load_config("emodb", [b, a])["train"]["lr"] == 0.01
+    assert load_config("emodb", [b, a], ["train.lr=0.5"])["train"]["lr"] == 0.5
+    assert load_config("emodb", ["portable", "stl_portable"])["variant"] == "stl_portable"
+
+
+def test_unknown_keys_are_refused_wherever_they_are_set(tmp_path):
+    with pytest.raises(ConfigError, match="unknown config key 'train.learning_rate'"):
+        load_config("synthetic_demo", overrides=["train.learning_rate=1"])
+    (tmp_path / "typo.yaml").write_text("features: {n_mel: 64}\n")
+    with pytest.raises(ConfigError, match="typo.yaml: unknown config key 'features.n_mel'"):
+        load_config("synthetic_demo", [str(tmp_path / "typo.yaml")])
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config("synthetic_demo", [str(tmp_path / "absent.yaml")])
+
+
+def test_config_values_are_type_checked():
+    assert load_config("emodb", overrides=["train.lr=1e-3"])["train"]["lr"] == pytest.approx(0.001)
+    for bad, msg in (("train.lr=fast", "'train.lr' expects a float"),
+                     ("loss.weights=0", "'loss.weights' expects a dict"),
+                     ("data.styles=improvised", "data.styles must be null or a list"),
+                     ("train.patience=0", "train.patience must be null"),
+                     ("train.select=first", "train.select must be 'last'"),
+                     ("model.lstm_hidden=-3", "model.lstm_hidden must be a positive integer"),
+                     ("model.time_pool=[2,0,1]", "model.time_pool must be a positive integer"),
+                     ("data.batch_size=0", "data.batch_size must be a positive integer"),
+                     ("data.batch_size=2.5", "data.batch_size must be a positive integer"),
+                     ("augment.time_masks=-1", "augment.time_masks must be a non-negative integer"),
+                     ("augment.mixup_alpha=0", "augment.mixup_alpha must be a positive number"),
+                     ("augment.speed_factors=[]", "augment.speed_factors must be a non-empty list"),
+                     ("augment.time_mask_fraction=1.5", "augment.time_mask_fraction must be a fraction"),
+                     ("loss.weights.ce=0", "loss.weights must be non-negative, with ce above 0"),
+                     ("loss.weights.recon=-1", "loss.weights must be non-negative"),
+                     ("data.max_train_seconds=0", "data.max_train_seconds must be null or a positive"),
+                     ("features.lone_prob=1.5", "features.lone_prob must be a probability"),
+                     ("features.prosody=yes please", "'features.prosody' expects a bool"),
+                     ("train.precision=bf16-true", "half precision, which torch's FFT does not support: use 16-mixed"),
+                     ("train.lr=[1", "not valid YAML")):
+        with pytest.raises(ConfigError, match=msg):
+            load_config("emodb", overrides=[bad])
