@@ -16,6 +16,12 @@ from .errors import DataError  # noqa: E402
 from .metrics import scores  # noqa: E402
 
 
+def markdown_table(header: list[str], rows: list[list]) -> list[str]:
+    """The lines of a markdown table: the header, its rule, one line per row (cells as given)."""
+    return ["| " + " | ".join(map(str, header)) + " |", "|---|" + "---|" * (len(header) - 1)] + \
+        ["| " + " | ".join(map(str, r)) + " |" for r in rows]
+
+
 def mean_std(values, pct: bool = True) -> str:
     v = np.asarray(list(values), dtype=float) * (100 if pct else 1)
     if len(v) == 0:
@@ -64,13 +70,12 @@ def summarise_loso(folds: pd.DataFrame, preds: pd.DataFrame, class_names: list[s
     lines = [f"# {title}", "",
              "UAR = mean recall over the classes present in a fold's test speaker; WA = accuracy. "
              "± is the standard deviation over folds (per seed); pooled = one UAR over every test "
-             "prediction of all folds.", "",
-             "| seed | folds | UAR % (mean ± std over folds) | WA % (mean ± std over folds) | pooled UAR % | pooled WA % |",
-             "|---|---|---|---|---|---|"]
-    for _, r in seeds.iterrows():
-        lines.append(f"| {int(r['seed'])} | {int(r['folds'])} | {100 * r['uar_mean']:.2f} ± {100 * r['uar_std']:.2f} | "
-                     f"{100 * r['wa_mean']:.2f} ± {100 * r['wa_std']:.2f} | {100 * r['pooled_uar']:.2f} | "
-                     f"{100 * r['pooled_wa']:.2f} |")
+             "prediction of all folds.", ""]
+    lines += markdown_table(
+        ["seed", "folds", "UAR % (mean ± std over folds)", "WA % (mean ± std over folds)", "pooled UAR %", "pooled WA %"],
+        [[int(r["seed"]), int(r["folds"]), f"{100 * r['uar_mean']:.2f} ± {100 * r['uar_std']:.2f}",
+          f"{100 * r['wa_mean']:.2f} ± {100 * r['wa_std']:.2f}", f"{100 * r['pooled_uar']:.2f}",
+          f"{100 * r['pooled_wa']:.2f}"] for _, r in seeds.iterrows()])
     if len(seeds) > 1:
         lines += ["", f"Over {len(seeds)} seeds: fold-mean UAR {mean_std(seeds['uar_mean'])} % "
                       f"(mean ± std over seeds), pooled UAR {mean_std(seeds['pooled_uar'])} %."]
@@ -149,19 +154,19 @@ def paired_difference(base: pd.DataFrame, other: pd.DataFrame) -> dict:
 def report(dirs: list[Path]) -> str:
     """Several LOSO results folders side by side (e.g. STL vs MTL-AUG) in one markdown table;
     each run after the first is also compared with the first fold by fold (paired difference)."""
-    lines = ["| run | seeds | folds | UAR % (mean ± std over folds) | WA % (mean ± std over folds) | "
-             "UAR std over seeds | pooled UAR % |", "|---|---|---|---|---|---|---|"]
-    summaries = []
+    rows, summaries = [], []
     for d in dirs:
         f = Path(d) / "summary.json"
         if not f.is_file():
             raise DataError(f"{f} not found: is {d} a finished LOSO results folder (make loso ...)?")
         summaries.append(s := json.loads(f.read_text()))
         seed_std = "n/a" if s["uar_std_over_seeds"] is None else f"{100 * s['uar_std_over_seeds']:.2f}"
-        lines.append(f"| {s['title']} | {len(s['seeds'])} | {s['folds_per_seed']} | "
-                     f"{100 * s['uar_mean_over_folds']:.2f} ± {100 * s['uar_std_over_folds']:.2f} | "
-                     f"{100 * s['wa_mean_over_folds']:.2f} ± {100 * s['wa_std_over_folds']:.2f} | {seed_std} | "
-                     f"{100 * s['pooled_uar']:.2f} |")
+        rows.append([s["title"], len(s["seeds"]), s["folds_per_seed"],
+                     f"{100 * s['uar_mean_over_folds']:.2f} ± {100 * s['uar_std_over_folds']:.2f}",
+                     f"{100 * s['wa_mean_over_folds']:.2f} ± {100 * s['wa_std_over_folds']:.2f}", seed_std,
+                     f"{100 * s['pooled_uar']:.2f}"])
+    lines = markdown_table(["run", "seeds", "folds", "UAR % (mean ± std over folds)", "WA % (mean ± std over folds)",
+                            "UAR std over seeds", "pooled UAR %"], rows)
     titles = [s["title"] for s in summaries]
     base = pd.read_csv(Path(dirs[0]) / "folds.csv", dtype={"fold": str})
     for d, title in zip(dirs[1:], titles[1:]):

@@ -19,7 +19,7 @@ from ..data import load_labelled
 from ..errors import DataError
 from ..evaluate import evaluate_frame, load_checkpoint
 from ..folds import speakers
-from ..report import mean_std, paired_difference, plot_snr
+from ..report import markdown_table, mean_std, paired_difference, plot_snr
 
 log = logging.getLogger(__name__)
 
@@ -124,34 +124,33 @@ def _row(variant: str, seed: int, fold: str, method: str, budget: str, r: dict) 
 def _summary(table: pd.DataFrame, moved: pd.DataFrame, corpus: str, attacks: list[Attack],
              budgets: list[Budget], seeds: list[int]) -> list[str]:
     cols = [("clean", "clean")] + [(a.method, b.label) for a in attacks for b in budgets]
-    head = "| variant | " + " | ".join("clean" if m == "clean" else f"{m} {b}" for m, b in cols) + " |"
-    rule = "|---|" + "---|" * len(cols)
+    head = [("clean" if m == "clean" else f"{m} {b}") for m, b in cols]
     pick = lambda t, v, m, b: t[(t["variant"] == v) & (t["attack"] == m) & (t["budget"] == b)]  # noqa: E731
     lines = [f"# {corpus}: UAR % under white-box attacks on the waveform", "",
              f"Mean ± std over LOSO folds and seeds ({', '.join(map(str, seeds))}) of the per-fold UAR; each "
              "model attacked on its own test speaker. Budget: signal-to-perturbation ratio per utterance "
-             "(L-infinity bound). " + "; ".join(f"{a.method}: " + _describe(a) for a in attacks) + ".", "", head, rule]
+             "(L-infinity bound). " + "; ".join(f"{a.method}: " + _describe(a) for a in attacks) + ".", ""]
     variants = list(table["variant"].unique())
-    for v in variants:
-        lines.append(f"| {v} | " + " | ".join(mean_std(pick(table, v, m, b)["uar"]) for m, b in cols) + " |")
+    lines += markdown_table(["variant", *head],
+                            [[v] + [mean_std(pick(table, v, m, b)["uar"]) for m, b in cols] for v in variants])
     if len(variants) > 1:
         lines += ["", f"Paired per-fold difference against {variants[0]} (points; mean ± standard error over "
-                  "folds, seeds averaged per fold first; folds better / worse):", "", head, rule]
+                  "folds, seeds averaged per fold first; folds better / worse):", ""]
+        rows = []
         for v in variants[1:]:
             cells = []
             for m, b in cols:
                 d = paired_difference(pick(table, variants[0], m, b), pick(table, v, m, b))
                 cells.append(f"{100 * d['mean']:+.2f} ± {100 * d['se']:.2f} ({d['better']}/{d['worse']})")
-            lines.append(f"| {v} - {variants[0]} | " + " | ".join(cells) + " |")
+            rows.append([f"{v} - {variants[0]}", *cells])
+        lines += markdown_table(["variant", *head], rows)
     if len(moved):
         made = [(m, b) for m, b in cols[1:] if m != "random"]
         lines += ["", "Transfer (black-box): examples made on the source's model of a fold, scored by the target's "
-                  "model of the same fold (UAR %, mean ± std over folds and seeds):", "",
-                  "| source -> target | " + " | ".join(f"{m} {b}" for m, b in made) + " |",
-                  "|---|" + "---|" * len(made)]
-        for (source, target), group in moved.groupby(["source", "variant"], sort=False):
-            lines.append(f"| {source} -> {target} | "
-                         + " | ".join(mean_std(pick(group, target, m, b)["uar"]) for m, b in made) + " |")
+                  "model of the same fold (UAR %, mean ± std over folds and seeds):", ""]
+        lines += markdown_table(["source -> target", *(f"{m} {b}" for m, b in made)],
+                                [[f"{source} -> {target}", *(mean_std(pick(group, target, m, b)["uar"]) for m, b in made)]
+                                 for (source, target), group in moved.groupby(["source", "variant"], sort=False)])
     return lines
 
 

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
     """Train on all speakers of cfg['corpus'] (validation speaker(s) held out of it), test on
     every utterance of `test_corpus`, one row per seed; returns the results folder."""
-    from ..report import mean_std, plot_confusion
+    from ..report import markdown_table, mean_std, plot_confusion
     if test_corpus in cfg["corpus"].split("+"):
         raise ConfigError(f"{test_corpus} is among the training corpora ({cfg['corpus']}): a test on it "
                           "is not cross-corpus")
@@ -41,9 +41,9 @@ def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
     plot_confusion(confusion, names, out / "confusion.png", f"{cfg['corpus']} -> {test_corpus} ({cfg['variant']})")
     md = [f"# {cfg['corpus']} -> {test_corpus}, {cfg['variant']}", "",
           f"Trained on every speaker of {cfg['corpus']} (validation speakers held out of it), tested on every "
-          f"utterance of {test_corpus}; classes {', '.join(names)}.", "",
-          "| seeds | UAR (mean ± std over seeds) | WA (mean ± std over seeds) | utterances |", "|---|---|---|---|",
-          f"| {', '.join(map(str, seeds))} | {mean_std(table['uar'])} | {mean_std(table['wa'])} | {rows[0]['n']} |"]
+          f"utterance of {test_corpus}; classes {', '.join(names)}.", ""]
+    md += markdown_table(["seeds", "UAR (mean ± std over seeds)", "WA (mean ± std over seeds)", "utterances"],
+                         [[", ".join(map(str, seeds)), mean_std(table["uar"]), mean_std(table["wa"]), rows[0]["n"]]])
     if len(seeds) > 1:
         ens = evaluate_checkpoint(checkpoints, manifest, out / "ensemble")
         md += [f"| ensemble of {len(seeds)} (probabilities averaged) | {100 * ens['uar']:.2f} | {100 * ens['wa']:.2f} | "
@@ -56,7 +56,7 @@ def run_cross(cfg: dict, test_corpus: str, seeds: list[int]) -> Path:
 def run_loco(cfg: dict, corpora: list[str], seeds: list[int]) -> Path:
     """Leave one corpus out: for each corpus, train on the union of the others and test on it
     (run_cross); one summary table over the held-out corpora."""
-    from ..report import mean_std
+    from ..report import markdown_table, mean_std
     if len(corpora) < 2 or len(set(corpora)) < len(corpora):
         raise ConfigError(f"leave-one-corpus-out needs two or more different corpora, got {corpora}")
     for c in corpora:                            # every manifest prepared and mapped before any training
@@ -74,8 +74,9 @@ def run_loco(cfg: dict, corpora: list[str], seeds: list[int]) -> Path:
     table.to_csv(out / "corpora.csv", index=False)
     md = [f"# Leave one corpus out: {', '.join(corpora)} ({cfg['variant']})", "",
           f"UAR % and WA % (mean ± std over seeds {', '.join(map(str, seeds))}) on each held-out corpus, "
-          "trained on the others.", "", "| held out | trained on | UAR | WA | utterances |", "|---|---|---|---|---|"]
-    md += [f"| {r['test']} | {r['train']} | {r['uar']} | {r['wa']} | {r['utterances']} |" for r in rows]
+          "trained on the others.", ""]
+    md += markdown_table(["held out", "trained on", "UAR", "WA", "utterances"],
+                         [[r["test"], r["train"], r["uar"], r["wa"], r["utterances"]] for r in rows])
     (out / "summary.md").write_text("\n".join(md) + "\n")
     log.info("\n".join(md))
     return out

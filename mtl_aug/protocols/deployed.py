@@ -16,6 +16,7 @@ from ..errors import DataError
 from ..folds import speakers
 from ..metrics import scores
 from ..predict import predict_files
+from ..report import markdown_table
 from ..runs import fold_checkpoint, run_dir
 
 log = logging.getLogger(__name__)
@@ -56,15 +57,15 @@ def run_deployed(cfg: dict, seeds: list[int]) -> Path:
     lines = [f"# {cfg['corpus']} {cfg['variant']}: the deployed path on each fold's test speaker", "",
              f"UAR % of the same LOSO models (seeds {', '.join(map(str, seeds))}) on the same files. `predict, one file "
              "at a time` is what a single new recording gets; `predict --speaker-from` groups a speaker's "
-             "files, as the evaluation does.", "", "| path | UAR % (mean over folds and seeds) | pooled UAR % |",
-             "|---|---|---|"]
-    summary = {}
+             "files, as the evaluation does.", ""]
+    summary, cells = {}, []
     for mode in MODES:
         t = table[table["path"] == mode]
         fold_uars = [_uar(g.to_dict("records"), len(names)) for _, g in t.groupby(["seed", "fold"])]
         pooled = sum(_uar(g.to_dict("records"), len(names)) for _, g in t.groupby("seed")) / len(seeds)
         summary[mode] = {"uar_mean_over_folds": sum(fold_uars) / len(fold_uars), "pooled_uar": pooled}
-        lines.append(f"| {mode} | {100 * summary[mode]['uar_mean_over_folds']:.2f} | {100 * pooled:.2f} |")
+        cells.append([mode, f"{100 * summary[mode]['uar_mean_over_folds']:.2f}", f"{100 * pooled:.2f}"])
+    lines += markdown_table(["path", "UAR % (mean over folds and seeds)", "pooled UAR %"], cells)
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     log.info("\n".join(lines))

@@ -11,7 +11,7 @@ from ..data import load_labelled
 from ..evaluate import evaluate_frame, load_checkpoint
 from ..folds import speakers
 from ..mixing import NoiseBank
-from ..report import mean_std, plot_snr
+from ..report import markdown_table, mean_std, plot_snr
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,11 @@ def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[
              f"{base['corpus']} + {Path(noise_dir).name} noise")
     cols = ["clean", *snrs]
     lines = [f"# {base['corpus']}: UAR % by SNR ({Path(noise_dir).name} noise)", "",
-             "Mean ± std over LOSO folds (and seeds) of the per-fold UAR; models trained on clean speech.", "",
-             "| variant | " + " | ".join(f"{c:g} dB" if c != "clean" else "clean" for c in cols) + " |",
-             "|---|" + "---|" * len(cols)]
-    for variant in table["variant"].unique():
-        cells = [mean_std(table[(table["variant"] == variant) & (table["snr"] == c)]["uar"]) for c in cols]
-        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+             "Mean ± std over LOSO folds (and seeds) of the per-fold UAR; models trained on clean speech.", ""]
+    lines += markdown_table(
+        ["variant"] + [f"{c:g} dB" if c != "clean" else "clean" for c in cols],
+        [[v] + [mean_std(table[(table["variant"] == v) & (table["snr"] == c)]["uar"]) for c in cols]
+         for v in table["variant"].unique()])
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     (out / "summary.json").write_text(json.dumps({"noise": str(noise_dir), "snrs": snrs, "seeds": seeds,
                                                   "table": mean.to_dict(orient="records")}, indent=2) + "\n")
