@@ -87,7 +87,7 @@ class Prosody(nn.Module):
 
     def __init__(self, sample_rate: int, hop_length: int, f0_min: float = 70.0, f0_max: float = 500.0):
         super().__init__()
-        self.hop, self.sample_rate = hop_length, sample_rate
+        self.hop = hop_length
         self.win = int(round(0.04 * sample_rate)) // 2 * 2                    # even: frames centred as the log-mel's
         self.n_fft = 2 * self.win                                             # no circular wrap of the lags
         lags = torch.arange(int(sample_rate / f0_max), int(math.ceil(sample_rate / f0_min)) + 1, dtype=torch.float64)
@@ -148,7 +148,7 @@ class LogMel(nn.Module):
                  f_min: float, f_max: float, normalise: str = "utterance",
                  silence_db: float | None = None, trim: bool = False, prosody: bool = False):
         super().__init__()
-        self.hop, self.n_mels = hop_length, n_mels
+        self.hop = hop_length
         self.normalise = normalise
         self.silence = None if silence_db is None else silence_db * math.log(10) / 10   # in natural-log units
         self.trim = trim
@@ -205,9 +205,9 @@ class LogMel(nn.Module):
 
     @torch.no_grad()
     def stats(self, waves: list[torch.Tensor], batch: int = 16) -> torch.Tensor:
-        """(2, F): mean and std per row (mel bin, prosody row) of the un-normalised features over the statistics
-        frames (see `raw`) of `waves` (a training set for `corpus`, one speaker's utterances
-        for `speaker`)."""
+        """(2, F): mean and std per row (mel bin; prosody row) of the un-normalised features
+        over the statistics frames (see `raw`) of `waves` (a training set for `corpus`, one
+        speaker's utterances for `speaker`)."""
         total, sq, count = 0.0, 0.0, 0
         for start in range(0, len(waves), batch):
             padded, lengths = pad_batch(waves[start : start + batch])
