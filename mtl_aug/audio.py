@@ -58,6 +58,13 @@ def speech_frames(feats: torch.Tensor, valid: torch.Tensor, silence: float) -> t
     return valid & (energy >= peak - silence)
 
 
+def speech_span(speech: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B,) first speech frame and (B,) the frame after the last one, of the (B, T) mask `speech`:
+    what trimming keeps."""
+    t = torch.arange(speech.shape[-1], device=speech.device)
+    return torch.where(speech, t, speech.shape[-1]).amin(1), torch.where(speech, t, -1).amax(1) + 1
+
+
 def utterance_normalised(feats: torch.Tensor, use: torch.Tensor) -> torch.Tensor:
     """`feats` (B, F, T) normalised by each utterance's mean and std per mel bin over the
     frames `use` (B, T) marks."""
@@ -183,8 +190,7 @@ class LogMel(nn.Module):
         feats = self.with_prosody(feats, waves, valid)
         if self.trim:
             t = torch.arange(feats.shape[-1], device=feats.device)
-            start = torch.where(speech, t, feats.shape[-1]).amin(1)          # (B,) first speech frame
-            end = torch.where(speech, t, -1).amax(1) + 1                      # (B,) after the last one
+            start, end = speech_span(speech)
             n = end - start
             idx = (t[None, : int(n.max())] + start[:, None]).clamp(max=feats.shape[-1] - 1)
             feats = feats.gather(2, idx[:, None, :].expand(-1, feats.shape[1], -1))

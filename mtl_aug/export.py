@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .audio import speech_frames, utterance_normalised
+from .audio import speech_frames, speech_span, utterance_normalised
+from .config import default_config
 from .errors import ConfigError
 from .lit import LitMTLAug
 
@@ -72,8 +73,8 @@ class _Single(nn.Module):
             feats = torch.cat([feats, self.prosody.from_power(_power(wave, self.prosody_dft, self.hop),
                                                               torch.ones_like(speech))], 1)
         if self.silence is not None and self.trim:
-            offset = torch.where(speech, t, feats.shape[-1]).amin(1)
-            keep = (t >= offset) & (t <= torch.where(speech, t, -1).amax(1))
+            offset, end = speech_span(speech)
+            keep = (t >= offset) & (t < end)
             feats, speech = feats[:, :, keep], speech[:, keep]
         if self.normalise == "utterance":   # as LogMel.forward
             feats = utterance_normalised(feats, speech)
@@ -95,8 +96,10 @@ INFERENCE_FEATURES = ("n_mels", "n_fft", "hop_length", "f_min", "f_max", "normal
 
 
 def _inference_features(lit: LitMTLAug) -> tuple:
-    f = lit.cfg["features"]
-    return tuple(f.get(k) for k in INFERENCE_FEATURES) + (lit.cfg["data"]["sample_rate"],)   # .get: older checkpoints
+    # an option absent from an older checkpoint's config is at its default (new options default
+    # to the old behaviour), so an older and a newer model of one setting compare equal
+    f = {**default_config()["features"], **lit.cfg["features"]}
+    return tuple(f[k] for k in INFERENCE_FEATURES) + (lit.cfg["data"]["sample_rate"],)
 
 
 class Deployed(nn.Module):

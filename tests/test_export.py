@@ -69,3 +69,7 @@ def test_export_of_an_ensemble_and_what_it_refuses(checkpoints, speech, tmp_path
     with pytest.raises(ConfigError, match="the same log-mel features"):
         export([ckpt, checkpoints["defaults"]], "onnx", tmp_path / "mixed.onnx")
     assert not (tmp_path / "m.tflite").exists() and not (tmp_path / "mixed.onnx").exists()
+    # a checkpoint from before an option (its config lacks the key) computes the option's default
+    older, newer = load_ensemble([ckpt, ckpt], "cpu")
+    del older.cfg["features"]["prosody"]
+    Deployed([older, newer])
