@@ -95,7 +95,7 @@ def loss_gradient(lit, waves: list[torch.Tensor], labels: torch.Tensor, speakers
     stats = speaker_stats(lit, [w.detach() for w in waves], speakers)
     codes = torch.from_numpy(pd.factorize(pd.Series(speakers))[0])
     head = lit.model.emotion
-    offset = torch.zeros(len(waves), lit.cfg["model"]["embedding_dim"], device=device)
+    offset = torch.zeros(len(waves), lit.cfg.model.embedding_dim, device=device)
     order = sorted(range(len(waves)), key=lambda i: len(waves[i]))
     batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
 

@@ -12,6 +12,7 @@ import torch
 import torchaudio
 from torch import nn
 
+from .config import Features
 from .errors import DataError
 
 
@@ -168,12 +169,9 @@ class LogMel(nn.Module):
         self.register_buffer("std", torch.ones(rows))
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "LogMel":
-        f = cfg["features"]
-        # .get: checkpoints from before the silence options
-        return cls(cfg["data"]["sample_rate"], f["n_mels"], f["n_fft"], f["hop_length"], f["f_min"],
-                   f["f_max"], f["normalise"], f.get("silence_db"), f.get("trim_silence", False),
-                   f.get("prosody", False))
+    def from_config(cls, f: Features, sample_rate: int) -> "LogMel":
+        return cls(sample_rate, f.n_mels, f.n_fft, f.hop_length, f.f_min, f.f_max, f.normalise, f.silence_db,
+                   f.trim_silence, f.prosody)
 
     def frames(self, lengths: torch.Tensor) -> torch.Tensor:
         return lengths // self.hop + 1

@@ -12,21 +12,23 @@ import numpy as np
 import torch
 import torchaudio
 
+from .config import Augment
+
 NONE, SPEED, SPECAUG, MIXUP = 0, 1, 2, 3
 
 
-def draw(rng: np.random.Generator, cfg: dict, n_mels: int) -> dict:
+def draw(rng: np.random.Generator, cfg: Augment, n_mels: int) -> dict:
     """One item's augmentation: its type and every random parameter it needs."""
-    probs = np.asarray(cfg["probs"], dtype=float)
+    probs = np.asarray(cfg.probs, dtype=float)
     kind = int(rng.choice(4, p=probs / probs.sum()))   # config.validate allows a sum off 1 by 1e-6
-    widths = rng.integers(0, cfg["freq_mask_width"] + 1, size=cfg["freq_masks"])
+    widths = rng.integers(0, cfg.freq_mask_width + 1, size=cfg.freq_masks)
     starts = [int(rng.integers(0, n_mels - w + 1)) for w in widths]
     return {
         "aug": kind,
-        "speed": float(rng.choice(cfg["speed_factors"])),
-        "lam": float(rng.beta(cfg["mixup_alpha"], cfg["mixup_alpha"])),
+        "speed": float(rng.choice(cfg.speed_factors)),
+        "lam": float(rng.beta(cfg.mixup_alpha, cfg.mixup_alpha)),
         "freq_masks": np.stack([starts, widths], axis=1).astype(np.int64),      # (k, 2)
-        "time_masks": rng.random((cfg["time_masks"], 2)).astype(np.float32),   # (k, 2) fractions
+        "time_masks": rng.random((cfg.time_masks, 2)).astype(np.float32),   # (k, 2) fractions
     }
 
 

@@ -57,12 +57,12 @@ def main(argv=None) -> None:
     prepare_emodb(args.emodb, tmp / "emodb.csv")
     prepare_librispeech(args.librispeech, tmp / "librispeech.csv")
     cfg = load_config("emodb", args.config, [f"data.manifest_dir={tmp}"])
-    print(f"device: {device} ({torch.get_num_threads()} CPU threads); config: emodb {cfg['variant']} "
+    print(f"device: {device} ({torch.get_num_threads()} CPU threads); config: emodb {cfg.variant} "
           f"{' '.join(args.config)}")
     dm = EmotionDataModule(cfg, "03")
     dm.setup()
     lit = LitMTLAug(cfg, dm.class_names, dm.class_counts, len(dm.fold.train)).to(device)
-    opt = torch.optim.Adam(lit.parameters(), lr=cfg["train"]["lr"])
+    opt = torch.optim.Adam(lit.parameters(), lr=cfg.train.lr)
     train = dm.datasets["train"]
     for i in range(len(train)):
         train.wave(i)                                        # fill the decoded-audio cache (unlabelled: never cached)
@@ -86,17 +86,17 @@ def main(argv=None) -> None:
         e2e, model_only = e2e + t1 - t0, model_only + time.perf_counter() - t1
         for part in b.values():
             seen += len(part["lengths"])
-            audio_s += float(part["lengths"].sum()) / cfg["data"]["sample_rate"]
+            audio_s += float(part["lengths"].sum()) / cfg.data.sample_rate
     print(f"training, end to end:   {seen / e2e:8.1f} utt/s  {audio_s / e2e:8.1f} audio-s/s  ({args.steps} steps, "
           f"labelled + unlabelled items)")
     print(f"training, model alone:  {seen / model_only:8.1f} utt/s  {audio_s / model_only:8.1f} audio-s/s")
     bound = " (a lower bound: loader workers prepare batches while the model-alone re-run is timed)" \
-        if cfg["data"]["num_workers"] else ""
+        if cfg.data.num_workers else ""
     print(f"data pipeline share of a training step: {100 * (e2e - model_only) / e2e:.1f} %{bound}")
 
     # feature extraction and augmentation
     waves = [train.wave(i) for i in range(len(train))]
-    total_s = sum(len(w) for w in waves) / cfg["data"]["sample_rate"]
+    total_s = sum(len(w) for w in waves) / cfg.data.sample_rate
     t0 = time.perf_counter()
     with torch.no_grad():
         for s in range(0, len(waves), 32):
@@ -112,7 +112,7 @@ def main(argv=None) -> None:
 
     # inference real-time factor on a 10 s file
     lit.eval()
-    ten = torch.cat(waves)[: 10 * cfg["data"]["sample_rate"]]
+    ten = torch.cat(waves)[: 10 * cfg.data.sample_rate]
     from .evaluate import speaker_stats
     timings = []
     for _ in range(5):
@@ -128,7 +128,7 @@ def main(argv=None) -> None:
     test = dm.frames["test"]
     test_waves = [dm.datasets["test"].wave(i) for i in range(len(test))]
     labels = torch.tensor(test["label"].to_numpy())
-    test_s = sum(len(w) for w in test_waves) / cfg["data"]["sample_rate"]
+    test_s = sum(len(w) for w in test_waves) / cfg.data.sample_rate
     cost = {}
     for how in (Attack("fgsm"), Attack("pgd", steps=args.pgd_steps)):
         t0 = time.perf_counter()
@@ -146,19 +146,19 @@ def main(argv=None) -> None:
 
     # LOSO wall time, extrapolated from the measured end-to-end step rate; validation is assumed
     # 3x cheaper per utterance than training (no backward pass, no auxiliary heads)
-    steps_per_epoch = int(np.ceil(len(train) / cfg["data"]["batch_size"]))
+    steps_per_epoch = int(np.ceil(len(train) / cfg.data.batch_size))
     step_s = e2e / args.steps
     val_s = len(dm.frames["val"]) / (seen / e2e) / 3
     epoch_s = steps_per_epoch * step_s + val_s
-    epochs = cfg["train"]["max_epochs"]
+    epochs = cfg.train.max_epochs
     folds = len(dm.fold.train) + len(dm.fold.val) + len(dm.fold.test)   # one per speaker
-    stop = " (early stopping may shorten it)" if cfg["train"]["patience"] else ""
+    stop = " (early stopping may shorten it)" if cfg.train.patience else ""
     print(f"EMODB LOSO estimate, one fold at a time: {steps_per_epoch} steps/epoch x {step_s:.2f} s "
           f"+ validation = {epoch_s:.0f} s/epoch; {epochs} epochs x {folds} folds = "
           f"{folds * epochs * epoch_s / 60:.0f} min{stop}")
     # IEMOCAP: 10 speakers; a fold trains on the 8 not held out (~4400 of 5531 utterances), whose
     # utterances (4.5 s on average) nearly all fill the crop: assumed 1.1x EMODB's step time
-    iemocap_steps = int(np.ceil(4400 / cfg["data"]["batch_size"]))
+    iemocap_steps = int(np.ceil(4400 / cfg.data.batch_size))
     iemocap_epoch = iemocap_steps * step_s * 1.1
     print(f"IEMOCAP LOSO estimate (5531 utterances, 10 folds; assumed ~4400 training utterances a fold "
           f"at 1.1x the step time): {iemocap_steps} steps/epoch, ~{iemocap_epoch:.0f} s/epoch, "

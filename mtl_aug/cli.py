@@ -74,7 +74,7 @@ def cmd_demo(args) -> None:
     from .corpora import prepare_synthetic
     from .train import train_fold
     cfg = load_config("synthetic_demo", args.config, args.set, args.seed)
-    prepare_synthetic(DEMO_DATA, Path(cfg["data"]["manifest_dir"]) / "synthetic_demo.csv")
+    prepare_synthetic(DEMO_DATA, Path(cfg.data.manifest_dir) / "synthetic_demo.csv")
     print(f"prepared the SYNTHETIC demo corpus under {DEMO_DATA} (not real speech)")
     train_fold(cfg, fold_speaker=args.fold)
 

@@ -13,6 +13,7 @@ import torch
 from audiomentations import AddColorNoise
 from scipy.signal import fftconvolve
 
+from .config import Corrupt as CorruptConfig
 from .errors import DataError
 from .mixing import NoiseBank, mix_at_snr
 
@@ -35,13 +36,12 @@ class Corruptor:
     `noise_dirs` are given, a segment of a real recording at an SNR over the active speech
     (mixing.mix_at_snr, the noise protocol's definition)."""
 
-    def __init__(self, cfg: dict, sample_rate: int):
-        c = cfg["corrupt"]
-        self.sr, self.noise_prob, self.reverb_prob = sample_rate, c["noise_prob"], c["reverb_prob"]
-        self.rt60, self.snr = c["rt60"], c["snr_db"]
+    def __init__(self, c: CorruptConfig, seed: int, sample_rate: int):
+        self.sr, self.noise_prob, self.reverb_prob = sample_rate, c.noise_prob, c.reverb_prob
+        self.rt60, self.snr = c.rt60, c.snr_db
         self.colour = AddColorNoise(min_snr_db=self.snr[0], max_snr_db=self.snr[1], p=1.0)
         try:
-            self.banks = [NoiseBank(d, cfg["seed"], sample_rate) for d in c["noise_dirs"]]
+            self.banks = [NoiseBank(d, seed, sample_rate) for d in c.noise_dirs]
         except DataError as exc:
             raise DataError(f"corrupt.noise_dirs: {exc}") from exc
 

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from . import augment
 from .audio import LogMel, load_audio, pad_batch
+from .config import Config
 from .errors import DataError
 from .folds import Fold, all_speakers_fold, loso_fold
 from .manifest import apply_class_map, manifest_path, read_manifest
@@ -52,14 +53,14 @@ class UtteranceDataset(Dataset):
     In training mode an item is cropped to `max_train_seconds` and augmented from its item seed;
     otherwise it is returned whole and clean."""
 
-    def __init__(self, df: pd.DataFrame, cfg: dict, train: bool, cache: bool):
+    def __init__(self, df: pd.DataFrame, cfg: Config, train: bool, cache: bool):
         self.df = df.reset_index(drop=True)
         self.paths = self.df["path"].tolist()
         self.native_rates = self.df["sample_rate"].tolist()
         self.labels = self.df["label"].tolist() if "label" in self.df else [UNLABELLED] * len(self.df)
         self.speaker_codes = pd.factorize(self.df["speaker"])[0].tolist()   # per-speaker centring in evaluation
         self.cfg, self.train = cfg, train
-        self.sr = cfg["data"]["sample_rate"]
+        self.sr = cfg.data.sample_rate
         self.cache: dict[int, torch.Tensor] | None = {} if cache else None
         self.speaker_stats: dict[str, torch.Tensor] | None = None   # set for normalise = speaker
         self.corrupt = None            # a corrupt.Corruptor, set for the labelled training set
@@ -84,7 +85,7 @@ class UtteranceDataset(Dataset):
     def crop(self, i: int, rng: np.random.Generator) -> torch.Tensor:
         """A random `max_train_seconds` span of item i (the whole item if shorter). Uncached
         16 kHz files (unlabelled speech) are read from disk only over that span."""
-        max_len = self.cfg["data"]["max_train_seconds"]
+        max_len = self.cfg.data.max_train_seconds
         n = int(max_len * self.sr) if max_len else None
         if n and self.cache is None and self.native_rates[i] == self.sr:
             total = sf.info(self.paths[i]).frames
@@ -98,16 +99,16 @@ class UtteranceDataset(Dataset):
 
     def __getitem__(self, key):
         i, item_seed = key if isinstance(key, tuple) else (key, 0)
-        k = self.cfg["augment"]
+        k = self.cfg.augment
         item = {"index": i, "label": self.labels[i], "speaker": self.speaker_codes[i], "aug": augment.NONE, "lam": 1.0,
-                "freq_masks": np.zeros((k["freq_masks"], 2), np.int64),
-                "time_masks": np.zeros((k["time_masks"], 2), np.float32)}
+                "freq_masks": np.zeros((k.freq_masks, 2), np.int64),
+                "time_masks": np.zeros((k.time_masks, 2), np.float32)}
         if self.train:
             rng = np.random.default_rng(item_seed)
             wave = self.crop(i, rng)
             if self.corrupt is not None:
                 wave = self.corrupt(wave, item_seed)
-            item.update(augment.draw(rng, k, self.cfg["features"]["n_mels"]))
+            item.update(augment.draw(rng, k, self.cfg.features.n_mels))
             if item["aug"] == augment.SPEED:
                 wave = augment.speed_perturb(wave, item["speed"], self.sr)
         else:
@@ -115,7 +116,7 @@ class UtteranceDataset(Dataset):
         item["wave"] = wave
         if self.speaker_stats is not None:
             item["stats"] = self.speaker_stats[self.speakers[i]]
-            lone = self.cfg["features"]["lone_prob"] if self.train else 0
+            lone = self.cfg.features.lone_prob if self.train else 0
             # its own generator: the augmentation draws stay those of lone_prob = 0
             item["lone"] = bool(lone) and bool(np.random.default_rng([item_seed, 1]).random() < lone)
         return item
@@ -137,27 +138,27 @@ def collate(items: list[dict]) -> dict:
     }
 
 
-def load_labelled(cfg: dict, corpus: str | None = None) -> tuple[pd.DataFrame, list[str], Counter]:
+def load_labelled(cfg: Config, corpus: str | None = None) -> tuple[pd.DataFrame, list[str], Counter]:
     """A corpus manifest with the configured class map (and style filter) applied, and the
     count of utterances dropped by each native label outside the class set and by each style
     outside data.styles ("style <name>"). `a+b` is the union of corpora a and b, each mapped
     by its own class map; their speakers (and sessions) are kept apart as `a:<speaker>`."""
-    corpus = corpus or cfg["corpus"]
+    corpus = corpus or cfg.corpus
     parts = corpus.split("+")
     if len(set(parts)) < len(parts):
         raise DataError(f"corpus '{corpus}' names a corpus twice: each utterance would be used twice")
-    frames, dropped, names, styles = [], Counter(), None, cfg["data"]["styles"]
+    frames, dropped, names, styles = [], Counter(), None, cfg.data.styles
     for part in parts:
-        df = read_manifest(manifest_path(cfg["data"]["manifest_dir"], part))
+        df = read_manifest(manifest_path(cfg.data.manifest_dir, part))
         if styles:
             keep = df["style"].isin(styles)
             dropped.update(f"style {s or '<none>'}" for s in df.loc[~keep, "style"])
             df = df[keep]
             if df.empty:
                 raise DataError(f"data.styles={styles} leaves no utterance of {part}")
-        df, names, unmapped = apply_class_map(df, cfg["data"]["classes"])
+        df, names, unmapped = apply_class_map(df, cfg.data.classes)
         if df.empty:
-            raise DataError(f"class set '{cfg['data']['classes']}' maps no utterance of {part} "
+            raise DataError(f"class set '{cfg.data.classes}' maps no utterance of {part} "
                             f"(its labels: {', '.join(sorted(unmapped))})")
         if len(parts) > 1:
             df["speaker"] = f"{part}:" + df["speaker"]
@@ -173,7 +174,7 @@ class EmotionDataModule(pl.LightningDataModule):
     manifests only and checks everything about them (fast, before a run folder is touched);
     `setup` reads the audio (per-speaker statistics), once."""
 
-    def __init__(self, cfg: dict, fold_speaker: str | None = None, all_speakers: bool = False):
+    def __init__(self, cfg: Config, fold_speaker: str | None = None, all_speakers: bool = False):
         super().__init__()
         self.cfg = cfg
         df, self.class_names, self.dropped = load_labelled(cfg)
@@ -186,17 +187,17 @@ class EmotionDataModule(pl.LightningDataModule):
         self.class_counts = [counts[i] for i in range(len(self.class_names))]   # training utterances per class
         empty = [n for n, c in zip(self.class_names, self.class_counts) if c == 0]
         if empty:
-            raise DataError(f"class set '{cfg['data']['classes']}' leaves class(es) {empty} empty in the "
+            raise DataError(f"class set '{cfg.data.classes}' leaves class(es) {empty} empty in the "
                             f"training speakers of fold {self.fold.name}")
         self.unlabelled = None
-        if cfg["data"]["unlabelled"]:
-            self.unlabelled = read_manifest(manifest_path(cfg["data"]["manifest_dir"], cfg["data"]["unlabelled"]))
-        cache = cfg["data"]["cache_audio"]
+        if cfg.data.unlabelled:
+            self.unlabelled = read_manifest(manifest_path(cfg.data.manifest_dir, cfg.data.unlabelled))
+        cache = cfg.data.cache_audio
         self.datasets = {role: UtteranceDataset(frame, cfg, train=role == "train", cache=cache)
                          for role, frame in self.frames.items()}
-        if cfg["corrupt"]["noise_prob"] or cfg["corrupt"]["reverb_prob"]:
+        if cfg.corrupt.noise_prob or cfg.corrupt.reverb_prob:
             from .corrupt import Corruptor   # audiomentations takes a second to import: only when used
-            self.datasets["train"].corrupt = Corruptor(cfg, cfg["data"]["sample_rate"])
+            self.datasets["train"].corrupt = Corruptor(cfg.corrupt, cfg.seed, cfg.data.sample_rate)
         if self.unlabelled is not None:
             # unlabelled speech (e.g. 100 h of LibriSpeech) is decoded on the fly, never held in memory
             self.datasets["unlabelled"] = UtteranceDataset(self.unlabelled, cfg, train=True, cache=False)
@@ -207,8 +208,8 @@ class EmotionDataModule(pl.LightningDataModule):
         for each stage, the work is done once."""
         if self._audio_read:
             return
-        if self.cfg["features"]["normalise"] == "speaker":
-            logmel = LogMel.from_config(self.cfg)
+        if self.cfg.features.normalise == "speaker":
+            logmel = LogMel.from_config(self.cfg.features, self.cfg.data.sample_rate)
             for role, ds in self.datasets.items():
                 ds.set_speaker_stats(logmel, UNLABELLED_STATS_UTTERANCES if role == "unlabelled" else None)
         self._audio_read = True
@@ -222,22 +223,22 @@ class EmotionDataModule(pl.LightningDataModule):
             lines.append("dropped (native labels outside the class set, styles outside data.styles): "
                          + ", ".join(f"{k or '<none>'} {v}" for k, v in sorted(self.dropped.items())))
         if self.unlabelled is not None:
-            lines.append(f"unlabelled: {self.cfg['data']['unlabelled']} ({len(self.unlabelled)} utts)")
+            lines.append(f"unlabelled: {self.cfg.data.unlabelled} ({len(self.unlabelled)} utts)")
         return "\n".join(lines)
 
     def _loader(self, dataset, batch_size, sampler) -> DataLoader:
         self.setup()   # a loader without the speaker statistics would normalise otherwise
-        workers = self.cfg["data"]["num_workers"]
+        workers = self.cfg.data.num_workers
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,
                           num_workers=workers, persistent_workers=workers > 0)
 
     def train_dataloader(self):
-        seed, bs = self.cfg["seed"], self.cfg["data"]["batch_size"]
+        seed, bs = self.cfg.seed, self.cfg.data.batch_size
         train = self.datasets["train"]
         loaders = {"labelled": self._loader(train, bs, EpochSampler(len(train), seed))}
         if self.unlabelled is not None:
             # as many unlabelled batches as labelled ones: an epoch is one pass over the labelled data
-            ubs = self.cfg["data"]["unlabelled_batch_size"]
+            ubs = self.cfg.data.unlabelled_batch_size
             unl = self.datasets["unlabelled"]
             n = len(loaders["labelled"]) * ubs
             loaders["unlabelled"] = self._loader(unl, ubs, EpochSampler(len(unl), seed + 1, num_samples=n))
@@ -245,7 +246,7 @@ class EmotionDataModule(pl.LightningDataModule):
 
     def eval_loader(self, role: str) -> DataLoader:
         ds = self.datasets[role]
-        return self._loader(ds, self.cfg["data"]["batch_size"], EpochSampler(len(ds), 0, shuffle=False))
+        return self._loader(ds, self.cfg.data.batch_size, EpochSampler(len(ds), 0, shuffle=False))
 
     def val_dataloader(self):
         return self.eval_loader("val")

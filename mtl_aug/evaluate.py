@@ -43,7 +43,7 @@ def predict_waves(lit: LitMTLAug, waves: list[torch.Tensor], batch_size: int = 1
     (N, 2, F) are the speaker statistics for a model that normalises per speaker, and
     `speakers` (N,) group the embeddings for a model that centres them per speaker."""
     order = sorted(range(len(waves)), key=lambda i: len(waves[i]))
-    embedding = torch.zeros(len(waves), lit.cfg["model"]["embedding_dim"], device=lit.device)
+    embedding = torch.zeros(len(waves), lit.cfg.model.embedding_dim, device=lit.device)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         padded, lengths = pad_batch([waves[i] for i in idx])
@@ -57,12 +57,12 @@ def predict_waves(lit: LitMTLAug, waves: list[torch.Tensor], batch_size: int = 1
 def evaluate_frame(lit: LitMTLAug, df: pd.DataFrame, transform: Callable | None = None) -> dict:
     """Scores of `lit` on the labelled rows of `df`; `transform(wave, row_position)` alters the
     audio first (noise mixing). Speaker statistics, where used, come from the evaluated audio."""
-    sr = lit.cfg["data"]["sample_rate"]
+    sr = lit.cfg.data.sample_rate
     waves = [load_audio(p, sr) for p in df["path"]]
     if transform is not None:
         waves = [transform(w, i) for i, w in enumerate(waves)]
     stats = speaker_stats(lit, waves, df["speaker"].tolist())
-    probs = predict_waves(lit, waves, lit.cfg["data"]["batch_size"], stats, df["speaker"].tolist())
+    probs = predict_waves(lit, waves, lit.cfg.data.batch_size, stats, df["speaker"].tolist())
     targets = torch.tensor(df["label"].to_numpy())
     result = scores(probs.argmax(-1), targets, lit.num_classes)
     result.update(preds=probs.argmax(-1), probs=probs, targets=targets)
@@ -72,7 +72,7 @@ def evaluate_frame(lit: LitMTLAug, df: pd.DataFrame, transform: Callable | None 
 def labelled_for(lit: LitMTLAug, manifest: str | Path) -> pd.DataFrame:
     """A manifest's utterances mapped into the checkpoint's class set."""
     df = read_manifest(manifest)
-    classes = lit.cfg["data"]["classes"]
+    classes = lit.cfg.data.classes
     df, names, dropped = apply_class_map(df, classes)
     if names != lit.class_names:
         raise ConfigError(f"class set '{classes}' has changed since the checkpoint was trained")

@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from .audio import speech_frames, speech_span, utterance_normalised
-from .config import default_config
 from .errors import ConfigError
 from .lit import LitMTLAug
 
@@ -96,10 +95,7 @@ INFERENCE_FEATURES = ("n_mels", "n_fft", "hop_length", "f_min", "f_max", "normal
 
 
 def _inference_features(lit: LitMTLAug) -> tuple:
-    # an option absent from an older checkpoint's config is at its default (new options default
-    # to the old behaviour), so an older and a newer model of one setting compare equal
-    f = {**default_config()["features"], **lit.cfg["features"]}
-    return tuple(f[k] for k in INFERENCE_FEATURES) + (lit.cfg["data"]["sample_rate"],)
+    return tuple(getattr(lit.cfg.features, k) for k in INFERENCE_FEATURES) + (lit.cfg.data.sample_rate,)
 
 
 class Deployed(nn.Module):
@@ -115,7 +111,7 @@ class Deployed(nn.Module):
                 raise ConfigError("a checkpoint trained before training statistics were stored cannot be "
                                   "exported: a lone file has no statistics to be normalised with; retrain it")
             if (_inference_features(lit) != _inference_features(first) or lit.class_names != first.class_names
-                    or lit.cfg["model"]["time_pool"] != first.cfg["model"]["time_pool"]):
+                    or lit.cfg.model.time_pool != first.cfg.model.time_pool):
                 raise ConfigError("an exported ensemble needs models with one class set, the same log-mel "
                                   f"features ({', '.join(INFERENCE_FEATURES)}) and one model.time_pool")
         self.models = nn.ModuleList(_Single(lit) for lit in models)
@@ -133,8 +129,8 @@ def metadata(models: list[LitMTLAug], checkpoints: list[str | Path]) -> dict:
     cfg = models[0].cfg
     return {
         "class_names": models[0].class_names,
-        "sample_rate": cfg["data"]["sample_rate"],
-        "hop_length": cfg["features"]["hop_length"],
+        "sample_rate": cfg.data.sample_rate,
+        "hop_length": cfg.features.hop_length,
         "input": "audio: float32 (1, samples), mono, at sample_rate, values in [-1, 1]; one window of up to "
                  "about 10 s (longer audio: cut into windows and average their probabilities, as predict does)",
         "outputs": {"probs": "(1, classes) class probabilities, the models' mean",
@@ -142,10 +138,10 @@ def metadata(models: list[LitMTLAug], checkpoints: list[str | Path]) -> dict:
                     "attention": "(1, frames / time stride) attention weights over time, the models' mean",
                     "offset": "(1,) log-mel frame (hop_length samples) at which the attention's time axis "
                               "starts: leading silence trimmed"},
-        "normalisation": cfg["features"]["normalise"] + (" (the training set's statistics for a lone file)"
-                                                         if cfg["features"]["normalise"] == "speaker" else ""),
-        "corpus": cfg["corpus"], "variant": cfg["variant"], "classes": cfg["data"]["classes"],
-        "seeds": [m.cfg["seed"] for m in models],
+        "normalisation": cfg.features.normalise + (" (the training set's statistics for a lone file)"
+                                                         if cfg.features.normalise == "speaker" else ""),
+        "corpus": cfg.corpus, "variant": cfg.variant, "classes": cfg.data.classes,
+        "seeds": [m.cfg.seed for m in models],
         "checkpoints": [str(c) for c in checkpoints],
     }
 

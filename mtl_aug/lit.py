@@ -2,6 +2,7 @@
 returning named losses, UAR/WA on validation and test."""
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch.nn.functional as F
 
 from . import augment
 from .audio import LogMel, frame_mask
+from .config import Config, upgrade
 from .errors import DataError
 from .metrics import scores
 from .model import MTLAug
@@ -39,24 +41,27 @@ def check_checkpoint(path: str | Path, resume: bool = False, advice: str = "trai
 
 
 class LitMTLAug(pl.LightningModule):
-    def __init__(self, cfg: dict, class_names: list[str], class_counts: list[int] | None = None,
+    def __init__(self, cfg: Config | dict, class_names: list[str], class_counts: list[int] | None = None,
                  num_speakers: int = 0):
         """`class_counts` (training utterances per class) weight the cross-entropy when
         loss.class_balanced is set: class c by N / (C * count_c), so each class weighs the same.
-        `num_speakers` (training speakers) sizes the speaker adversary (loss.weights.speaker)."""
+        `num_speakers` (training speakers) sizes the speaker adversary (loss.weights.speaker).
+        A checkpoint stores `cfg` as its plain tree, brought up to date on loading (config.upgrade)."""
         super().__init__()
-        self.save_hyperparameters()
+        cfg = upgrade(cfg, "the checkpoint's config") if isinstance(cfg, dict) else cfg
+        self.save_hyperparameters({"cfg": cfg.to_dict(), "class_names": class_names, "class_counts": class_counts,
+                                   "num_speakers": num_speakers})
         self.cfg, self.class_names = cfg, list(class_names)
-        self.logmel = LogMel.from_config(cfg)
-        self.model = MTLAug(cfg, len(class_names), num_speakers)
+        self.logmel = LogMel.from_config(cfg.features, cfg.data.sample_rate)
+        self.model = MTLAug.from_config(cfg, len(class_names), num_speakers)
         weight = None
-        if cfg["loss"].get("class_balanced"):            # .get: checkpoints from before the option
+        if cfg.loss.class_balanced:
             if class_counts is None or len(class_counts) != len(class_names) or min(class_counts) < 1:
                 raise ValueError(f"loss.class_balanced needs a positive training count per class, got {class_counts}")
             counts = torch.tensor(class_counts, dtype=torch.float)
             weight = counts.sum() / (len(counts) * counts)
         self.register_buffer("class_weight", weight)
-        self.weights = {k: v for k, v in cfg["loss"]["weights"].items() if v > 0}
+        self.weights = {k: v for k, v in dataclasses.asdict(cfg.loss.weights).items() if v > 0}
         self._outputs: dict[str, list] = {"val": [], "test": []}
 
     @property
@@ -74,9 +79,9 @@ class LitMTLAug(pl.LightningModule):
         labels = batch["labels"]
         targets = F.one_hot(labels.clamp(min=0), self.num_classes).float() * (labels >= 0)[:, None]
         if train:
-            a = self.cfg["augment"]
+            a = self.cfg.augment
             feats = augment.spec_augment(feats, n, batch["freq_masks"], batch["time_masks"],
-                                         a["time_mask_fraction"], batch["aug"] == augment.SPECAUG)
+                                         a.time_mask_fraction, batch["aug"] == augment.SPECAUG)
             feats, targets = augment.mixup(feats, targets, batch["lam"], batch["aug"] == augment.MIXUP)
             feats = feats * frame_mask(n, feats.shape[-1])[:, None, :]
         return feats, n, targets
@@ -113,7 +118,7 @@ class LitMTLAug(pl.LightningModule):
         # Dropout draws from the global RNG. Reseeded before every step from (seed, epoch, step),
         # so a resumed run replays it exactly: a per-epoch reseed did not, because the DataLoader
         # draws from that RNG when an epoch's iterator is made, which a resumed run does earlier.
-        seed = int(np.random.SeedSequence([self.cfg["seed"], self.current_epoch, batch_idx]).generate_state(1)[0])
+        seed = int(np.random.SeedSequence([self.cfg.seed, self.current_epoch, batch_idx]).generate_state(1)[0])
         torch.manual_seed(seed)
         random.seed(seed)
         np.random.seed(seed)
@@ -178,14 +183,14 @@ class LitMTLAug(pl.LightningModule):
         self._eval_epoch_end("test")
 
     def configure_optimizers(self):
-        t = self.cfg["train"]
-        opt = torch.optim.Adam(self.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
-        if t["scheduler"] == "none":
+        t = self.cfg.train
+        opt = torch.optim.Adam(self.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+        if t.scheduler == "none":
             return opt
-        if t["scheduler"] == "onecycle":   # warm up to lr over the first 30 %, then cosine down to ~0
-            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=t["lr"], pct_start=0.3,
+        if t.scheduler == "onecycle":   # warm up to lr over the first 30 %, then cosine down to ~0
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=t.lr, pct_start=0.3,
                                                         total_steps=self.trainer.estimated_stepping_batches)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=t["plateau_factor"],
-                                                           patience=t["plateau_patience"])
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=t.plateau_factor,
+                                                           patience=t.plateau_patience)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val/uar"}}

@@ -99,7 +99,7 @@ def predict_files(paths: list[Path], checkpoints: list[str | Path], window: floa
         raise ValueError("one speaker per path")
     models = load_ensemble(checkpoints)
     lit = models[0]
-    sr = lit.cfg["data"]["sample_rate"]
+    sr = lit.cfg.data.sample_rate
     for c, m in zip(checkpoints, models):
         if m.logmel.normalise == "speaker" and not m.logmel.has_corpus_stats and speakers is None:
             log.warning(f"{c}: trained before training statistics were stored; each file is normalised on itself, "

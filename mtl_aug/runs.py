@@ -14,18 +14,18 @@ from pathlib import Path
 import pandas as pd
 from pytorch_lightning.utilities import rank_zero_only
 
-from .config import default_config
+from .config import Config, upgrade
 from .errors import ConfigError, DataError
 from .report import fold_summary
 
 log = logging.getLogger(__name__)
 
 
-def run_dir(cfg: dict, fold_name: str) -> Path:
-    return Path(cfg["train"]["run_dir"]) / cfg["corpus"] / cfg["variant"] / f"seed{cfg['seed']}" / fold_name
+def run_dir(cfg: Config, fold_name: str) -> Path:
+    return Path(cfg.train.run_dir) / cfg.corpus / cfg.variant / f"seed{cfg.seed}" / fold_name
 
 
-def fold_checkpoint(cfg: dict, fold_name: str, results: dict | None = None) -> Path:
+def fold_checkpoint(cfg: Config, fold_name: str, results: dict | None = None) -> Path:
     """The checkpoint a finished fold tested (its results.json's `checkpoint`, or `results`' if
     given, as train_fold returns them), found in its run dir under cfg's train.run_dir as it is
     now (runs/ may have moved since training); a DataError when the fold has not finished."""
@@ -33,9 +33,9 @@ def fold_checkpoint(cfg: dict, fold_name: str, results: dict | None = None) -> P
     if results is not None:
         return out / "checkpoints" / Path(results["checkpoint"]).name
     if not (out / "results.json").is_file():
-        raise DataError(f"{out / 'results.json'} not found: fold {fold_name} of {cfg['corpus']} / {cfg['variant']} / "
-                        f"seed {cfg['seed']} has not finished training (make loso CORPUS={cfg['corpus']} "
-                        f"SEEDS={cfg['seed']}, with the same CONFIG and SET)")
+        raise DataError(f"{out / 'results.json'} not found: fold {fold_name} of {cfg.corpus} / {cfg.variant} / "
+                        f"seed {cfg.seed} has not finished training (make loso CORPUS={cfg.corpus} "
+                        f"SEEDS={cfg.seed}, with the same CONFIG and SET)")
     return out / "checkpoints" / Path(json.loads((out / "results.json").read_text())["checkpoint"]).name
 
 
@@ -54,23 +54,17 @@ def _computed(cfg: dict) -> dict:
     return out
 
 
-_ABSENT = object()   # a key one of two configs lacks
-
-
-def check_same_config(out: Path, cfg: dict) -> None:
+def check_same_config(out: Path, cfg: Config) -> None:
     """Refuse a run folder whose saved config differs, naming the keys; a folder where nothing
     was trained yet (no checkpoint, no result: a run killed in its first epoch) is retrained."""
     import yaml
     saved = out / "config.yaml"
     if not saved.is_file():
         return
-    old, new = _flat(_computed(yaml.safe_load(saved.read_text()))), _flat(_computed(cfg))
-    # a key added to default.yaml since that run, at its default, computes what the run's code did
-    # (new options default to the old behaviour)
-    defaults = _flat(default_config())
-    old.update({k: v for k, v in new.items() if k not in old and k in defaults and v == defaults[k]})
-    diff = [f"{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}"
-            for k in sorted(set(old) | set(new)) if old.get(k, _ABSENT) != new.get(k, _ABSENT)]
+    # an option added since that run takes the value that computes what the run's code did
+    old = _flat(_computed(upgrade(yaml.safe_load(saved.read_text()), str(saved)).to_dict()))
+    new = _flat(_computed(cfg.to_dict()))
+    diff = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(new) if old[k] != new[k]]
     if not diff:
         return
     if not any((out / f).is_file() for f in ("checkpoints/last.ckpt", "fit.json", "results.json")):

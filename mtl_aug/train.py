@@ -16,7 +16,7 @@ import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
-from .config import save_config
+from .config import Config, save_config
 from .data import EmotionDataModule
 from .lit import LitMTLAug, check_checkpoint
 from .provenance import provenance
@@ -28,22 +28,22 @@ log = logging.getLogger(__name__)
 SYNTHETIC_NOTE = "SYNTHETIC demo corpus: not real speech; these numbers say nothing about real emotion recognition"
 
 
-def make_trainer(cfg: dict, out: Path | None, callbacks: list = (), enable_progress: bool = True) -> pl.Trainer:
-    t = cfg["train"]
-    deterministic = t["deterministic"]
-    if deterministic and torch.cuda.is_available() and t["accelerator"] != "cpu":
+def make_trainer(cfg: Config, out: Path | None, callbacks: list = (), enable_progress: bool = True) -> pl.Trainer:
+    t = cfg.train
+    deterministic = t.deterministic
+    if deterministic and torch.cuda.is_available() and t.accelerator != "cpu":
         deterministic = "warn"  # some CUDA kernels (e.g. transposed-conv backward) have no deterministic version
     loggers = [CSVLogger(out, name="", version="", flush_logs_every_n_steps=1),
                TensorBoardLogger(out, name="tensorboard", version="")] if out else False
     return pl.Trainer(
-        max_epochs=t["max_epochs"], accelerator=t["accelerator"], devices=t["devices"], strategy=t["strategy"],
-        precision=t["precision"], gradient_clip_val=t["gradient_clip"], deterministic=deterministic,
-        limit_train_batches=t["limit_train_batches"], logger=loggers, callbacks=list(callbacks),
+        max_epochs=t.max_epochs, accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
+        precision=t.precision, gradient_clip_val=t.gradient_clip, deterministic=deterministic,
+        limit_train_batches=t.limit_train_batches, logger=loggers, callbacks=list(callbacks),
         enable_progress_bar=enable_progress, enable_model_summary=False, log_every_n_steps=1,
         default_root_dir=out, num_sanity_val_steps=0, enable_checkpointing=out is not None)
 
 
-def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = False,
+def train_fold(cfg: Config, fold_speaker: str | None = None, all_speakers: bool = False,
                extra_callbacks: list = (), verbose: bool = True) -> dict:
     """Fit one fold and test its final model (train.select = last) or the epoch best on the
     validation speaker(s) (best); returns results."""
@@ -59,7 +59,7 @@ def train_fold(cfg: dict, fold_speaker: str | None = None, all_speakers: bool = 
     return done
 
 
-def _fit_and_test(cfg: dict, dm: EmotionDataModule, out: Path, extra_callbacks, verbose: bool) -> dict:
+def _fit_and_test(cfg: Config, dm: EmotionDataModule, out: Path, extra_callbacks, verbose: bool) -> dict:
     results_file = out / "results.json"
     dm.setup()   # reads the audio: an unreadable file stops the run here, before anything is written
     save_config(cfg, out / "config.yaml")
@@ -68,12 +68,12 @@ def _fit_and_test(cfg: dict, dm: EmotionDataModule, out: Path, extra_callbacks, 
         f.write(json.dumps(provenance()) + "\n")
     if verbose:
         log.info(dm.describe())
-        if cfg["corpus"] == "synthetic_demo":
+        if cfg.corpus == "synthetic_demo":
             log.info(SYNTHETIC_NOTE)
 
-    pl.seed_everything(cfg["seed"], workers=True, verbose=False)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     lit = LitMTLAug(cfg, dm.class_names, dm.class_counts, len(dm.fold.train))
-    if cfg["features"]["normalise"] != "utterance":   # speaker: what `predict` uses for a file on its own
+    if cfg.features.normalise != "utterance":   # speaker: what `predict` uses for a file on its own
         train = dm.datasets["train"]
         lit.logmel.set_corpus_stats(*lit.logmel.stats([train.wave(i) for i in range(len(train))]))
     ckpt_dir = out / "checkpoints"
@@ -83,8 +83,8 @@ def _fit_and_test(cfg: dict, dm: EmotionDataModule, out: Path, extra_callbacks, 
     # then restart from the best epoch, not the last one)
     latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", enable_version_counter=False)
     callbacks = [best, latest, *extra_callbacks]
-    if cfg["train"]["patience"] is not None:
-        callbacks.append(EarlyStopping(monitor="val/uar", mode="max", patience=cfg["train"]["patience"]))
+    if cfg.train.patience is not None:
+        callbacks.append(EarlyStopping(monitor="val/uar", mode="max", patience=cfg.train.patience))
     trainer = make_trainer(cfg, out, callbacks, enable_progress=verbose)
     last, fit_file = ckpt_dir / "last.ckpt", out / "fit.json"
     if last.is_file() or fit_file.is_file():
@@ -110,12 +110,12 @@ def _fit_and_test(cfg: dict, dm: EmotionDataModule, out: Path, extra_callbacks, 
                    "epochs_trained": trainer.current_epoch}
             if trainer.is_global_zero:
                 fit_file.write_text(json.dumps(fit) + "\n")
-        results = {"corpus": cfg["corpus"], "variant": cfg["variant"], "seed": cfg["seed"],
+        results = {"corpus": cfg.corpus, "variant": cfg.variant, "seed": cfg.seed,
                    "fold": dm.fold.name, "test_speakers": list(dm.fold.test), "val_speakers": list(dm.fold.val),
                    "train_speakers": list(dm.fold.train), "class_names": dm.class_names,
-                   "checkpoint": str(ckpt_dir / f"{cfg['train']['select']}.ckpt"), **fit,
-                   "val_uar": fit[f"{cfg['train']['select']}_val_uar"], "provenance": provenance()}
-        if cfg["corpus"] == "synthetic_demo":
+                   "checkpoint": str(ckpt_dir / f"{cfg.train.select}.ckpt"), **fit,
+                   "val_uar": fit[f"{cfg.train.select}_val_uar"], "provenance": provenance()}
+        if cfg.corpus == "synthetic_demo":
             results["note"] = SYNTHETIC_NOTE
         if dm.fold.test:
             trainer.test(lit, datamodule=dm, ckpt_path=results["checkpoint"], verbose=False)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mtl_aug.config import load_config
+from mtl_aug.config import Config, load_config
 
 # Real corpora shared beside the repository (read-only); tests that need them are skipped
 # when the folder is absent.
@@ -210,7 +210,7 @@ def make_demand(base: Path) -> Path:
     return root
 
 
-def tiny_cfg(manifests: Path, run_dir: Path, *overlays, corpus="synthetic_demo", **sets) -> dict:
+def tiny_cfg(manifests: Path, run_dir: Path, *overlays, corpus="synthetic_demo", **sets) -> Config:
     base = run_dir.parent / f"{run_dir.name}_base.yaml"
     base.write_text(f"data: {{unlabelled: librispeech, manifest_dir: '{manifests}'}}\n"
                     f"train: {{run_dir: '{run_dir}', max_epochs: 2, limit_train_batches: 2}}\n")

@@ -1,4 +1,6 @@
 """What each augmentation does, and that every random choice is a function of the seed."""
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import soundfile as sf
@@ -64,14 +66,14 @@ def test_mixup_is_the_stated_convex_combination():
 
 
 def test_draws_are_deterministic_and_follow_probs():
-    cfg = load_config()["augment"]
+    cfg = load_config().augment
     a = [augment.draw(np.random.default_rng(s), cfg, 64) for s in range(400)]
     b = [augment.draw(np.random.default_rng(s), cfg, 64) for s in range(400)]
     assert [x["aug"] for x in a] == [x["aug"] for x in b]
     assert all(np.array_equal(x["freq_masks"], y["freq_masks"]) for x, y in zip(a, b))
     counts = np.bincount([x["aug"] for x in a], minlength=4)
     assert (counts > 60).all()                            # each of the four types is used
-    only_none = dict(cfg, probs=[1.0, 0, 0, 0])
+    only_none = dataclasses.replace(cfg, probs=[1.0, 0, 0, 0])
     assert {augment.draw(np.random.default_rng(s), only_none, 64)["aug"] for s in range(50)} == {0}
 
 

@@ -2,7 +2,7 @@
 an unknown key, a wrong type or a bad value before anything runs."""
 import pytest
 
-from mtl_aug.config import CONFIG_DIR, load_config
+from mtl_aug.config import CONFIG_DIR, LEGACY, default_config, load_config, upgrade
 from mtl_aug.errors import ConfigError
 
 
@@ -10,11 +10,11 @@ def test_shipped_corpus_configs_load():
     """Each corpus overlay loads, and every value it sets is the one the loaded config has."""
     import yaml
     for path in (CONFIG_DIR / "corpus").glob("*.yaml"):
-        cfg = load_config(path.stem)
+        cfg = load_config(path.stem).to_dict()
         for section, values in yaml.safe_load(path.read_text()).items():
             for key, value in (values.items() if isinstance(values, dict) else [(None, values)]):
                 assert (cfg[section] if key is None else cfg[section][key]) == value, (path.name, section, key)
-    assert load_config("emodb")["data"]["classes"] == "emodb7"
+    assert load_config("emodb").data.classes == "emodb7"
 
 
 def test_overlays_apply_in_order_and_set_overrides_them(tmp_path):
@@ -23,12 +23,12 @@ def test_overlays_apply_in_order_and_set_overrides_them(tmp_path):
     (tmp_path / "b.yaml").write_text("train: {lr: 0.02}\n")
     a, b = str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")
     cfg = load_config("emodb", [a, b])
-    assert cfg["train"]["lr"] == 0.02 and cfg["features"]["n_mels"] == 64
-    assert cfg["data"]["classes"] == "four_class"                # the overlay over the corpus's emodb7
-    assert cfg["train"]["max_epochs"] == load_config("emodb")["train"]["max_epochs"]   # untouched keys stay
-    assert load_config("emodb", [b, a])["train"]["lr"] == 0.01
-    assert load_config("emodb", [b, a], ["train.lr=0.5"])["train"]["lr"] == 0.5
-    assert load_config("emodb", ["portable", "stl_portable"])["variant"] == "stl_portable"
+    assert cfg.train.lr == 0.02 and cfg.features.n_mels == 64
+    assert cfg.data.classes == "four_class"                # the overlay over the corpus's emodb7
+    assert cfg.train.max_epochs == load_config("emodb").train.max_epochs   # untouched keys stay
+    assert load_config("emodb", [b, a]).train.lr == 0.01
+    assert load_config("emodb", [b, a], ["train.lr=0.5"]).train.lr == 0.5
+    assert load_config("emodb", ["portable", "stl_portable"]).variant == "stl_portable"
 
 
 def test_unknown_keys_are_refused_wherever_they_are_set(tmp_path):
@@ -42,16 +42,17 @@ def test_unknown_keys_are_refused_wherever_they_are_set(tmp_path):
 
 
 def test_config_values_are_type_checked():
-    assert load_config("emodb", overrides=["train.lr=1e-3"])["train"]["lr"] == pytest.approx(0.001)
+    assert load_config("emodb", overrides=["train.lr=1e-3"]).train.lr == pytest.approx(0.001)
     for bad, msg in (("train.lr=fast", "'train.lr' expects a float"),
-                     ("loss.weights=0", "'loss.weights' expects a dict"),
-                     ("data.styles=improvised", "data.styles must be null or a list"),
+                     ("loss.weights=0", "'loss.weights' is a section \\(keys ce, center, recon, aug, speaker\\)"),
+                     ("data.styles=improvised", "'data.styles' expects a list of str or null"),
                      ("train.patience=0", "train.patience must be null"),
                      ("train.select=first", "train.select must be 'last'"),
                      ("model.lstm_hidden=-3", "model.lstm_hidden must be a positive integer"),
                      ("model.time_pool=[2,0,1]", "model.time_pool must be a positive integer"),
                      ("data.batch_size=0", "data.batch_size must be a positive integer"),
-                     ("data.batch_size=2.5", "data.batch_size must be a positive integer"),
+                     ("data.batch_size=2.5", "'data.batch_size' expects an int, got 2.5"),
+                     ("model.time_pool=[2,x,1]", "'model.time_pool' expects a list of int"),
                      ("augment.time_masks=-1", "augment.time_masks must be a non-negative integer"),
                      ("augment.mixup_alpha=0", "augment.mixup_alpha must be a positive number"),
                      ("augment.speed_factors=[]", "augment.speed_factors must be a non-empty list"),
@@ -65,3 +66,32 @@ def test_config_values_are_type_checked():
                      ("train.lr=[1", "not valid YAML")):
         with pytest.raises(ConfigError, match=msg):
             load_config("emodb", overrides=[bad])
+
+
+def test_loaded_sections_are_typed_and_frozen():
+    """Each section is its own typed object; a float key given an int is a float; the config
+    cannot be changed in place, only replaced (as the protocols do per seed)."""
+    cfg = load_config("emodb", overrides=["train.lr=1", "train.devices=4"])
+    assert type(cfg.train.lr) is float and cfg.train.lr == 1.0 and cfg.train.devices == 4
+    assert type(cfg.corrupt.snr_db[0]) is float and type(cfg.model.cnn_channels[0]) is int
+    with pytest.raises(AttributeError):
+        cfg.train.lr = 0.5
+    assert cfg.replace(seed=3).seed == 3 and cfg.seed == 0
+    assert load_config("emodb").to_dict() == load_config("emodb", overrides=["seed=0"]).to_dict()
+
+
+def test_upgrade_gives_an_older_config_the_behaviour_it_was_trained_with():
+    """A saved tree lacking options added later: LEGACY keys take their old behaviour, every
+    other absent key its default; a key this version does not know is an error naming the file."""
+    tree = load_config("emodb").to_dict()
+    for section, key in LEGACY:
+        del tree[section][key]
+    del tree["features"]["prosody"], tree["loss"]["weights"]["speaker"]
+    old = upgrade(tree, "old.yaml")
+    assert all(getattr(getattr(old, section), key) == value for (section, key), value in LEGACY.items())
+    assert any(default_config()[section][key] != value for (section, key), value in LEGACY.items())
+    assert old.features.prosody is False and old.loss.weights.speaker == 0.0
+    assert old.data == load_config("emodb").data
+    tree["model"]["kernel"] = 3
+    with pytest.raises(ConfigError, match="old.yaml: unknown model.kernel"):
+        upgrade(tree, "old.yaml")

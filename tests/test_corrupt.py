@@ -25,7 +25,8 @@ def corruptor(tmp_path, **sets):
     noise.parent.mkdir(exist_ok=True)
     sf.write(noise, np.random.default_rng(0).standard_normal(SR * 3).astype(np.float32) * 0.05, SR)
     overrides = [f"corrupt.{k}={v}" for k, v in sets.items()]
-    return Corruptor(load_config("synthetic_demo", ["debug"], [f"corrupt.noise_dirs=[{noise.parent}]", *overrides]), SR)
+    cfg = load_config("synthetic_demo", ["debug"], [f"corrupt.noise_dirs=[{noise.parent}]", *overrides])
+    return Corruptor(cfg.corrupt, cfg.seed, SR)
 
 
 def test_reverberation_keeps_length_and_level_and_is_seeded(tmp_path):
@@ -62,7 +63,7 @@ def test_off_by_default_and_labelled_training_items_only(corpus, tmp_path):
 
 def test_a_missing_noise_folder_is_named_with_its_setting(tmp_path):
     with pytest.raises(DataError, match=r"^corrupt\.noise_dirs: noise folder .*nope does not exist"):
-        Corruptor(load_config("synthetic_demo", ["debug"], [f"corrupt.noise_dirs=[{tmp_path / 'nope'}]"]), SR)
+        Corruptor(load_config("synthetic_demo", ["debug"], [f"corrupt.noise_dirs=[{tmp_path / 'nope'}]"]).corrupt, 0, SR)
 
 
 def test_bad_corruption_settings_fail_on_load():

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ def test_loso_runs_every_fold_once_and_summarises(corpus, tmp_path, monkeypatch)
     out = run_loso(cfg, [0])
     assert first.stat().st_mtime == mtime                         # the finished fold was not re-run
     with pytest.raises(ConfigError, match="different config"):     # nor its results taken for another config
-        run_loso(dict(cfg, train=dict(cfg["train"], lr=0.5)), [0])
+        run_loso(cfg.replace(train=replace(cfg.train, lr=0.5)), [0])
     folds = pd.read_csv(out / "folds.csv", dtype={"fold": str})
     assert sorted(folds["fold"]) == ["spk00", "spk01", "spk02", "spk03"]
     summary = json.loads((out / "summary.json").read_text())
@@ -57,7 +58,7 @@ def test_loso_runs_every_fold_once_and_summarises(corpus, tmp_path, monkeypatch)
     assert set(deployed) == {"evaluation path", "predict, one file at a time", "predict --speaker-from"}
     # folds trained two at a time in worker processes: the same results, a log per fold; a fold
     # another process is training is refused with the plain message, the others trained
-    par = dict(cfg, train=dict(cfg["train"], run_dir=str(tmp_path / "par")), results_dir=str(tmp_path / "par_results"))
+    par = cfg.replace(train=replace(cfg.train, run_dir=str(tmp_path / "par")), results_dir=str(tmp_path / "par_results"))
     monkeypatch.delattr(os, "sched_getaffinity", raising=False)   # as on macOS: CPUs counted otherwise
     busy = tmp_path / "par" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk03"
     busy.mkdir(parents=True)
@@ -78,14 +79,15 @@ PARENT = """
 import os, sys, time
 from pathlib import Path
 import mtl_aug.pool as pool
+from mtl_aug.config import load_config
 
 def fold_job(cfg, speaker, threads):          # stands in for training a fold
-    (Path(cfg["train"]["run_dir"]) / "worker.pid").write_text(str(os.getpid()))
+    (Path(cfg.train.run_dir) / "worker.pid").write_text(str(os.getpid()))
     time.sleep(120)
 
 if __name__ == "__main__":
     pool.fold_job = fold_job
-    cfg = {"corpus": "c", "variant": "v", "train": {"run_dir": sys.argv[1], "devices": 1}}
+    cfg = load_config("synthetic_demo", overrides=[f"train.run_dir={sys.argv[1]}", "train.devices=1"])
     pool.run_parallel(cfg, [(0, "a"), (0, "b")], jobs=2)
 """
 
@@ -382,8 +384,8 @@ def test_multi_corpus_union_and_leave_one_corpus_out(corpus, tmp_path):
     with pytest.raises(ConfigError, match="not cross-corpus"):
         run_cross(cfg, "beta", [0])
     with pytest.raises(DataError, match="names a corpus twice"):
-        load_labelled(dict(cfg, corpus="alpha+alpha"))
-    out = run_loco(dict(cfg, corpus="alpha"), ["alpha", "beta"], [0])
+        load_labelled(cfg.replace(corpus="alpha+alpha"))
+    out = run_loco(cfg.replace(corpus="alpha"), ["alpha", "beta"], [0])
     table = pd.read_csv(out / "corpora.csv")
     assert table["test"].tolist() == ["alpha", "beta"] and table["train"].tolist() == ["beta", "alpha"]
     assert table["utterances"].tolist() == [24, 24]

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from mtl_aug.audio import LogMel
-from mtl_aug.config import load_config
+from mtl_aug.config import load_config, upgrade
 from mtl_aug.lit import LitMTLAug
 from mtl_aug.model import MTLAug
 from mtl_aug.model.heads import REFERENCE_WINDOW
@@ -23,7 +23,7 @@ def batch(lengths, labels, aug=None, cfg=None):
     waves = torch.zeros(b, max(lengths))
     for i, n in enumerate(lengths):
         waves[i, :n] = torch.randn(n) * 0.1
-    logmel = LogMel.from_config(cfg or debug_cfg())          # each item is its own "speaker"
+    logmel = LogMel.from_config((cfg or debug_cfg()).features, 16000)          # each item is its own "speaker"
     stats = torch.stack([logmel.stats([waves[i, :n]]) for i, n in enumerate(lengths)])
     return {"waves": waves, "lengths": torch.tensor(lengths), "labels": torch.tensor(labels), "stats": stats,
             "aug": torch.tensor(aug or [0] * b), "lam": torch.ones(b),
@@ -37,10 +37,10 @@ def test_head_shapes_for_variable_length_batch():
     feats, n, _ = lit.features(b, train=False)
     out = lit.model(feats, n)
     assert out["logits"].shape == (3, 4)
-    assert out["embedding"].shape == (3, lit.cfg["model"]["embedding_dim"])
+    assert out["embedding"].shape == (3, lit.cfg.model.embedding_dim)
     assert out["aug_logits"].shape == (3, 4)
     assert out["recon"].shape == out["input"].shape                  # (B, F, T) back to the input
-    assert out["input"].shape[1] == lit.cfg["features"]["n_mels"]
+    assert out["input"].shape[1] == lit.cfg.features.n_mels
     assert torch.equal(out["lengths"], torch.tensor([26, 15, 7]))    # ceil(frames / time stride 4)
     att = out["attention"]
     assert torch.allclose(att.sum(1), torch.ones(3))
@@ -80,21 +80,21 @@ def test_config_from_before_the_newer_model_options_builds_the_older_model():
     """A checkpoint's saved config without model.deltas / pool_before_norm / decoder_refine was
     trained with the layout these options' defaults-if-absent build: it must load and compute
     as trained (state-dict keys alike, so a wrong default would load silently)."""
-    cfg = debug_cfg()
+    tree = debug_cfg().to_dict()
     for key in ("deltas", "pool_before_norm", "decoder_refine", "centre_embedding"):
-        del cfg["model"][key]
-    old = MTLAug(cfg, 4)
+        del tree["model"][key]
+    old = MTLAug.from_config(upgrade(tree), 4)
     assert old.encoder.blocks[0][0].in_channels == 1 and not old.encoder.pool_before_norm
     assert isinstance(old.decoder.net[-1], torch.nn.Conv2d) and old.decoder.net[-1].kernel_size == (3, 3)
     assert not old.emotion.centre and "emotion.reference" not in old.state_dict()
-    new = MTLAug(debug_cfg(), 4)
+    new = MTLAug.from_config(debug_cfg(), 4)
     assert new.encoder.blocks[0][0].in_channels == 3 and new.encoder.pool_before_norm
     assert isinstance(new.decoder.net[-1], torch.nn.ConvTranspose2d) and new.decoder.net[-1].out_channels == 1
     assert new.emotion.centre and "emotion.reference" in new.state_dict()
 
 
 def test_centring_moves_each_speakers_mean_embedding_to_the_running_training_mean():
-    head = MTLAug(debug_cfg(), 4).emotion
+    head = MTLAug.from_config(debug_cfg(), 4).emotion
     torch.manual_seed(0)
     batches = [torch.randn(5, 8) + 3 for _ in range(3)]
     for b in batches:
@@ -112,13 +112,13 @@ def test_centring_moves_each_speakers_mean_embedding_to_the_running_training_mea
     head.reference_steps.fill_(REFERENCE_WINDOW)                               # past the window: a running mean
     head.track(torch.ones(2, 8))
     assert torch.allclose(head.reference, torch.full((8,), 1 / REFERENCE_WINDOW))
-    plain = MTLAug(debug_cfg(), 4)
+    plain = MTLAug.from_config(debug_cfg(), 4)
     plain.emotion.centre = False
     assert torch.allclose(plain.emotion.classify(x + offset, torch.zeros(12, dtype=torch.long)), plain.emotion.out(x + offset))
 
 
 def test_centring_is_skipped_with_a_warning_before_any_training_step_and_takes_half_precision():
-    head = MTLAug(debug_cfg(), 4).emotion
+    head = MTLAug.from_config(debug_cfg(), 4).emotion
     x, speakers = torch.randn(12, 8) + 2, torch.zeros(12, dtype=torch.long)
     with pytest.warns(UserWarning, match="has not seen a training step"):
         assert torch.allclose(head.classify(x, speakers), head.out(x))       # not centred on a zero reference
@@ -160,7 +160,7 @@ def test_a_training_step_tracks_the_embeddings_of_its_clean_items_only():
 
 def test_class_balanced_cross_entropy_weighs_each_class_equally():
     cfg = debug_cfg()
-    assert cfg["loss"]["class_balanced"]                       # the default
+    assert cfg.loss.class_balanced                       # the default
     with pytest.raises(ValueError, match="class_balanced"):
         LitMTLAug(cfg, NAMES)                                  # no counts to weigh by
     lit = LitMTLAug(cfg, NAMES, [30, 10, 20, 20])
@@ -182,9 +182,9 @@ def test_class_balanced_cross_entropy_weighs_each_class_equally():
 
 
 def test_stl_builds_only_the_emotion_path():
-    model = MTLAug(debug_cfg("stl"), 4)
+    model = MTLAug.from_config(debug_cfg("stl"), 4)
     assert model.decoder is None and model.aug_head is None and model.centers is None
-    full = MTLAug(debug_cfg(), 4)
+    full = MTLAug.from_config(debug_cfg(), 4)
     assert full.decoder is not None and full.aug_head is not None and full.centers is not None
 
 
@@ -259,7 +259,7 @@ def test_speaker_adversary_trains_its_head_and_reverses_its_gradient_into_the_ne
     """loss.weights.speaker: the head gets the speaker cross-entropy's own gradient, the network
     below the embedding its negation (gradient reversal); mixup items (two speakers) are left out;
     a config without the weight builds no head."""
-    assert MTLAug(debug_cfg(), 4, num_speakers=5).speaker_head is None
+    assert MTLAug.from_config(debug_cfg(), 4, num_speakers=5).speaker_head is None
     cfg = load_config("synthetic_demo", ["debug"], ["loss.weights.speaker=0.3"])
     with pytest.raises(ValueError, match="at least 2 training speakers"):
         LitMTLAug(cfg, NAMES, COUNTS, num_speakers=1)

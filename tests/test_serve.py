@@ -93,7 +93,7 @@ def test_api_answers_as_predict_does(server, checkpoints, speech):
     np.testing.assert_allclose([body["probs"][c] for c in meta["class_names"]],      # the windows' mean
                                [row[f"p_{c}"] for c in meta["class_names"]], atol=2e-5)
     spec = body["spectrogram"]
-    n_mels = load_ensemble([checkpoints["portable"]], "cpu")[0].cfg["features"]["n_mels"]
+    n_mels = load_ensemble([checkpoints["portable"]], "cpu")[0].cfg.features.n_mels
     assert len(spec["logmel"]) == len(spec["attention"]) == 576 and len(spec["logmel"][0]) == n_mels   # 2301 frames / 4
     assert max(spec["attention"]) == 1.0
 

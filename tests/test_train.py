@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 import pytorch_lightning as pl
 import torch
+import yaml
 
 from builders import REAL_DATA as SHARED, tiny_cfg
 from mtl_aug.audio import LogMel
@@ -51,9 +53,9 @@ def test_every_shipped_variant_trains_and_tests(corpus, tmp_path, variant):
     assert made["packages"]["torch"].startswith("2.9.1") and made["threads"] >= 1
     assert json.loads((out / "provenance.jsonl").read_text().splitlines()[-1])["packages"] == made["packages"]
     logged = pd.read_csv(out / "metrics.csv")
-    uses_unlabelled = cfg["data"]["unlabelled"] is not None
-    assert ("train/recon" in logged) == (cfg["loss"]["weights"]["recon"] > 0)
-    assert ("train/aug" in logged) == (cfg["loss"]["weights"]["aug"] > 0)
+    uses_unlabelled = cfg.data.unlabelled is not None
+    assert ("train/recon" in logged) == (cfg.loss.weights.recon > 0)
+    assert ("train/aug" in logged) == (cfg.loss.weights.aug > 0)
     assert uses_unlabelled == (variant not in ("stl", "stl_aug", "stl_portable", "no_unlabelled"))
 
 
@@ -96,7 +98,7 @@ def test_a_run_folder_without_any_checkpoint_takes_a_new_config(corpus, tmp_path
     cfg = tiny_cfg(corpus, tmp_path / "r", train__max_epochs=1)
     out = tmp_path / "r" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01"
     out.mkdir(parents=True)
-    save_config(dict(cfg, train=dict(cfg["train"], lr=0.5)), out / "config.yaml")   # killed before epoch 1 ended
+    save_config(cfg.replace(train=replace(cfg.train, lr=0.5)), out / "config.yaml")   # killed before epoch 1 ended
     assert 0 <= train_fold(cfg, "spk01", verbose=False)["uar"] <= 1
     printed = capsys.readouterr().out
     assert "nothing trained there yet" in printed and "train.lr: 0.5 -> 0.003" in printed
@@ -106,7 +108,7 @@ def test_resuming_with_a_different_config_is_refused(corpus, tmp_path):
     cfg = tiny_cfg(corpus, tmp_path / "r", train__max_epochs=3)
     with pytest.raises(RuntimeError):
         train_fold(cfg, "spk01", extra_callbacks=[Crash()], verbose=False)
-    changed = dict(cfg, train=dict(cfg["train"], lr=0.5))
+    changed = cfg.replace(train=replace(cfg.train, lr=0.5))
     with pytest.raises(ConfigError, match=r"different config .*: train\.lr: 0\.003 -> 0\.5\. Resuming"):
         train_fold(changed, "spk01", verbose=False)
     done = train_fold(cfg, "spk01", verbose=False)            # finished: its results are not reused
@@ -115,8 +117,8 @@ def test_resuming_with_a_different_config_is_refused(corpus, tmp_path):
     # where the runs live and how many loader workers read the data change nothing computed:
     # a moved runs/ is found and reported, not refused or re-run
     shutil.move(tmp_path / "r", tmp_path / "moved")
-    moved = dict(cfg, train=dict(cfg["train"], run_dir=str(tmp_path / "moved")),
-                 data=dict(cfg["data"], num_workers=2))
+    moved = cfg.replace(train=replace(cfg.train, run_dir=str(tmp_path / "moved")),
+                      data=replace(cfg.data, num_workers=2))
     results = tmp_path / "moved" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "results.json"
     mtime = results.stat().st_mtime
     assert train_fold(moved, "spk01", verbose=False) == done and results.stat().st_mtime == mtime
@@ -260,11 +262,11 @@ def test_short_real_run_on_emodb(tmp_path):
 
 def test_speaker_normalisation_uses_each_speakers_own_statistics(corpus, tmp_path):
     dm = EmotionDataModule(tiny_cfg(corpus, tmp_path / "runs"), "spk00")
-    assert dm.cfg["features"]["normalise"] == "speaker"
+    assert dm.cfg.features.normalise == "speaker"
     assert dm.datasets["test"].speaker_stats is None          # the constructor reads no audio
     dm.setup()
     test = dm.datasets["test"]                                # spk00 only
-    logmel = LogMel.from_config(dm.cfg)
+    logmel = LogMel.from_config(dm.cfg.features, dm.cfg.data.sample_rate)
     expected = logmel.stats([test.wave(i) for i in range(len(test))])
     assert torch.allclose(test[0]["stats"], expected)
     train = dm.datasets["train"]
@@ -407,11 +409,12 @@ def test_a_run_from_before_a_new_option_is_resumed_when_the_option_is_at_its_def
     cfg = tiny_cfg(corpus, tmp_path / "r", train__max_epochs=1)
     done = train_fold(cfg, "spk01", verbose=False)
     out = tmp_path / "r" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01"
-    old = dict(cfg, features={k: v for k, v in cfg["features"].items() if k != "lone_prob"})
-    save_config(old, out / "config.yaml")                     # as written before features.lone_prob existed
+    old = cfg.to_dict()
+    del old["features"]["lone_prob"]
+    (out / "config.yaml").write_text(yaml.safe_dump(old))    # as written before features.lone_prob existed
     assert train_fold(cfg, "spk01", verbose=False) == done
-    changed = dict(cfg, features=dict(cfg["features"], lone_prob=0.5))
-    with pytest.raises(ConfigError, match=r"features\.lone_prob: '<absent>' -> 0\.5"):
+    changed = cfg.replace(features=replace(cfg.features, lone_prob=0.5))
+    with pytest.raises(ConfigError, match=r"features\.lone_prob: 0\.0 -> 0\.5"):
         train_fold(changed, "spk01", verbose=False)
 
 

@@ -3,36 +3,54 @@ and optionally a speaker adversary on the emotion embedding. A head whose loss w
 not built (so `stl` is the plain CNN-BLSTM-attention)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from ..audio import Prosody
+from ..config import Config, Model as ModelConfig, Weights
 from .encoder import CNNEncoder
 from .heads import AugmentationHead, Decoder, EmotionHead, SpeakerHead
 
 
+@dataclass(frozen=True)
+class Heads:
+    """The optional heads a model has: each is built only when its loss weight is above 0."""
+    center: bool
+    recon: bool
+    aug: bool
+    speaker: bool
+
+    @classmethod
+    def from_weights(cls, w: Weights) -> "Heads":
+        return cls(center=w.center > 0, recon=w.recon > 0, aug=w.aug > 0, speaker=w.speaker > 0)
+
+
 class MTLAug(nn.Module):
-    def __init__(self, cfg: dict, num_classes: int, num_speakers: int = 0):
-        """`num_speakers`: training speakers, the speaker adversary's classes (loss.weights.speaker > 0)."""
+    def __init__(self, m: ModelConfig, n_mels: int, prosody_rows: int, heads: Heads, num_classes: int,
+                 num_speakers: int = 0):
+        """`prosody_rows`: rows after the mel bins (audio.Prosody); `num_speakers`: training
+        speakers, the speaker adversary's classes."""
         super().__init__()
-        m, w = cfg["model"], cfg["loss"]["weights"]
-        n_mels = cfg["features"]["n_mels"]
-        prosody = Prosody.ROWS if cfg["features"].get("prosody") else 0   # .get: checkpoints from before it
-        self.encoder = CNNEncoder(n_mels, m["cnn_channels"], m["freq_pool"], m["time_pool"],
-                                  m["frame_dim"], m["dropout"],
-                                  # .get: checkpoints from before these options
-                                  m.get("deltas", False), m.get("pool_before_norm", False), prosody)
-        self.emotion = EmotionHead(m["frame_dim"], m["lstm_hidden"], m["attention_dim"],
-                                   m["embedding_dim"], num_classes, m["dropout"], m.get("centre_embedding", False))
-        self.decoder = (Decoder(m["frame_dim"], m["cnn_channels"], m["freq_pool"], m["time_pool"],
-                                self.encoder.out_freq, m.get("decoder_refine", True)) if w["recon"] > 0 else None)
-        self.aug_head = AugmentationHead(m["frame_dim"], m["attention_dim"]) if w["aug"] > 0 else None
+        self.encoder = CNNEncoder(n_mels, m.cnn_channels, m.freq_pool, m.time_pool, m.frame_dim, m.dropout,
+                                  m.deltas, m.pool_before_norm, prosody_rows)
+        self.emotion = EmotionHead(m.frame_dim, m.lstm_hidden, m.attention_dim, m.embedding_dim, num_classes,
+                                   m.dropout, m.centre_embedding)
+        self.decoder = (Decoder(m.frame_dim, m.cnn_channels, m.freq_pool, m.time_pool, self.encoder.out_freq,
+                                m.decoder_refine) if heads.recon else None)
+        self.aug_head = AugmentationHead(m.frame_dim, m.attention_dim) if heads.aug else None
         self.speaker_head = None
-        if w.get("speaker", 0) > 0:   # .get: checkpoints from before the option
+        if heads.speaker:
             if num_speakers < 2:
                 raise ValueError(f"loss.weights.speaker needs at least 2 training speakers, got {num_speakers}")
-            self.speaker_head = SpeakerHead(m["embedding_dim"], m["attention_dim"], num_speakers)
-        self.centers = nn.Parameter(torch.randn(num_classes, m["embedding_dim"]) * 0.1) if w["center"] > 0 else None
+            self.speaker_head = SpeakerHead(m.embedding_dim, m.attention_dim, num_speakers)
+        self.centers = nn.Parameter(torch.randn(num_classes, m.embedding_dim) * 0.1) if heads.center else None
+
+    @classmethod
+    def from_config(cls, cfg: Config, num_classes: int, num_speakers: int = 0) -> "MTLAug":
+        return cls(cfg.model, cfg.features.n_mels, Prosody.ROWS if cfg.features.prosody else 0,
+                   Heads.from_weights(cfg.loss.weights), num_classes, num_speakers)
 
     def forward(self, feats: torch.Tensor, n_frames: torch.Tensor, n_labelled: int | None = None,
                 aux: bool = True) -> dict:

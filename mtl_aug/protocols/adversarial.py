@@ -35,31 +35,31 @@ def run_adversarial(cfgs: list[dict], attacks: list[Attack], budgets: list[Budge
     from ..runs import check_same_config, fold_checkpoint, run_dir
     base = cfgs[0]
     check_distinct_variants(cfgs)
-    out = Path(base["results_dir"]) / "adversarial" / base["corpus"]
+    out = Path(base.results_dir) / "adversarial" / base.corpus
     df, _, _ = load_labelled(base)
     folds = speakers(df)
     runs = [(cfg, seed, s) for cfg in cfgs for seed in seeds for s in folds]
     for cfg, seed, s in runs:   # every variant's folders checked before any training or attack
-        check_same_config(run_dir(dict(cfg, seed=seed), s), dict(cfg, seed=seed))
-    missing = [run_dir(dict(cfg, seed=seed), s) for cfg, seed, s in runs
-               if not (run_dir(dict(cfg, seed=seed), s) / "results.json").is_file()]
+        check_same_config(run_dir(cfg.replace(seed=seed), s), cfg.replace(seed=seed))
+    missing = [run_dir(cfg.replace(seed=seed), s) for cfg, seed, s in runs
+               if not (run_dir(cfg.replace(seed=seed), s) / "results.json").is_file()]
     if missing and not train:
         raise DataError(f"{len(missing)} LOSO models are missing (e.g. {missing[0]}) and training was refused "
                         "(--no-train): train them with make loso, or drop --no-train")
     for cfg in cfgs:
         run_loso(cfg, seeds, jobs=jobs)
     out.mkdir(parents=True, exist_ok=True)
-    sr = base["data"]["sample_rate"]
+    sr = base.data.sample_rate
     rows, transfer = [], []
     bar = tqdm(total=len(seeds) * len(folds) * len(cfgs) * len(attacks) * len(budgets), desc="attacks", unit="attack")
     settings = {"attacks": [vars(a) for a in attacks], "budgets": [b.label for b in budgets],
-                "variants": [c["variant"] for c in cfgs]}
+                "variants": [c.variant for c in cfgs]}
     for seed in seeds:
         for f, s in enumerate(folds):
             checkpoints = {}
             for cfg in cfgs:
-                run_cfg = dict(cfg, seed=seed)
-                checkpoints[cfg["variant"]] = fold_checkpoint(run_cfg, s)
+                run_cfg = cfg.replace(seed=seed)
+                checkpoints[cfg.variant] = fold_checkpoint(run_cfg, s)
             # a finished fold is kept and reused by a rerun with the same settings and the same models
             made_with = {**settings, "models": {v: [str(c.resolve()), c.stat().st_mtime_ns] for v, c in checkpoints.items()}}
             kept = out / "folds" / f"seed{seed}_{s}.json"
@@ -104,12 +104,12 @@ def run_adversarial(cfgs: list[dict], attacks: list[Attack], budgets: list[Budge
     table.to_csv(out / "folds.csv", index=False)
     if len(moved):
         moved.to_csv(out / "transfer.csv", index=False)
-    lines = _summary(table, moved, base["corpus"], attacks, budgets, seeds)
+    lines = _summary(table, moved, base.corpus, attacks, budgets, seeds)
     (out / "summary.md").write_text("\n".join(lines) + "\n")
-    _plot(table, budgets, out / "uar_vs_budget.png", base["corpus"])
+    _plot(table, budgets, out / "uar_vs_budget.png", base.corpus)
     (out / "summary.json").write_text(json.dumps({
         "attacks": [vars(a) for a in attacks], "budgets": [b.label for b in budgets], "seeds": seeds,
-        "variants": [c["variant"] for c in cfgs],
+        "variants": [c.variant for c in cfgs],
         "table": table.groupby(["variant", "attack", "budget"], sort=False)["uar"].mean().reset_index()
                       .to_dict(orient="records")}, indent=2) + "\n")
     log.info("\n".join(lines))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ..config import Config
 from ..data import load_labelled
 from ..errors import DataError
 from ..folds import speakers
@@ -24,12 +25,12 @@ log = logging.getLogger(__name__)
 MODES = {"evaluation path": None, "predict, one file at a time": "lone", "predict --speaker-from": "grouped"}
 
 
-def run_deployed(cfg: dict, seeds: list[int]) -> Path:
+def run_deployed(cfg: Config, seeds: list[int]) -> Path:
     df, names, _ = load_labelled(cfg)
     idx = {n: i for i, n in enumerate(names)}
     records = []
     for seed in seeds:
-        run_cfg = dict(cfg, seed=seed)
+        run_cfg = cfg.replace(seed=seed)
         for s in speakers(df):
             ckpt = fold_checkpoint(run_cfg, s)
             test = df[df["speaker"] == s].reset_index(drop=True)
@@ -51,10 +52,10 @@ def run_deployed(cfg: dict, seeds: list[int]) -> Path:
                 records += fold
             log.info(f"seed {seed} fold {s}: " + ", ".join(f"{m} {100 * u:.1f}" for m, u in fold_uar.items()))
     table = pd.DataFrame(records)
-    out = Path(cfg["results_dir"]) / cfg["corpus"] / cfg["variant"] / "deployed"
+    out = Path(cfg.results_dir) / cfg.corpus / cfg.variant / "deployed"
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "predictions.csv", index=False)
-    lines = [f"# {cfg['corpus']} {cfg['variant']}: the deployed path on each fold's test speaker", "",
+    lines = [f"# {cfg.corpus} {cfg.variant}: the deployed path on each fold's test speaker", "",
              f"UAR % of the same LOSO models (seeds {', '.join(map(str, seeds))}) on the same files. `predict, one file "
              "at a time` is what a single new recording gets; `predict --speaker-from` groups a speaker's "
              "files, as the evaluation does.", ""]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..config import Config
 from ..data import load_labelled
 from ..errors import ConfigError
 from ..folds import speakers
@@ -20,17 +21,17 @@ log = logging.getLogger(__name__)
 
 def check_distinct_variants(cfgs: list[dict]) -> None:
     """Variants compared side by side need their own names: the name keys their run folders."""
-    names = [c["variant"] for c in cfgs]
+    names = [c.variant for c in cfgs]
     if len(set(names)) < len(names):
         raise ConfigError(f"two variants share a name ({', '.join(names)}): their runs would share folders; "
                           "give each overlay its own `variant`")
 
 
-def loso_results_dir(cfg: dict) -> Path:
-    return Path(cfg["results_dir"]) / cfg["corpus"] / cfg["variant"]
+def loso_results_dir(cfg: Config) -> Path:
+    return Path(cfg.results_dir) / cfg.corpus / cfg.variant
 
 
-def run_loso(cfg: dict, seeds: list[int], fold_index: int | None = None, jobs: int = 1) -> Path | None:
+def run_loso(cfg: Config, seeds: list[int], fold_index: int | None = None, jobs: int = 1) -> Path | None:
     """Train and test every fold for every seed (finished folds are skipped). With `fold_index`
     only that fold runs (for spreading folds over GPUs or machines); with `jobs` > 1 that many
     folds train at once in separate processes, the CPU threads split between them. Writes the
@@ -45,8 +46,8 @@ def run_loso(cfg: dict, seeds: list[int], fold_index: int | None = None, jobs: i
     # (a finished fold of another config is still refused)
     left = []
     for seed, s in runs:
-        d = run_dir(dict(cfg, seed=seed), s)
-        check_same_config(d, dict(cfg, seed=seed))
+        d = run_dir(cfg.replace(seed=seed), s)
+        check_same_config(d, cfg.replace(seed=seed))
         if not (d / "results.json").is_file():
             left.append((seed, s))
     if len(left) < len(runs):
@@ -55,10 +56,10 @@ def run_loso(cfg: dict, seeds: list[int], fold_index: int | None = None, jobs: i
         run_parallel(cfg, left, jobs)
     elif jobs == 1:
         for seed, s in left:
-            log.info(f"--- {cfg['corpus']} / {cfg['variant']} / seed {seed} / fold {s} ({spk.index(s) + 1} of {len(spk)})")
-            train_fold(dict(cfg, seed=seed), s)
+            log.info(f"--- {cfg.corpus} / {cfg.variant} / seed {seed} / fold {s} ({spk.index(s) + 1} of {len(spk)})")
+            train_fold(cfg.replace(seed=seed), s)
     missing = [(seed, s) for seed in seeds for s in spk
-               if not (run_dir(dict(cfg, seed=seed), s) / "results.json").is_file()]
+               if not (run_dir(cfg.replace(seed=seed), s) / "results.json").is_file()]
     if missing:
         log.info(f"{len(missing)} of {len(seeds) * len(spk)} folds not finished yet "
                  f"(e.g. seed {missing[0][0]}, fold {missing[0][1]}); the summary is written once all are done")
@@ -72,12 +73,12 @@ def _check_index(i: int, spk: list[str]) -> int:
     return i
 
 
-def summarise(cfg: dict, seeds: list[int], spk: list[str], names: list[str]) -> Path:
+def summarise(cfg: Config, seeds: list[int], spk: list[str], names: list[str]) -> Path:
     import json
     rows, preds = [], []
     for seed in seeds:
         for s in spk:
-            d = run_dir(dict(cfg, seed=seed), s)
+            d = run_dir(cfg.replace(seed=seed), s)
             r = json.loads((d / "results.json").read_text())
             if r["class_names"] != names:
                 raise ConfigError(f"{d} was trained on classes {r['class_names']}, not {names}: "
@@ -91,7 +92,7 @@ def summarise(cfg: dict, seeds: list[int], spk: list[str], names: list[str]) -> 
                                        "pred": p["pred"].map(idx), **{f"p{j}": probs[:, j] for j in range(len(names))}}))
     out = loso_results_dir(cfg)
     summarise_loso(pd.DataFrame(rows), pd.concat(preds, ignore_index=True), names, out,
-                             f"{cfg['corpus']} {cfg['variant']}")
+                             f"{cfg.corpus} {cfg.variant}")
     log.info((out / "summary.md").read_text())
     log.info(f"written to {out}/ (folds.csv, seeds.csv, summary.md, summary.json, confusion.csv, confusion.png)")
     return out

@@ -23,11 +23,11 @@ def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[
     from ..runs import fold_checkpoint
     base = cfgs[0]
     check_distinct_variants(cfgs)
-    out = Path(base["results_dir"]) / "noise" / base["corpus"] / Path(noise_dir).name
+    out = Path(base.results_dir) / "noise" / base.corpus / Path(noise_dir).name
     out.mkdir(parents=True, exist_ok=True)
     df, _, _ = load_labelled(base)
     keys = {u: i for i, u in enumerate(sorted(df["utt_id"]))}
-    checked = NoiseBank(noise_dir, seeds[0], base["data"]["sample_rate"])   # files checked before training
+    checked = NoiseBank(noise_dir, seeds[0], base.data.sample_rate)   # files checked before training
     banks = {seed: checked.with_seed(seed) for seed in seeds}
     rows = []
     for cfg in cfgs:
@@ -35,23 +35,23 @@ def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[
         for seed in seeds:
             bank = banks[seed]
             for s in speakers(df):
-                run_cfg = dict(cfg, seed=seed)
+                run_cfg = cfg.replace(seed=seed)
                 lit = load_checkpoint(fold_checkpoint(run_cfg, s))
                 test = df[df["speaker"] == s].reset_index(drop=True)
                 test_keys = [keys[u] for u in test["utt_id"]]
                 for snr in ["clean", *snrs]:
                     mix = None if snr == "clean" else bank.mixer(float(snr), test_keys)
                     r = evaluate_frame(lit, test, mix)
-                    rows.append({"variant": cfg["variant"], "seed": seed, "fold": s, "snr": snr,
+                    rows.append({"variant": cfg.variant, "seed": seed, "fold": s, "snr": snr,
                                  "uar": r["uar"], "wa": r["wa"], "n": r["n"]})
-                    log.info(f"{cfg['variant']} seed {seed} fold {s} SNR {snr}: UAR {r['uar']:.4f}")
+                    log.info(f"{cfg.variant} seed {seed} fold {s} SNR {snr}: UAR {r['uar']:.4f}")
     table = pd.DataFrame(rows)
     table.to_csv(out / "folds.csv", index=False)
     mean = table.groupby(["variant", "snr"], sort=False)["uar"].agg(["mean", "std"]).reset_index()
     plot_snr(mean.rename(columns={"mean": "uar"}), out / "uar_vs_snr.png",
-             f"{base['corpus']} + {Path(noise_dir).name} noise")
+             f"{base.corpus} + {Path(noise_dir).name} noise")
     cols = ["clean", *snrs]
-    lines = [f"# {base['corpus']}: UAR % by SNR ({Path(noise_dir).name} noise)", "",
+    lines = [f"# {base.corpus}: UAR % by SNR ({Path(noise_dir).name} noise)", "",
              "Mean ± std over LOSO folds (and seeds) of the per-fold UAR; models trained on clean speech.", ""]
     lines += markdown_table(
         ["variant"] + [f"{c:g} dB" if c != "clean" else "clean" for c in cols],
