@@ -17,7 +17,6 @@ import torch
 import torch.nn.functional as F
 
 from .errors import ConfigError
-from .evaluate import speaker_stats
 
 ATTACKS = ("fgsm", "pgd", "random")
 
@@ -92,7 +91,7 @@ def loss_gradient(lit, waves: list[torch.Tensor], labels: torch.Tensor, speakers
     centring offset as constants (each is a mean over a speaker's utterances) and reaches the
     waveform through the log-mel, the normalisation, the encoder and the head."""
     device = lit.device
-    stats = speaker_stats(lit, [w.detach() for w in waves], speakers)
+    stats = lit.logmel.item_stats(speakers, [w.detach() for w in waves].__getitem__)
     codes = torch.from_numpy(pd.factorize(pd.Series(speakers))[0])
     head = lit.model.emotion
     offset = torch.zeros(len(waves), lit.cfg.model.embedding_dim, device=device)

@@ -150,7 +150,12 @@ class LogMel(nn.Module):
     silence the same way, whatever was added to the audio before.
 
     With `prosody`, the Prosody rows follow the mel bins (B, F + Prosody.ROWS, T) and are
-    normalised with them, per row; silence is judged on the mel bins alone."""
+    normalised with them, per row; silence is judged on the mel bins alone.
+
+    It owns the normalisation (`normalise`: utterance, speaker or corpus) and computes its
+    statistics: `fit` the training set's (corpus normalisation; speaker normalisation of a file
+    whose speaker is unknown), `item_stats` each item's speaker's (speaker normalisation).
+    The checkpoint keeps the training set's statistics as the buffers `mean` and `std`."""
 
     def __init__(self, sample_rate: int, n_mels: int, n_fft: int, hop_length: int,
                  f_min: float, f_max: float, normalise: str = "utterance",
@@ -198,9 +203,21 @@ class LogMel(nn.Module):
     def with_prosody(self, feats: torch.Tensor, waves: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         return feats if self.prosody is None else torch.cat([feats, self.prosody(waves, valid)], 1)
 
-    def set_corpus_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        self.mean.copy_(mean)
-        self.std.copy_(std.clamp(min=1e-3))
+    @property
+    def per_speaker(self) -> bool:
+        """Whether `forward` needs each item's speaker statistics."""
+        return self.normalise == "speaker"
+
+    def fit(self, waves: list[torch.Tensor]) -> None:
+        """The training set's statistics over `waves`, kept where this normalisation uses them."""
+        if self.normalise != "utterance":
+            mean, std = self.stats(waves)
+            self.mean.copy_(mean)
+            self.std.copy_(std.clamp(min=1e-3))
+
+    def training_stats(self, n: int) -> torch.Tensor:
+        """(n, 2, F): the training set's statistics for n items of unknown speakers."""
+        return torch.stack([self.mean, self.std]).expand(n, -1, -1)
 
     @property
     def has_corpus_stats(self) -> bool:
@@ -229,6 +246,14 @@ class LogMel(nn.Module):
         `speakers[i]` is that speaker; only the first `per_speaker` of them, if given)."""
         groups = pd.Series(range(len(speakers))).groupby(list(speakers)).indices
         return {s: self.stats([wave(i) for i in idx[:per_speaker]]) for s, idx in groups.items()}
+
+    def item_stats(self, speakers: list[str], wave: Callable[[int], torch.Tensor]) -> torch.Tensor | None:
+        """(N, 2, F): each item's speaker's statistics over all of that speaker's items here,
+        for a per-speaker normalisation; None for the others (they need none)."""
+        if not self.per_speaker:
+            return None
+        per = self.speaker_stats(speakers, wave)
+        return torch.stack([per[s] for s in speakers])
 
     def forward(self, waves: torch.Tensor, lengths: torch.Tensor,
                 stats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -61,7 +61,7 @@ def main(argv=None) -> None:
           f"{' '.join(args.config)}")
     dm = EmotionDataModule(cfg, "03")
     dm.setup()
-    lit = LitMTLAug(cfg, dm.class_names, dm.class_counts, len(dm.fold.train)).to(device)
+    lit = LitMTLAug(cfg, dm.class_names, dm.class_counts, len(dm.fold.train), logmel=dm.logmel).to(device)
     opt = torch.optim.Adam(lit.parameters(), lr=cfg.train.lr)
     train = dm.datasets["train"]
     for i in range(len(train)):
@@ -113,11 +113,10 @@ def main(argv=None) -> None:
     # inference real-time factor on a 10 s file
     lit.eval()
     ten = torch.cat(waves)[: 10 * cfg.data.sample_rate]
-    from .evaluate import speaker_stats
     timings = []
     for _ in range(5):
         t0 = time.perf_counter()
-        predict_waves(lit, [ten], stats=speaker_stats(lit, [ten], ["file"]))
+        predict_waves(lit, [ten], stats=lit.logmel.item_stats(["file"], [ten].__getitem__))
         timings.append(time.perf_counter() - t0)
     print(f"inference on a 10 s file: {1000 * np.median(timings):.1f} ms, real-time factor {np.median(timings) / 10:.4f}")
 
@@ -187,7 +186,7 @@ def _deployment(lit, waves: list[torch.Tensor], ten: torch.Tensor, tmp: Path) ->
         return
     from .export import Deployed, metadata, write
     lit = copy.deepcopy(lit).cpu()                                  # the original stays on its device
-    lit.logmel.set_corpus_stats(*lit.logmel.stats(waves[:100]))   # as training sets them
+    lit.logmel.fit(waves[:100])                                     # as training does
     deployed = Deployed([lit]).eval().requires_grad_(False)
     meta = metadata([lit], ["bench"])
     audio = ten[None].cpu()

@@ -172,7 +172,9 @@ def load_labelled(cfg: Config, corpus: str | None = None) -> tuple[pd.DataFrame,
 class EmotionDataModule(pl.LightningDataModule):
     """One fold of a labelled corpus (+ optional unlabelled speech). The constructor reads the
     manifests only and checks everything about them (fast, before a run folder is touched);
-    `setup` reads the audio (per-speaker statistics), once."""
+    `setup` reads the audio its features' statistics need, once: `logmel` is the run's LogMel
+    (the model is given it), fitted to the training set, and each dataset's items carry their
+    speaker's statistics when it normalises per speaker."""
 
     def __init__(self, cfg: Config, fold_speaker: str | None = None, all_speakers: bool = False):
         super().__init__()
@@ -201,17 +203,19 @@ class EmotionDataModule(pl.LightningDataModule):
         if self.unlabelled is not None:
             # unlabelled speech (e.g. 100 h of LibriSpeech) is decoded on the fly, never held in memory
             self.datasets["unlabelled"] = UtteranceDataset(self.unlabelled, cfg, train=True, cache=False)
+        self.logmel = LogMel.from_config(cfg.features, cfg.data.sample_rate)
         self._audio_read = False
 
     def setup(self, stage: str | None = None) -> None:
-        """Read the audio that the statistics need (normalise = speaker); the Trainer calls it
-        for each stage, the work is done once."""
+        """Compute the statistics (see the class); the Trainer calls it for each stage, the work
+        is done once."""
         if self._audio_read:
             return
-        if self.cfg.features.normalise == "speaker":
-            logmel = LogMel.from_config(self.cfg.features, self.cfg.data.sample_rate)
+        if self.logmel.per_speaker:
             for role, ds in self.datasets.items():
-                ds.set_speaker_stats(logmel, UNLABELLED_STATS_UTTERANCES if role == "unlabelled" else None)
+                ds.set_speaker_stats(self.logmel, UNLABELLED_STATS_UTTERANCES if role == "unlabelled" else None)
+        train = self.datasets["train"]
+        self.logmel.fit([train.wave(i) for i in range(len(train))])
         self._audio_read = True
 
     def describe(self) -> str:

@@ -28,14 +28,6 @@ def load_checkpoint(path: str | Path, device: str | None = None) -> LitMTLAug:
     return lit.eval().to(device)
 
 
-def speaker_stats(lit: LitMTLAug, waves: list[torch.Tensor], speakers: list[str]) -> torch.Tensor | None:
-    """(N, 2, F) per-item statistics of the item's speaker when the model normalises per speaker."""
-    if lit.logmel.normalise != "speaker":
-        return None
-    per = lit.logmel.speaker_stats(speakers, waves.__getitem__)
-    return torch.stack([per[s] for s in speakers])
-
-
 @torch.no_grad()
 def predict_waves(lit: LitMTLAug, waves: list[torch.Tensor], batch_size: int = 16,
                   stats: torch.Tensor | None = None, speakers: list[str] | None = None) -> torch.Tensor:
@@ -61,7 +53,7 @@ def evaluate_frame(lit: LitMTLAug, df: pd.DataFrame, transform: Callable | None 
     waves = [load_audio(p, sr) for p in df["path"]]
     if transform is not None:
         waves = [transform(w, i) for i, w in enumerate(waves)]
-    stats = speaker_stats(lit, waves, df["speaker"].tolist())
+    stats = lit.logmel.item_stats(df["speaker"].tolist(), waves.__getitem__)
     probs = predict_waves(lit, waves, lit.cfg.data.batch_size, stats, df["speaker"].tolist())
     targets = torch.tensor(df["label"].to_numpy())
     result = scores(probs.argmax(-1), targets, lit.num_classes)

@@ -107,7 +107,7 @@ class Deployed(nn.Module):
         super().__init__()
         first = models[0]
         for lit in models:
-            if lit.logmel.normalise == "speaker" and not lit.logmel.has_corpus_stats:
+            if lit.logmel.per_speaker and not lit.logmel.has_corpus_stats:
                 raise ConfigError("a checkpoint trained before training statistics were stored cannot be "
                                   "exported: a lone file has no statistics to be normalised with; retrain it")
             if (_inference_features(lit) != _inference_features(first) or lit.class_names != first.class_names

@@ -42,17 +42,19 @@ def check_checkpoint(path: str | Path, resume: bool = False, advice: str = "trai
 
 class LitMTLAug(pl.LightningModule):
     def __init__(self, cfg: Config | dict, class_names: list[str], class_counts: list[int] | None = None,
-                 num_speakers: int = 0):
+                 num_speakers: int = 0, logmel: LogMel | None = None):
         """`class_counts` (training utterances per class) weight the cross-entropy when
         loss.class_balanced is set: class c by N / (C * count_c), so each class weighs the same.
         `num_speakers` (training speakers) sizes the speaker adversary (loss.weights.speaker).
+        `logmel`: the run's features, whose statistics the data module computed (one LogMel per
+        run); built from `cfg` when not given (a checkpoint loads its statistics with the weights).
         A checkpoint stores `cfg` as its plain tree, brought up to date on loading (config.upgrade)."""
         super().__init__()
         cfg = upgrade(cfg, "the checkpoint's config") if isinstance(cfg, dict) else cfg
         self.save_hyperparameters({"cfg": cfg.to_dict(), "class_names": class_names, "class_counts": class_counts,
                                    "num_speakers": num_speakers})
         self.cfg, self.class_names = cfg, list(class_names)
-        self.logmel = LogMel.from_config(cfg.features, cfg.data.sample_rate)
+        self.logmel = logmel if logmel is not None else LogMel.from_config(cfg.features, cfg.data.sample_rate)
         self.model = MTLAug.from_config(cfg, len(class_names), num_speakers)
         weight = None
         if cfg.loss.class_balanced:
@@ -73,8 +75,7 @@ class LitMTLAug(pl.LightningModule):
         batch's SpecAugment and mixup items are transformed here."""
         stats, lone = batch.get("stats"), batch.get("lone")
         if train and lone is not None and bool(lone.any()):   # features.lone_prob: as predict does a lone file
-            training_set = torch.stack([self.logmel.mean, self.logmel.std]).to(stats.dtype)
-            stats = torch.where(lone[:, None, None], training_set, stats)
+            stats = torch.where(lone[:, None, None], self.logmel.training_stats(len(lone)).to(stats.dtype), stats)
         feats, n = self.logmel(batch["waves"], batch["lengths"], stats)
         labels = batch["labels"]
         targets = F.one_hot(labels.clamp(min=0), self.num_classes).float() * (labels >= 0)[:, None]

@@ -10,7 +10,7 @@ import torch
 
 from .audio import load_audio
 from .errors import ConfigError, DataError
-from .evaluate import load_ensemble, predict_waves, speaker_stats
+from .evaluate import load_ensemble, predict_waves
 from .lit import LitMTLAug
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,9 @@ def lone_stats(lit: LitMTLAug, n: int) -> torch.Tensor | None:
     """(n, 2, F) statistics for audio of an unknown speaker, for a model that normalises per
     speaker: the training set's statistics, which training stores in the checkpoint. (Older
     checkpoints lack them: their files are normalised on themselves, with a warning.)"""
-    if lit.logmel.normalise != "speaker" or not lit.logmel.has_corpus_stats:
+    if not lit.logmel.per_speaker or not lit.logmel.has_corpus_stats:
         return None
-    return torch.stack([lit.logmel.mean, lit.logmel.std]).cpu().expand(n, -1, -1)
+    return lit.logmel.training_stats(n).cpu()
 
 
 def speakers_from(paths: list[Path], spec: str) -> list[str]:
@@ -76,9 +76,9 @@ def _stats(lit: LitMTLAug, waves: list[torch.Tensor], group: list[str] | None) -
     """The statistics `predict` normalises with: the group's (one speaker's files) when given,
     else the training set's (lone_stats), else, for an older checkpoint, the file's own."""
     if group is not None:
-        return speaker_stats(lit, waves, group)
+        return lit.logmel.item_stats(group, waves.__getitem__)
     stats = lone_stats(lit, len(waves))
-    return stats if stats is not None else speaker_stats(lit, waves, ["file"] * len(waves))
+    return stats if stats is not None else lit.logmel.item_stats(["file"] * len(waves), waves.__getitem__)
 
 
 def predict_files(paths: list[Path], checkpoints: list[str | Path], window: float = 10.0,
@@ -101,7 +101,7 @@ def predict_files(paths: list[Path], checkpoints: list[str | Path], window: floa
     lit = models[0]
     sr = lit.cfg.data.sample_rate
     for c, m in zip(checkpoints, models):
-        if m.logmel.normalise == "speaker" and not m.logmel.has_corpus_stats and speakers is None:
+        if m.logmel.per_speaker and not m.logmel.has_corpus_stats and speakers is None:
             log.warning(f"{c}: trained before training statistics were stored; each file is normalised on itself, "
                         "which loses much of the accuracy (group files with --speaker-from)")
     if speakers is not None:

@@ -72,10 +72,7 @@ def _fit_and_test(cfg: Config, dm: EmotionDataModule, out: Path, extra_callbacks
             log.info(SYNTHETIC_NOTE)
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    lit = LitMTLAug(cfg, dm.class_names, dm.class_counts, len(dm.fold.train))
-    if cfg.features.normalise != "utterance":   # speaker: what `predict` uses for a file on its own
-        train = dm.datasets["train"]
-        lit.logmel.set_corpus_stats(*lit.logmel.stats([train.wave(i) for i in range(len(train))]))
+    lit = LitMTLAug(cfg, dm.class_names, dm.class_counts, len(dm.fold.train), logmel=dm.logmel)
     ckpt_dir = out / "checkpoints"
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/uar", mode="max",
                            enable_version_counter=False)

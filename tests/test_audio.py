@@ -115,7 +115,7 @@ def test_prosody_rows_follow_the_mel_bins_and_are_normalised_with_them():
     """With prosody the features gain Prosody.ROWS rows, and the corpus statistics cover them."""
     m = logmel(normalise="corpus", silence_db=40, trim=True, prosody=True)
     waves = [with_silence(speech_like(1.0, s), 0.3, 0.2) for s in range(3)]
-    m.set_corpus_stats(*m.stats(waves))
+    m.fit(waves)
     padded, lengths = pad_batch(waves)
     feats, n = m(padded, lengths)
     assert feats.shape[1] == 40 + Prosody.ROWS

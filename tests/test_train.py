@@ -260,6 +260,23 @@ def test_short_real_run_on_emodb(tmp_path):
     assert res["val_speakers"] == ["08"]
 
 
+@pytest.mark.parametrize("normalise", ["utterance", "speaker", "corpus"])
+def test_a_run_has_one_logmel_fitted_to_its_training_set(corpus, tmp_path, normalise):
+    """The data module's LogMel is the model's; `setup` fits it to the training set where the
+    normalisation uses those statistics, and gives items speaker statistics only per speaker."""
+    dm = EmotionDataModule(tiny_cfg(corpus, tmp_path / "runs", features__normalise=normalise), "spk00")
+    dm.setup()
+    lit = LitMTLAug(dm.cfg, dm.class_names, dm.class_counts, logmel=dm.logmel)
+    assert lit.logmel is dm.logmel
+    train = dm.datasets["train"]
+    expected = dm.logmel.stats([train.wave(i) for i in range(len(train))])
+    if normalise == "utterance":
+        assert not lit.logmel.has_corpus_stats
+    else:
+        assert torch.allclose(lit.logmel.training_stats(1)[0], expected)
+    assert ("stats" in train[0]) == (normalise == "speaker") == lit.logmel.per_speaker
+
+
 def test_speaker_normalisation_uses_each_speakers_own_statistics(corpus, tmp_path):
     dm = EmotionDataModule(tiny_cfg(corpus, tmp_path / "runs"), "spk00")
     assert dm.cfg.features.normalise == "speaker"
@@ -384,9 +401,9 @@ def test_lone_prob_normalises_that_share_of_training_items_with_the_training_set
     for x, y in zip(a, b):                                    # the augmentation draws are those of lone_prob 0
         assert x["aug"] == y["aug"] and x["lam"] == y["lam"] and torch.equal(x["wave"], y["wave"])
     assert not any(it["lone"] for it in (mixed.datasets["val"][i] for i in range(len(mixed.datasets["val"]))))
-    lit = LitMTLAug(mixed.cfg, mixed.class_names, mixed.class_counts)
+    lit = LitMTLAug(mixed.cfg, mixed.class_names, mixed.class_counts, logmel=mixed.logmel)
     train = mixed.datasets["train"]
-    lit.logmel.set_corpus_stats(*lit.logmel.stats([train.wave(i) for i in range(len(train))]))
+    assert torch.allclose(lit.logmel.training_stats(1)[0], lit.logmel.stats([train.wave(i) for i in range(len(train))]))
     batch = collate(b)
     batch["aug"][:] = 0                                       # no SpecAugment or mixup: the features as normalised
     feats, _, _ = lit.features(batch, train=True)
