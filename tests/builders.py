@@ -215,3 +215,22 @@ def tiny_cfg(manifests: Path, run_dir: Path, *overlays, corpus="synthetic_demo",
     base.write_text(f"data: {{unlabelled: librispeech, manifest_dir: '{manifests}'}}\n"
                     f"train: {{run_dir: '{run_dir}', max_epochs: 2, limit_train_batches: 2}}\n")
     return load_config(corpus, [str(base), "debug", *overlays], [f"{k.replace('__', '.')}={v}" for k, v in sets.items()])
+
+
+def make_generic(base: Path, with_optional: bool = True) -> Path:
+    """corpus/corpus.csv with relative paths plus one absolute path outside the folder."""
+    folder = Path(base) / "corpus"
+    write_audio(folder / "audio" / "a1.wav", seconds=0.25)
+    write_audio(folder / "audio" / "sub" / "b1.wav", seconds=0.3)
+    write_audio(folder / "c1.wav", seconds=0.35)
+    outside = write_audio(Path(base) / "elsewhere" / "d1.wav", seconds=0.4)
+    if with_optional:
+        lines = ["path,speaker,emotion,gender,session",
+                 "audio/a1.wav,spkA,angry,F,1", "audio/sub/b1.wav,spkB,sad,M,1",
+                 "c1.wav,spkC,happy,F,2", f"{outside},spkD,neutral,M,2"]
+    else:
+        lines = ["path,speaker,emotion", "audio/a1.wav,spkA,angry", "audio/sub/b1.wav,spkB,sad",
+                 "c1.wav,spkC,happy", f"{outside},spkD,neutral"]
+    csv = folder / "corpus.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    return csv

@@ -1,9 +1,15 @@
-"""Log-mel features: silence kept out of the normalisation statistics, and trimmed."""
+"""Audio loading (formats, spans, bad files) and the log-mel features: silence kept out of the
+normalisation statistics, and trimmed; prosody rows."""
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
-from mtl_aug.audio import LogMel, Prosody, pad_batch
+from builders import write_audio
+from mtl_aug.audio import LogMel, Prosody, load_audio, pad_batch
+from mtl_aug.corpora import prepare_generic
+from mtl_aug.errors import DataError
+from mtl_aug.manifest import read_manifest
 from mtl_aug.config import load_config
 from mtl_aug.errors import ConfigError
 
@@ -121,3 +127,40 @@ def test_prosody_rows_follow_the_mel_bins_and_are_normalised_with_them():
     assert feats.shape[1] == 40 + Prosody.ROWS
     valid = torch.cat([feats[i, :, : n[i]] for i in range(3)], 1)
     assert valid.mean(1).abs().max() < 1e-3 and ((valid.std(1) - 1).abs() < 0.02).all()
+
+
+@pytest.mark.parametrize("channels,sr", [(2, 16000), (1, 8000), (1, 44100), (2, 44100), (1, 48000)])
+def test_other_formats_are_accepted_and_load_as_mono_16k(tmp_path, channels, sr):
+    folder = tmp_path / "corpus"
+    write_audio(folder / "x.wav", seconds=0.3, sr=sr, channels=channels)
+    (folder / "corpus.csv").write_text("path,speaker,emotion\nx.wav,s1,sad\n")
+    out = tmp_path / "g.csv"
+    prepare_generic(folder / "corpus.csv", out)
+    r = read_manifest(out).iloc[0]
+    assert (r["sample_rate"], r["channels"]) == (sr, channels)
+    assert r["duration"] == pytest.approx(0.3, abs=1e-3)
+    wave = load_audio(r["path"])
+    assert wave.ndim == 1 and abs(len(wave) - 0.3 * 16000) <= 3
+    if sr == 16000:                                  # no resampling: mono is the channel mean
+        data, _ = sf.read(r["path"], dtype="float32", always_2d=True)
+        np.testing.assert_allclose(wave.numpy(), data.mean(axis=1), atol=1e-6)
+    else:                                            # resampling keeps the sine's level
+        data, _ = sf.read(r["path"], dtype="float32", always_2d=True)
+        assert float(wave.abs().max()) == pytest.approx(float(np.abs(data.mean(axis=1)).max()), abs=0.03)
+
+
+def test_load_audio_reads_a_span_and_names_a_bad_file(tmp_path):
+    """`start`/`stop` are in the file's own samples and resampling follows; a file that cannot
+    be read, is empty or holds NaN is a DataError naming it."""
+    path = write_audio(tmp_path / "x.wav", seconds=1.0, sr=8000)
+    whole = load_audio(path)
+    part = load_audio(path, start=2000, stop=6000)            # 0.25 s to 0.75 s at 8 kHz
+    assert len(whole) == 16000 and len(part) == 8000
+    assert torch.allclose(part[1000:7000], whole[5000:11000], atol=0.02)
+    (tmp_path / "text.wav").write_text("not audio")
+    sf.write(tmp_path / "empty.wav", np.zeros((0,), np.float32), 16000)
+    sf.write(tmp_path / "nan.wav", np.full(160, np.nan, np.float32), 16000, subtype="FLOAT")
+    for name, reason in (("text.wav", "cannot read audio"), ("empty.wav", "empty audio"),
+                         ("nan.wav", "NaN or infinite")):
+        with pytest.raises(DataError, match=f"{name}: {reason}"):
+            load_audio(tmp_path / name)

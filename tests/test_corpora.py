@@ -1,19 +1,18 @@
 """Corpus preparers on fake corpora in each native layout (plus the real shared copies where
-present): what each manifest holds, what is skipped and reported, strict mode, audio loading."""
+present): what each manifest holds, what is skipped and reported, strict mode. Bad audio by
+every preparer: test_manifest.py."""
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-import soundfile as sf
 
-from builders import (BAD_KINDS, EMODB_FILES, IEMOCAP_UTTS, MSP_ENTRIES, REAL_DATA,
+from builders import (EMODB_FILES, IEMOCAP_UTTS, MSP_ENTRIES, REAL_DATA,
                       iemocap_label_file, iemocap_label_line, iemocap_wav, make_demand, make_emodb,
-                      make_iemocap, make_librispeech, make_msp_improv, msp_wav, requires_real_data,
-                      sidecar, skip_reason_of, skipped_items, write_audio, write_bad)
+                      make_generic, make_iemocap, make_librispeech, make_msp_improv, msp_wav, requires_real_data,
+                      sidecar, skip_reason_of, skipped_items, write_audio)
 from mtl_aug.audio import load_audio
 from mtl_aug.cli import main
 from mtl_aug.config import load_config
@@ -29,25 +28,6 @@ def rows_by_id(out: Path) -> dict[str, dict]:
     df = read_manifest(out)
     assert list(df.columns) == COLUMNS
     return {r["utt_id"]: r for r in df.to_dict("records")}
-
-
-def make_generic(base: Path, with_optional: bool = True) -> Path:
-    """corpus/corpus.csv with relative paths plus one absolute path outside the folder."""
-    folder = Path(base) / "corpus"
-    write_audio(folder / "audio" / "a1.wav", seconds=0.25)
-    write_audio(folder / "audio" / "sub" / "b1.wav", seconds=0.3)
-    write_audio(folder / "c1.wav", seconds=0.35)
-    outside = write_audio(Path(base) / "elsewhere" / "d1.wav", seconds=0.4)
-    if with_optional:
-        lines = ["path,speaker,emotion,gender,session",
-                 "audio/a1.wav,spkA,angry,F,1", "audio/sub/b1.wav,spkB,sad,M,1",
-                 "c1.wav,spkC,happy,F,2", f"{outside},spkD,neutral,M,2"]
-    else:
-        lines = ["path,speaker,emotion", "audio/a1.wav,spkA,angry", "audio/sub/b1.wav,spkB,sad",
-                 "c1.wav,spkC,happy", f"{outside},spkD,neutral"]
-    csv = folder / "corpus.csv"
-    csv.write_text("\n".join(lines) + "\n")
-    return csv
 
 
 # ================================================================ IEMOCAP
@@ -497,136 +477,6 @@ def test_synthetic_demo_is_not_regenerated(synthetic, tmp_path):
     again = tmp_path / "again.csv"
     prepare_synthetic(root, again)
     assert again.read_bytes() == out.read_bytes()
-
-
-# ================================================================ bad input, all preparers
-
-def _emodb_with(tmp_path, kind):
-    root = make_emodb(tmp_path)
-    bad = write_bad(root / "wav" / "16a05Wa.wav", kind)
-    return (lambda out, strict=False: prepare_emodb(root, out, strict=strict)), bad, len(EMODB_FILES)
-
-
-def _iemocap_with(tmp_path, kind):
-    root = make_iemocap(tmp_path)
-    bad = write_bad(iemocap_wav(root, "Ses04F_impro01_M001"), kind)
-    label_file = iemocap_label_file(root, "Ses04F_impro01")
-    label_file.write_text(label_file.read_text()
-                          + iemocap_label_line("Ses04F_impro01_M001", "ang", 9.0) + "\n")
-    return (lambda out, strict=False: prepare_iemocap(root, out, strict=strict)), bad, len(IEMOCAP_UTTS)
-
-
-def _msp_with(tmp_path, kind):
-    root = make_msp_improv(tmp_path)
-    write_bad(msp_wav(root, "S01A-F01-P-FM01"), kind)
-    bad = msp_wav(root, "S01A-F01-P-FM01")
-    return (lambda out, strict=False: prepare_msp_improv(root, out, strict=strict)), bad, 7
-
-
-def _generic_with(tmp_path, kind):
-    csv = make_generic(tmp_path)
-    bad = write_bad(csv.parent / "audio" / "broken.wav", kind)
-    csv.write_text(csv.read_text() + "audio/broken.wav,spkE,sad,F,3\n")
-    return (lambda out, strict=False: prepare_generic(csv, out, strict=strict)), bad, 4
-
-
-def _noise_with(tmp_path, kind):
-    root = make_demand(tmp_path)
-    bad = write_bad(root / "DKITCHEN" / "ch04.wav", kind)
-    return (lambda out, strict=False: prepare_noise(root, out, strict=strict)), bad, 5
-
-
-BUILDERS = {"emodb": _emodb_with, "iemocap": _iemocap_with, "msp_improv": _msp_with,
-            "generic": _generic_with, "demand": _noise_with}
-
-
-@pytest.mark.parametrize("kind", list(BAD_KINDS))
-@pytest.mark.parametrize("corpus", list(BUILDERS))
-def test_bad_audio_is_skipped_with_the_file_named(tmp_path, corpus, kind):
-    prepare, bad, n_good = BUILDERS[corpus](tmp_path, kind)
-    out = tmp_path / "out.csv"
-    df = prepare(out)
-    assert len(df) == n_good and bad.stem not in set(df["utt_id"])
-    assert BAD_KINDS[kind] in skip_reason_of(out, bad.name)
-    assert [i for i in skipped_items(out) if bad.name in i] == [str(bad)]
-
-
-def test_skip_reasons_group_files_not_one_group_per_file(tmp_path):
-    prepare, bad, n_good = BUILDERS["emodb"](tmp_path, "truncated")
-    other = write_audio(bad.with_name("03a01Wa.wav"), seconds=0.9)          # truncated by another length
-    other.write_bytes(other.read_bytes()[:5000])
-    prepare(tmp_path / "out.csv")
-    groups = {r: items for r, items in sidecar(tmp_path / "out.csv")["skipped"].items() if "truncated" in r}
-    assert len(groups) == 1 and len(next(iter(groups.values()))) == 2
-
-
-@pytest.mark.parametrize("kind", list(BAD_KINDS))
-@pytest.mark.parametrize("corpus", list(BUILDERS))
-def test_bad_audio_raises_in_strict_mode(tmp_path, corpus, kind):
-    prepare, bad, _ = BUILDERS[corpus](tmp_path, kind)
-    with pytest.raises(DataError) as err:
-        prepare(tmp_path / "out.csv", strict=True)
-    assert bad.name in str(err.value)
-    assert BAD_KINDS[kind] in str(err.value)
-    assert not (tmp_path / "out.csv").exists()
-
-
-@pytest.mark.parametrize("channels,sr", [(2, 16000), (1, 8000), (1, 44100), (2, 44100), (1, 48000)])
-def test_other_formats_are_accepted_and_load_as_mono_16k(tmp_path, channels, sr):
-    folder = tmp_path / "corpus"
-    write_audio(folder / "x.wav", seconds=0.3, sr=sr, channels=channels)
-    (folder / "corpus.csv").write_text("path,speaker,emotion\nx.wav,s1,sad\n")
-    out = tmp_path / "g.csv"
-    prepare_generic(folder / "corpus.csv", out)
-    r = read_manifest(out).iloc[0]
-    assert (r["sample_rate"], r["channels"]) == (sr, channels)
-    assert r["duration"] == pytest.approx(0.3, abs=1e-3)
-    wave = load_audio(r["path"])
-    assert wave.ndim == 1 and abs(len(wave) - 0.3 * 16000) <= 3
-    if sr == 16000:                                  # no resampling: mono is the channel mean
-        data, _ = sf.read(r["path"], dtype="float32", always_2d=True)
-        np.testing.assert_allclose(wave.numpy(), data.mean(axis=1), atol=1e-6)
-    else:                                            # resampling keeps the sine's level
-        data, _ = sf.read(r["path"], dtype="float32", always_2d=True)
-        assert float(wave.abs().max()) == pytest.approx(float(np.abs(data.mean(axis=1)).max()), abs=0.03)
-
-
-# ================================================================ idempotence, manifests
-
-IDEMPOTENT = {
-    "iemocap": lambda p: (prepare_iemocap, make_iemocap(p), {}),
-    "msp_improv": lambda p: (prepare_msp_improv, make_msp_improv(p), {}),
-    "emodb": lambda p: (prepare_emodb, make_emodb(p), {}),
-    "librispeech": lambda p: (prepare_librispeech, make_librispeech(p), {"hours": 2 / 3600, "seed": 3}),
-    "demand": lambda p: (prepare_noise, make_demand(p), {}),
-    "generic": lambda p: (prepare_generic, make_generic(p), {}),
-}
-
-
-@pytest.mark.parametrize("corpus", list(IDEMPOTENT))
-def test_preparing_twice_gives_identical_csv_bytes(tmp_path, corpus):
-    prepare, root, kwargs = IDEMPOTENT[corpus](tmp_path)
-    out = tmp_path / "m" / f"{corpus}.csv"
-    prepare(root, out, **kwargs)
-    first = out.read_bytes()
-    prepare(root, out, **kwargs)
-    assert out.read_bytes() == first
-    if corpus != "generic":                          # portable: paths are relative to {data_root}
-        assert str(tmp_path) not in first.decode()
-
-
-def test_read_manifest_missing_says_how_to_make_it(tmp_path):
-    with pytest.raises(DataError, match="make manifests CORPUS=emodb"):
-        read_manifest(tmp_path / "emodb.csv")
-
-
-def test_read_manifest_data_root_override(tmp_path):
-    root = make_emodb(tmp_path)
-    out = tmp_path / "emodb.csv"
-    prepare_emodb(root, out)
-    df = read_manifest(out, data_root="/elsewhere/emodb")
-    assert all(p.startswith("/elsewhere/emodb/wav/") for p in df["path"])
-    assert all(Path(p).is_file() for p in read_manifest(out)["path"])
 
 
 # ================================================================ real data
