@@ -208,10 +208,11 @@ class LogMel(nn.Module):
         """Whether `forward` needs each item's speaker statistics."""
         return self.normalise == "speaker"
 
-    def fit(self, waves: list[torch.Tensor]) -> None:
-        """The training set's statistics over `waves`, kept where this normalisation uses them."""
+    def fit(self, wave: Callable[[int], torch.Tensor], n: int) -> None:
+        """The training set's statistics over its n items (`wave(i)`), kept where this
+        normalisation uses them (the audio is read only then)."""
         if self.normalise != "utterance":
-            mean, std = self.stats(waves)
+            mean, std = self.stats([wave(i) for i in range(n)])
             self.mean.copy_(mean)
             self.std.copy_(std.clamp(min=1e-3))
 

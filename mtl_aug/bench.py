@@ -186,7 +186,6 @@ def _deployment(lit, waves: list[torch.Tensor], ten: torch.Tensor, tmp: Path) ->
         return
     from .export import Deployed, metadata, write
     lit = copy.deepcopy(lit).cpu()                                  # the original stays on its device
-    lit.logmel.fit(waves[:100])                                     # as training does
     deployed = Deployed([lit]).eval().requires_grad_(False)
     meta = metadata([lit], ["bench"])
     audio = ten[None].cpu()

@@ -111,7 +111,7 @@ class Train:
     patience: int | None
     plateau_factor: float
     plateau_patience: int
-    gradient_clip: float
+    gradient_clip: float | None
     accelerator: str
     devices: str | int
     strategy: str
@@ -229,6 +229,8 @@ def _name(kind: Any) -> str:
 def build(tree: dict, where: str, schema: type = Config, prefix: str = ""):
     """The typed sections of a complete config tree; a missing or unknown key is an error naming `where`."""
     fields = _fields(schema)
+    if not isinstance(tree, dict):
+        raise ConfigError(f"{where}: '{prefix.rstrip('.')}' is a section (keys {', '.join(fields)}), got {tree!r}")
     missing = [f"{prefix}{k}" for k in fields if k not in tree]
     unknown = [f"{prefix}{k}" for k in tree if k not in fields]
     if missing or unknown:
@@ -247,15 +249,19 @@ def build(tree: dict, where: str, schema: type = Config, prefix: str = ""):
 # before each (where that differs from default.yaml). Every other key an older config lacks
 # takes its default.yaml value, which for those options is the old behaviour.
 LEGACY = {("model", "deltas"): False, ("model", "pool_before_norm"): False, ("model", "centre_embedding"): False,
-          ("model", "decoder_refine"): True, ("loss", "class_balanced"): False}
+          ("model", "decoder_refine"): True, ("loss", "class_balanced"): False, ("train", "select"): "best"}
 
 
 def upgrade(saved: dict, where: str = "a saved config") -> Config:
     """A config saved by this or an earlier version (a checkpoint's, a run folder's config.yaml)
     as a complete current `Config`."""
+    if not isinstance(saved, dict):
+        raise ConfigError(f"{where}: not a config (a mapping of sections)")
     tree = copy.deepcopy(saved)
     for (section, key), value in LEGACY.items():
-        tree.setdefault(section, {}).setdefault(key, value)
+        node = tree.setdefault(section, {})
+        if isinstance(node, dict):
+            node.setdefault(key, value)
     return build(_filled(tree, default_config()), where)
 
 

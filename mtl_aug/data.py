@@ -214,8 +214,7 @@ class EmotionDataModule(pl.LightningDataModule):
         if self.logmel.per_speaker:
             for role, ds in self.datasets.items():
                 ds.set_speaker_stats(self.logmel, UNLABELLED_STATS_UTTERANCES if role == "unlabelled" else None)
-        train = self.datasets["train"]
-        self.logmel.fit([train.wave(i) for i in range(len(train))])
+        self.logmel.fit(self.datasets["train"].wave, len(self.datasets["train"]))
         self._audio_read = True
 
     def describe(self) -> str:

@@ -24,7 +24,10 @@ def load_checkpoint(path: str | Path, device: str | None = None) -> LitMTLAug:
     check_checkpoint(path, advice="a file cut short by a full disk or an interrupted copy can be copied again; "
                                   "otherwise train the model again")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    lit = LitMTLAug.load_from_checkpoint(path, map_location=device)
+    try:
+        lit = LitMTLAug.load_from_checkpoint(path, map_location=device)
+    except ConfigError as exc:   # its saved config: name the file among an ensemble's
+        raise ConfigError(f"checkpoint {path}: {exc}") from exc
     return lit.eval().to(device)
 
 

@@ -62,9 +62,12 @@ def check_same_config(out: Path, cfg: Config) -> None:
     if not saved.is_file():
         return
     # an option added since that run takes the value that computes what the run's code did
-    old = _flat(_computed(upgrade(yaml.safe_load(saved.read_text()), str(saved)).to_dict()))
     new = _flat(_computed(cfg.to_dict()))
-    diff = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(new) if old[k] != new[k]]
+    try:
+        old = _flat(_computed(upgrade(yaml.safe_load(saved.read_text()), str(saved)).to_dict()))
+        diff = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(new) if old[k] != new[k]]
+    except (ConfigError, yaml.YAMLError) as exc:   # another version's keys, a damaged file
+        diff = [f"its config cannot be read by this version ({str(exc).splitlines()[0]})"]
     if not diff:
         return
     if not any((out / f).is_file() for f in ("checkpoints/last.ckpt", "fit.json", "results.json")):

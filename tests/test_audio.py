@@ -8,10 +8,9 @@ import torch
 from builders import write_audio
 from mtl_aug.audio import LogMel, Prosody, load_audio, pad_batch
 from mtl_aug.corpora import prepare_generic
-from mtl_aug.errors import DataError
+from mtl_aug.errors import ConfigError, DataError
 from mtl_aug.manifest import read_manifest
 from mtl_aug.config import load_config
-from mtl_aug.errors import ConfigError
 
 SR = 16000
 
@@ -121,7 +120,7 @@ def test_prosody_rows_follow_the_mel_bins_and_are_normalised_with_them():
     """With prosody the features gain Prosody.ROWS rows, and the corpus statistics cover them."""
     m = logmel(normalise="corpus", silence_db=40, trim=True, prosody=True)
     waves = [with_silence(speech_like(1.0, s), 0.3, 0.2) for s in range(3)]
-    m.fit(waves)
+    m.fit(waves.__getitem__, len(waves))
     padded, lengths = pad_batch(waves)
     feats, n = m(padded, lengths)
     assert feats.shape[1] == 40 + Prosody.ROWS

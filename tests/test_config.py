@@ -1,6 +1,7 @@
 """Config loading: the complete default, overlays in order, `--set` last, and a clear error for
 an unknown key, a wrong type or a bad value before anything runs."""
 import pytest
+import yaml
 
 from mtl_aug.config import CONFIG_DIR, LEGACY, default_config, load_config, upgrade
 from mtl_aug.errors import ConfigError
@@ -8,7 +9,6 @@ from mtl_aug.errors import ConfigError
 
 def test_shipped_corpus_configs_load():
     """Each corpus overlay loads, and every value it sets is the one the loaded config has."""
-    import yaml
     for path in (CONFIG_DIR / "corpus").glob("*.yaml"):
         cfg = load_config(path.stem).to_dict()
         for section, values in yaml.safe_load(path.read_text()).items():
@@ -95,3 +95,19 @@ def test_upgrade_gives_an_older_config_the_behaviour_it_was_trained_with():
     tree["model"]["kernel"] = 3
     with pytest.raises(ConfigError, match="old.yaml: unknown model.kernel"):
         upgrade(tree, "old.yaml")
+    with pytest.raises(ConfigError, match="'model' is a section"):
+        upgrade({"model": None}, "old.yaml")
+    assert load_config("emodb", overrides=["train.gradient_clip=null"]).train.gradient_clip is None
+
+
+def test_a_run_folder_whose_config_this_version_cannot_read(tmp_path):
+    """Nothing trained there: started again. Something trained: refused, with the way out."""
+    from mtl_aug.runs import check_same_config
+    cfg = load_config("emodb")
+    tree = cfg.to_dict()
+    tree["model"]["kernel"] = 3                                # a key from another version
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(tree))
+    check_same_config(tmp_path, cfg)
+    (tmp_path / "results.json").write_text("{}")
+    with pytest.raises(ConfigError, match="cannot be read by this version .*unknown model.kernel.*remove"):
+        check_same_config(tmp_path, cfg)

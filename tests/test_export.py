@@ -77,3 +77,7 @@ def test_export_of_an_ensemble_and_what_it_refuses(checkpoints, speech, tmp_path
     older, newer = load_ensemble([tmp_path / "older.ckpt", ckpt], "cpu")
     assert older.cfg == newer.cfg
     Deployed([older, newer])
+    content["hyper_parameters"]["cfg"]["model"]["kernel"] = 3       # a newer version's option
+    torch.save(content, tmp_path / "newer.ckpt")
+    with pytest.raises(ConfigError, match=r"newer\.ckpt: .*unknown model\.kernel"):
+        load_ensemble([ckpt, tmp_path / "newer.ckpt"], "cpu")

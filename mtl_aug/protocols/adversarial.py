@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from ..attacks import Attack, Budget, attack
 from ..audio import load_audio
+from ..config import Config
 from ..data import load_labelled
 from ..errors import DataError
 from ..evaluate import evaluate_frame, load_checkpoint
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 EXAMPLES = 2   # utterances of the first fold written as WAV per variant, attack and budget, to listen to
 
 
-def run_adversarial(cfgs: list[dict], attacks: list[Attack], budgets: list[Budget], seeds: list[int],
+def run_adversarial(cfgs: list[Config], attacks: list[Attack], budgets: list[Budget], seeds: list[int],
                     jobs: int = 1, train: bool = True) -> Path:
     """For each variant config (its LOSO trained first unless `train` is False), attack every
     fold's tested checkpoint on its test speaker at each budget, score the white-box examples on

@@ -19,7 +19,7 @@ from ..train import train_fold
 log = logging.getLogger(__name__)
 
 
-def check_distinct_variants(cfgs: list[dict]) -> None:
+def check_distinct_variants(cfgs: list[Config]) -> None:
     """Variants compared side by side need their own names: the name keys their run folders."""
     names = [c.variant for c in cfgs]
     if len(set(names)) < len(names):

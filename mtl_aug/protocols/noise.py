@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..config import Config
 from ..data import load_labelled
 from ..evaluate import evaluate_frame, load_checkpoint
 from ..folds import speakers
@@ -16,7 +17,7 @@ from ..report import markdown_table, mean_std, plot_snr
 log = logging.getLogger(__name__)
 
 
-def run_noise(cfgs: list[dict], noise_dir: Path, snrs: list[float], seeds: list[int], jobs: int = 1) -> Path:
+def run_noise(cfgs: list[Config], noise_dir: Path, snrs: list[float], seeds: list[int], jobs: int = 1) -> Path:
     """For each variant config (trained LOSO on clean speech first, resumably), test every fold's
     tested checkpoint on its test speaker clean and mixed with noise at each SNR."""
     from .loso import check_distinct_variants, run_loso
