@@ -179,7 +179,11 @@ def merge(base: dict, overlay: dict, source: str, schema: type = Config, prefix:
                 raise ConfigError(f"{source}: '{name}' is a section (keys {', '.join(_fields(kind))}), got {value!r}")
             out[key] = merge(base[key], value, source, kind, prefix=f"{name}.")
         else:
-            out[key] = _typed(kind, value, f"{source}: '{name}'")
+            try:
+                out[key] = _typed(kind, value, f"{source}: '{name}'")
+            except ConfigError as exc:
+                default = "" if base[key] is None else f" (the default: {base[key]!r})"
+                raise ConfigError(f"{exc}{default}") from None
     return out
 
 

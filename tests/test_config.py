@@ -43,7 +43,7 @@ def test_unknown_keys_are_refused_wherever_they_are_set(tmp_path):
 
 def test_config_values_are_type_checked():
     assert load_config("emodb", overrides=["train.lr=1e-3"]).train.lr == pytest.approx(0.001)
-    for bad, msg in (("train.lr=fast", "'train.lr' expects a float"),
+    for bad, msg in (("train.lr=fast", r"'train.lr' expects a float, got 'fast' \(the default: 0.003\)"),
                      ("loss.weights=0", "'loss.weights' is a section \\(keys ce, center, recon, aug, speaker\\)"),
                      ("data.styles=improvised", "'data.styles' expects a list of str or null"),
                      ("train.patience=0", "train.patience must be null"),
