@@ -266,17 +266,7 @@ def upgrade(saved: dict, where: str = "a saved config") -> Config:
         node = tree.setdefault(section, {})
         if isinstance(node, dict):
             node.setdefault(key, value)
-    return build(_filled(tree, default_config()), where)
-
-
-def _filled(tree: dict, defaults: dict) -> dict:
-    out = dict(tree)
-    for key, value in defaults.items():
-        if key not in out:
-            out[key] = copy.deepcopy(value)
-        elif isinstance(value, dict) and isinstance(out[key], dict):
-            out[key] = _filled(out[key], value)
-    return out
+    return build(merge(default_config(), tree, where), where)
 
 
 def resolve_config_path(name: str) -> Path:
@@ -342,8 +332,8 @@ def validate(cfg: Config) -> None:
             ("data", ("num_workers",), 0), ("augment", ("freq_masks", "time_masks", "freq_mask_width"), 0)):
         for key in keys:
             value = getattr(getattr(cfg, section), key)
-            if not (value if isinstance(value, list) else [value]) or min(value if isinstance(value, list)
-                                                                          else [value]) < least:
+            values = value if isinstance(value, list) else [value]
+            if not values or min(values) < least:
                 lists = " (a non-empty list of them for channels and pools)" if section == "model" else ""
                 raise ConfigError(f"{section}.{key} must be {'a positive' if least else 'a non-negative'} "
                                   f"integer{lists}, got {value!r}")

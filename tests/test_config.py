@@ -93,7 +93,7 @@ def test_upgrade_gives_an_older_config_the_behaviour_it_was_trained_with():
     assert old.features.prosody is False and old.loss.weights.speaker == 0.0
     assert old.data == load_config("emodb").data
     tree["model"]["kernel"] = 3
-    with pytest.raises(ConfigError, match="old.yaml: unknown model.kernel"):
+    with pytest.raises(ConfigError, match="old.yaml: unknown config key 'model.kernel'"):
         upgrade(tree, "old.yaml")
     with pytest.raises(ConfigError, match="'model' is a section"):
         upgrade({"model": None}, "old.yaml")
@@ -109,5 +109,5 @@ def test_a_run_folder_whose_config_this_version_cannot_read(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(tree))
     check_same_config(tmp_path, cfg)
     (tmp_path / "results.json").write_text("{}")
-    with pytest.raises(ConfigError, match="cannot be read by this version .*unknown model.kernel.*remove"):
+    with pytest.raises(ConfigError, match="cannot be read by this version .*unknown config key 'model.kernel'.*remove"):
         check_same_config(tmp_path, cfg)

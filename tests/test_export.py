@@ -79,5 +79,5 @@ def test_export_of_an_ensemble_and_what_it_refuses(checkpoints, speech, tmp_path
     Deployed([older, newer])
     content["hyper_parameters"]["cfg"]["model"]["kernel"] = 3       # a newer version's option
     torch.save(content, tmp_path / "newer.ckpt")
-    with pytest.raises(ConfigError, match=r"newer\.ckpt: .*unknown model\.kernel"):
+    with pytest.raises(ConfigError, match=r"newer\.ckpt: .*unknown config key 'model\.kernel'"):
         load_ensemble([ckpt, tmp_path / "newer.ckpt"], "cpu")
