@@ -84,6 +84,7 @@ class Model:
     pool_before_norm: bool
     centre_embedding: bool
     decoder_refine: bool
+    functionals: bool
 
 
 @dataclass(frozen=True)

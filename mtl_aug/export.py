@@ -16,6 +16,7 @@ from torch import nn
 from .audio import speech_frames, speech_span, utterance_normalised
 from .errors import ConfigError
 from .lit import LitMTLAug
+from .model.heads import functionals
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 OUTPUTS = ["probs", "embeddings", "attention", "offset"]
@@ -85,7 +86,8 @@ class _Single(nn.Module):
         # windows, and the encoder zeroes every frame past the utterance either way
         stride = self.encoder.time_stride
         frames, lengths = self.encoder(F.pad(feats, (0, stride - 1)), n_frames)
-        out = self.head.pool(self.head.lstm(frames)[0], lengths)
+        stats = functionals(feats, n_frames) if self.head.stats_dim else None
+        out = self.head.pool(self.head.lstm(frames)[0], lengths, stats)
         return out["logits"].softmax(-1), out["embedding"], out["attention"], offset
 
 

@@ -53,12 +53,13 @@ def corpus(tmp_path_factory) -> Path:
 def checkpoints(corpus, tmp_path_factory) -> dict[str, str]:
     """Tiny models of both normalisations: per speaker (the defaults; a lone file takes the
     training set's statistics) and portable (corpus statistics over speech frames, silence
-    trimmed), and portable with the prosody rows."""
+    trimmed), and portable with the prosody rows and the utterance functionals."""
     from mtl_aug.train import train_fold
     root = tmp_path_factory.mktemp("serve_models")
     return {name: train_fold(tiny_cfg(corpus, root / name, *overlays, **sets), "spk00", verbose=False)["checkpoint"]
             for name, overlays, sets in (("defaults", (), {}), ("portable", ("portable",), {}),
-                                         ("prosody", ("portable",), {"features__prosody": "true"}))}
+                                         ("prosody", ("portable",), {"features__prosody": "true",
+                                                                                   "model__functionals": "true"}))}
 
 
 @pytest.fixture(scope="session")

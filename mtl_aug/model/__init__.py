@@ -11,7 +11,7 @@ from torch import nn
 from ..audio import Prosody
 from ..config import Config, Model as ModelConfig, Weights
 from .encoder import CNNEncoder
-from .heads import AugmentationHead, Decoder, EmotionHead, SpeakerHead
+from .heads import AugmentationHead, Decoder, EmotionHead, SpeakerHead, functionals
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class MTLAug(nn.Module):
         self.encoder = CNNEncoder(n_mels, m.cnn_channels, m.freq_pool, m.time_pool, m.frame_dim, m.dropout,
                                   m.deltas, m.pool_before_norm, prosody_rows)
         self.emotion = EmotionHead(m.frame_dim, m.lstm_hidden, m.attention_dim, m.embedding_dim, num_classes,
-                                   m.dropout, m.centre_embedding)
+                                   m.dropout, m.centre_embedding, 2 * (n_mels + prosody_rows) if m.functionals else 0)
         self.decoder = (Decoder(m.frame_dim, m.cnn_channels, m.freq_pool, m.time_pool, self.encoder.out_freq,
                                 m.decoder_refine) if heads.recon else None)
         self.aug_head = AugmentationHead(m.frame_dim, m.attention_dim) if heads.aug else None
@@ -62,7 +62,8 @@ class MTLAug(nn.Module):
         k = feats.shape[0] if n_labelled is None else n_labelled
         out = {"input": feats[:, : self.encoder.n_mels], "lengths": lengths}   # the decoder's target: the log-mel
         if k:
-            out.update(self.emotion(frames[:k], lengths[:k]))
+            stats = functionals(feats[:k], n_frames[:k]) if self.emotion.stats_dim else None
+            out.update(self.emotion(frames[:k], lengths[:k], stats))
         if self.decoder is not None and aux:
             out["recon"] = self.decoder(frames)
         if self.aug_head is not None and aux:
