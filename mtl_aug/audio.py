@@ -66,13 +66,19 @@ def speech_span(speech: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.where(speech, t, speech.shape[-1]).amin(1), torch.where(speech, t, -1).amax(1) + 1
 
 
-def utterance_normalised(feats: torch.Tensor, use: torch.Tensor) -> torch.Tensor:
-    """`feats` (B, F, T) normalised by each utterance's mean and std per mel bin over the
-    frames `use` (B, T) marks."""
+def masked_moments(feats: torch.Tensor, use: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's mean and (population) variance (B, F, 1) of `feats` (B, F, T) over the frames
+    `use` (B, T) marks."""
     w = use[:, None, :].to(feats.dtype)
     count = w.sum(-1, keepdim=True).clamp(min=1)
     mean = (feats * w).sum(-1, keepdim=True) / count
-    var = (((feats - mean) * w) ** 2).sum(-1, keepdim=True) / count
+    return mean, (((feats - mean) * w) ** 2).sum(-1, keepdim=True) / count
+
+
+def utterance_normalised(feats: torch.Tensor, use: torch.Tensor) -> torch.Tensor:
+    """`feats` (B, F, T) normalised by each utterance's mean and std per mel bin over the
+    frames `use` (B, T) marks."""
+    mean, var = masked_moments(feats, use)
     return (feats - mean) / (var.sqrt() + 1e-5)
 
 

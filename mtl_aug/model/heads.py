@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..audio import frame_mask
+from ..audio import frame_mask, masked_moments
 
 
 MIN_CENTRED = 10         # a speaker with fewer utterances is classified without centring
@@ -17,11 +17,8 @@ REFERENCE_WINDOW = 100   # training steps the running mean embedding averages ov
 def functionals(feats: torch.Tensor, n_frames: torch.Tensor) -> torch.Tensor:
     """(B, R, T) input rows -> (B, 2R): each row's mean and standard deviation over the item's
     first `n_frames` frames (padding ignored)."""
-    mask = frame_mask(n_frames, feats.shape[-1])[:, None, :].to(feats.dtype)
-    count = mask.sum(-1).clamp(min=1)
-    mean = (feats * mask).sum(-1) / count
-    var = (((feats - mean[..., None]) * mask) ** 2).sum(-1) / count
-    return torch.cat([mean, (var + 1e-5).sqrt()], -1)
+    mean, var = masked_moments(feats, frame_mask(n_frames, feats.shape[-1]))
+    return torch.cat([mean, (var + 1e-5).sqrt()], 1).squeeze(-1)
 
 
 class EmotionHead(nn.Module):
