@@ -36,11 +36,12 @@ PORT    ?= 8000
 opt = $(if $(2),$(1) $(2))
 COMMON = $(call opt,--config,$(CONFIG)) $(call opt,--set,$(SET))
 
-.PHONY: help install lock demo test manifests download train loso eval-cross eval-loco eval-predict eval-noise eval-adversarial export serve bench clean
+.PHONY: help install lock demo test lint manifests download train loso eval-cross eval-loco eval-predict eval-noise eval-adversarial export serve bench clean
 
 help:
 	@echo "make demo                                   install, then train + test on the SYNTHETIC demo corpus"
 	@echo "make test                                   run the test suite"
+	@echo "make lint                                   ruff: lint and formatting check (CI runs it)"
 	@echo "make lock                                   rewrite constraints.txt from the installed versions"
 	@echo "make manifests CORPUS=<c> DATA_DIR=<path>   corpus folder -> data_manifests/<c>.csv"
 	@echo "            (c: iemocap msp_improv emodb urdu turev librispeech demand noise generic folders;"
@@ -75,6 +76,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 manifests: $(STAMP)
 	@test -n "$(DATA_DIR)" || (echo "DATA_DIR=<path to the corpus> is required" && exit 2)

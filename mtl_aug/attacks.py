@@ -5,6 +5,7 @@ A budget is a signal-to-perturbation ratio in dB per utterance, or a plain epsil
 is turned into the L-infinity bound eps = rms(x) * 10 ** (-dB / 20): a perturbation at the bound
 on every sample (what FGSM makes) then has exactly that ratio to the utterance's power; any other
 perturbation within the bound is quieter."""
+
 from __future__ import annotations
 
 import contextlib
@@ -24,6 +25,7 @@ ATTACKS = ("fgsm", "pgd", "random")
 @dataclass(frozen=True)
 class Budget:
     """`snr_db` (per utterance) or `eps` (absolute, on the [-1, 1] waveform scale)."""
+
     snr_db: float | None = None
     eps: float | None = None
 
@@ -42,8 +44,10 @@ class Budget:
                 raise ValueError
             return cls(snr_db=value)
         except ValueError:
-            raise ConfigError(f"budget '{text}': expected a signal-to-perturbation ratio in dB (e.g. 30, inf) "
-                              "or a plain L-infinity epsilon (e.g. eps=0.001)") from None
+            raise ConfigError(
+                f"budget '{text}': expected a signal-to-perturbation ratio in dB (e.g. 30, inf) "
+                "or a plain L-infinity epsilon (e.g. eps=0.001)"
+            ) from None
 
     @property
     def label(self) -> str:
@@ -63,6 +67,7 @@ class Attack:
     `step_size` * eps, projected back into the eps ball, from a uniform random start if
     `random_start`), or random (eps times a random sign per sample, seeded: noise as loud as
     FGSM's perturbation, which tells what the attack adds to mere noise at the bound)."""
+
     method: str
     steps: int = 10
     step_size: float = 0.25
@@ -72,17 +77,24 @@ class Attack:
         if self.method not in ATTACKS:
             raise ConfigError(f"unknown attack '{self.method}' (known: {', '.join(ATTACKS)})")
         if self.steps < 1 or self.step_size <= 0:
-            raise ConfigError(f"attack {self.method}: steps must be >= 1 and step size > 0, "
-                              f"got {self.steps} and {self.step_size}")
+            raise ConfigError(
+                f"attack {self.method}: steps must be >= 1 and step size > 0, "
+                f"got {self.steps} and {self.step_size}"
+            )
 
 
 def _no_cudnn_rnn():
     """cuDNN computes an RNN's backward only in training mode; the attack needs it in eval mode."""
-    return torch.backends.cudnn.flags(enabled=False) if torch.cuda.is_available() else contextlib.nullcontext()
+    return (
+        torch.backends.cudnn.flags(enabled=False)
+        if torch.cuda.is_available()
+        else contextlib.nullcontext()
+    )
 
 
-def loss_gradient(lit, waves: list[torch.Tensor], labels: torch.Tensor, speakers: list[str],
-                  batch_size: int = 16) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def loss_gradient(
+    lit, waves: list[torch.Tensor], labels: torch.Tensor, speakers: list[str], batch_size: int = 16
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Summed cross-entropy of the true labels on the evaluation logits of `waves` (one or more
     speakers' utterances), and its gradient with respect to each waveform.
 
@@ -102,8 +114,11 @@ def loss_gradient(lit, waves: list[torch.Tensor], labels: torch.Tensor, speakers
         inputs = [waves[i].detach().to(device).requires_grad_(grad) for i in idx]
         padded = torch.nn.utils.rnn.pad_sequence(inputs, batch_first=True)
         lengths = torch.tensor([len(w) for w in inputs], dtype=torch.long)
-        feats, n = lit.logmel(padded.to(device), lengths.to(device),
-                              stats[idx].to(device) if stats is not None else None)
+        feats, n = lit.logmel(
+            padded.to(device),
+            lengths.to(device),
+            stats[idx].to(device) if stats is not None else None,
+        )
         return inputs, lit.model(feats, n, aux=False)["embedding"]
 
     if getattr(head, "centre", False):
@@ -112,7 +127,9 @@ def loss_gradient(lit, waves: list[torch.Tensor], labels: torch.Tensor, speakers
             for idx in batches:
                 embedding[idx] = embed(idx, grad=False)[1]
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")   # the uncentred-speaker warning is the evaluation's to give
+                warnings.simplefilter(
+                    "ignore"
+                )  # the uncentred-speaker warning is the evaluation's to give
                 offset = head.centred(embedding, codes) - embedding
     total, grads = 0.0, [None] * len(waves)
     with _no_cudnn_rnn():
@@ -120,14 +137,21 @@ def loss_gradient(lit, waves: list[torch.Tensor], labels: torch.Tensor, speakers
             inputs, embedding = embed(idx, grad=True)
             logits = head.out(embedding.to(head.out.weight.dtype) + offset[idx])
             loss = F.cross_entropy(logits, labels[idx].to(device), reduction="sum")
-            for i, g in zip(idx, torch.autograd.grad(loss, inputs)):
+            for i, g in zip(idx, torch.autograd.grad(loss, inputs), strict=True):
                 grads[i] = g.detach().cpu()
             total += float(loss.detach())
     return torch.tensor(total), grads
 
 
-def attack(lit, waves: list[torch.Tensor], labels: torch.Tensor, speakers: list[str], budget: Budget,
-           how: Attack, seed: int = 0) -> list[torch.Tensor]:
+def attack(
+    lit,
+    waves: list[torch.Tensor],
+    labels: torch.Tensor,
+    speakers: list[str],
+    budget: Budget,
+    how: Attack,
+    seed: int = 0,
+) -> list[torch.Tensor]:
     """Adversarial versions of `waves` (untargeted: raising the loss of the true `labels`), each
     within its own L-infinity bound and the [-1, 1] range; seeded (PGD's random start)."""
     eps = [budget.epsilon(w) for w in waves]
@@ -135,14 +159,23 @@ def attack(lit, waves: list[torch.Tensor], labels: torch.Tensor, speakers: list[
         return [w.clone() for w in waves]
     gen = torch.Generator().manual_seed(seed)
     if how.method == "random":
-        return [_project(w + e * torch.randn(len(w), generator=gen).sign(), w, e) for w, e in zip(waves, eps)]
+        return [
+            _project(w + e * torch.randn(len(w), generator=gen).sign(), w, e)
+            for w, e in zip(waves, eps, strict=True)
+        ]
     adv = [w.clone() for w in waves]
     if how.method == "pgd" and how.random_start:
-        adv = [(w + (torch.rand(len(w), generator=gen) * 2 - 1) * e).clamp(-1, 1) for w, e in zip(waves, eps)]
+        adv = [
+            (w + (torch.rand(len(w), generator=gen) * 2 - 1) * e).clamp(-1, 1)
+            for w, e in zip(waves, eps, strict=True)
+        ]
     steps, size = (1, 1.0) if how.method == "fgsm" else (how.steps, how.step_size)
     for _ in range(steps):
         _, grads = loss_gradient(lit, adv, labels, speakers)
-        adv = [_project(a + size * e * g.sign(), w, e) for a, g, w, e in zip(adv, grads, waves, eps)]
+        adv = [
+            _project(a + size * e * g.sign(), w, e)
+            for a, g, w, e in zip(adv, grads, waves, eps, strict=True)
+        ]
     return adv
 
 

@@ -1,4 +1,5 @@
 """Audio loading (soundfile), mono + resampling to 16 kHz, and batch-level log-mel features."""
+
 from __future__ import annotations
 
 import math
@@ -16,15 +17,21 @@ from .config import Features
 from .errors import DataError
 
 
-def load_audio(path: str | Path | BinaryIO, sample_rate: int = 16000, start: int = 0,
-               stop: int | None = None) -> torch.Tensor:
+def load_audio(
+    path: str | Path | BinaryIO, sample_rate: int = 16000, start: int = 0, stop: int | None = None
+) -> torch.Tensor:
     """Mono float32 waveform (samples,) at `sample_rate`; a clear error names a bad file.
     `start`/`stop` (in the file's own samples) read only that span. `path` may also be an open
     binary file (an upload), named in errors by its `name` attribute."""
     name = getattr(path, "name", "upload") if hasattr(path, "read") else path
     try:
-        data, sr = sf.read(path if hasattr(path, "read") else str(path), dtype="float32", always_2d=True,
-                           start=start, stop=stop)
+        data, sr = sf.read(
+            path if hasattr(path, "read") else str(path),
+            dtype="float32",
+            always_2d=True,
+            start=start,
+            stop=stop,
+        )
     except Exception as exc:
         raise DataError(f"{name}: cannot read audio ({exc})") from exc
     if data.shape[0] == 0:
@@ -54,7 +61,7 @@ def frame_mask(lengths: torch.Tensor, total: int) -> torch.Tensor:
 def speech_frames(feats: torch.Tensor, valid: torch.Tensor, silence: float) -> torch.Tensor:
     """(B, T) True on the valid frames of log-mel `feats` (B, F, T) whose total power is within
     `silence` (natural-log units) of the utterance's loudest valid frame."""
-    energy = torch.logsumexp(feats, dim=1)                                   # (B, T) log total power
+    energy = torch.logsumexp(feats, dim=1)  # (B, T) log total power
     peak = energy.masked_fill(~valid, float("-inf")).amax(1, keepdim=True)
     return valid & (energy >= peak - silence)
 
@@ -99,42 +106,63 @@ class Prosody(nn.Module):
     VOICED = 0.45
     OCTAVE_COST = 0.01
 
-    def __init__(self, sample_rate: int, hop_length: int, f0_min: float = 70.0, f0_max: float = 500.0):
+    def __init__(
+        self, sample_rate: int, hop_length: int, f0_min: float = 70.0, f0_max: float = 500.0
+    ):
         super().__init__()
         self.hop = hop_length
-        self.win = int(round(0.04 * sample_rate)) // 2 * 2                    # even: frames centred as the log-mel's
-        self.n_fft = 2 * self.win                                             # no circular wrap of the lags
-        lags = torch.arange(int(sample_rate / f0_max), int(math.ceil(sample_rate / f0_min)) + 1, dtype=torch.float64)
+        self.win = int(round(0.04 * sample_rate)) // 2 * 2  # even: frames centred as the log-mel's
+        self.n_fft = 2 * self.win  # no circular wrap of the lags
+        lags = torch.arange(
+            int(sample_rate / f0_max), int(math.ceil(sample_rate / f0_min)) + 1, dtype=torch.float64
+        )
         window = torch.hann_window(self.win, periodic=False, dtype=torch.float64)
-        own = torch.tensor([float((window[: self.win - int(t)] * window[int(t):]).sum()) for t in lags])
+        own = torch.tensor(
+            [float((window[: self.win - int(t)] * window[int(t) :]).sum()) for t in lags]
+        )
         k = torch.arange(self.n_fft // 2 + 1, dtype=torch.float64)[:, None]
         weight = torch.full_like(k, 2.0)
-        weight[0], weight[-1] = 1.0, 1.0                                      # irfft: the two real bins once
-        cos = weight * torch.cos(2 * math.pi * k * torch.cat([torch.zeros(1), lags])[None] / self.n_fft) / self.n_fft
+        weight[0], weight[-1] = 1.0, 1.0  # irfft: the two real bins once
+        cos = (
+            weight
+            * torch.cos(2 * math.pi * k * torch.cat([torch.zeros(1), lags])[None] / self.n_fft)
+            / self.n_fft
+        )
         self.register_buffer("window", window.float())
-        self.register_buffer("cos", cos.float())                              # (K, 1 + lags): power -> r(0), r(lags)
-        self.register_buffer("own", (own / (window ** 2).sum()).float())      # the window's r(lag) / r(0)
+        self.register_buffer("cos", cos.float())  # (K, 1 + lags): power -> r(0), r(lags)
+        self.register_buffer("own", (own / (window**2).sum()).float())  # the window's r(lag) / r(0)
         self.register_buffer("log_f0", torch.log(sample_rate / lags).float())
         self.register_buffer("bonus", (self.OCTAVE_COST * torch.log2(lags[-1] / lags)).float())
         self.fallback = 0.5 * math.log(f0_min * f0_max)
 
     def power(self, waves: torch.Tensor) -> torch.Tensor:
         """(B, K, T) power spectra of the windowed frames (torch.stft; export.py convolves)."""
-        spec = torch.stft(waves, self.n_fft, self.hop, self.win, self.window, center=True,
-                          pad_mode="constant", return_complex=True)
-        return spec.real ** 2 + spec.imag ** 2
+        spec = torch.stft(
+            waves,
+            self.n_fft,
+            self.hop,
+            self.win,
+            self.window,
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
+        )
+        return spec.real**2 + spec.imag**2
 
     def from_power(self, power: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """(B, ROWS, T) from power spectra (B, K, T); `valid` (B, T) marks the utterance's frames."""
-        r = torch.einsum("kl,bkt->blt", self.cos, power)                     # (B, 1 + lags, T)
+        """(B, ROWS, T) from power spectra (B, K, T); `valid` (B, T) marks the utterance frames."""
+        r = torch.einsum("kl,bkt->blt", self.cos, power)  # (B, 1 + lags, T)
         energy = r[:, 0].clamp(min=0)
         rn = r[:, 1:] / (energy[:, None] + 1e-10) / self.own[None, :, None]
         voicing = rn.amax(1).clamp(0, 1)
         log_f0 = self.log_f0[(rn + self.bonus[None, :, None]).argmax(1)]
         voiced = (voicing >= self.VOICED) & valid
         count = voiced.sum(1, keepdim=True)
-        mean = torch.where(count > 0, (log_f0 * voiced).sum(1, keepdim=True) / count.clamp(min=1),
-                           torch.full_like(count, self.fallback, dtype=log_f0.dtype))
+        mean = torch.where(
+            count > 0,
+            (log_f0 * voiced).sum(1, keepdim=True) / count.clamp(min=1),
+            torch.full_like(count, self.fallback, dtype=log_f0.dtype),
+        )
         log_f0 = torch.where(voiced, log_f0, mean)
         return torch.stack([torch.log(energy + 1e-6), voicing, log_f0], 1)
 
@@ -163,17 +191,36 @@ class LogMel(nn.Module):
     whose speaker is unknown), `item_stats` each item's speaker's (speaker normalisation).
     The checkpoint keeps the training set's statistics as the buffers `mean` and `std`."""
 
-    def __init__(self, sample_rate: int, n_mels: int, n_fft: int, hop_length: int,
-                 f_min: float, f_max: float, normalise: str = "utterance",
-                 silence_db: float | None = None, trim: bool = False, prosody: bool = False):
+    def __init__(
+        self,
+        sample_rate: int,
+        n_mels: int,
+        n_fft: int,
+        hop_length: int,
+        f_min: float,
+        f_max: float,
+        normalise: str = "utterance",
+        silence_db: float | None = None,
+        trim: bool = False,
+        prosody: bool = False,
+    ):
         super().__init__()
         self.hop = hop_length
         self.normalise = normalise
-        self.silence = None if silence_db is None else silence_db * math.log(10) / 10   # in natural-log units
+        self.silence = (
+            None if silence_db is None else silence_db * math.log(10) / 10
+        )  # in natural-log units
         self.trim = trim
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, f_min=f_min,
-            f_max=min(f_max, sample_rate / 2), n_mels=n_mels, center=True, pad_mode="constant")
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            f_min=f_min,
+            f_max=min(f_max, sample_rate / 2),
+            n_mels=n_mels,
+            center=True,
+            pad_mode="constant",
+        )
         self.prosody = Prosody(sample_rate, hop_length) if prosody else None
         rows = n_mels + (Prosody.ROWS if prosody else 0)
         self.register_buffer("mean", torch.zeros(rows))
@@ -181,15 +228,28 @@ class LogMel(nn.Module):
 
     @classmethod
     def from_config(cls, f: Features, sample_rate: int) -> "LogMel":
-        return cls(sample_rate, f.n_mels, f.n_fft, f.hop_length, f.f_min, f.f_max, f.normalise, f.silence_db,
-                   f.trim_silence, f.prosody)
+        return cls(
+            sample_rate,
+            f.n_mels,
+            f.n_fft,
+            f.hop_length,
+            f.f_min,
+            f.f_max,
+            f.normalise,
+            f.silence_db,
+            f.trim_silence,
+            f.prosody,
+        )
 
     def frames(self, lengths: torch.Tensor) -> torch.Tensor:
         return lengths // self.hop + 1
 
-    def raw(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def raw(
+        self, waves: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Un-normalised log-mel (B, F, T) (and prosody rows), valid frame counts (B,) and the
-        (B, T) mask of the frames that the statistics use (every valid frame, or the speech frames)."""
+        (B, T) mask of the frames that the statistics use (every valid frame, or the speech
+        frames)."""
         feats = torch.log(self.mel(waves) + 1e-6)
         n = self.frames(lengths).clamp(max=feats.shape[-1])
         valid = frame_mask(n, feats.shape[-1])
@@ -206,7 +266,9 @@ class LogMel(nn.Module):
             speech = speech.gather(1, idx) & frame_mask(n, idx.shape[1])
         return feats, n, speech
 
-    def with_prosody(self, feats: torch.Tensor, waves: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    def with_prosody(
+        self, feats: torch.Tensor, waves: torch.Tensor, valid: torch.Tensor
+    ) -> torch.Tensor:
         return feats if self.prosody is None else torch.cat([feats, self.prosody(waves, valid)], 1)
 
     @property
@@ -242,19 +304,25 @@ class LogMel(nn.Module):
             feats, _, use = self.raw(padded.to(self.mean.device), lengths.to(self.mean.device))
             mask = use[:, None, :]
             total = total + (feats * mask).sum((0, 2))
-            sq = sq + (feats ** 2 * mask).sum((0, 2))
+            sq = sq + (feats**2 * mask).sum((0, 2))
             count += int(use.sum())
         mean = total / count
-        return torch.stack([mean, (sq / count - mean ** 2).clamp(min=1e-6).sqrt()]).cpu()
+        return torch.stack([mean, (sq / count - mean**2).clamp(min=1e-6).sqrt()]).cpu()
 
-    def speaker_stats(self, speakers: list[str], wave: Callable[[int], torch.Tensor],
-                      per_speaker: int | None = None) -> dict[str, torch.Tensor]:
+    def speaker_stats(
+        self,
+        speakers: list[str],
+        wave: Callable[[int], torch.Tensor],
+        per_speaker: int | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Each speaker's `stats` over its items (`wave(i)` for the positions i where
         `speakers[i]` is that speaker; only the first `per_speaker` of them, if given)."""
         groups = pd.Series(range(len(speakers))).groupby(list(speakers)).indices
         return {s: self.stats([wave(i) for i in idx[:per_speaker]]) for s, idx in groups.items()}
 
-    def item_stats(self, speakers: list[str], wave: Callable[[int], torch.Tensor]) -> torch.Tensor | None:
+    def item_stats(
+        self, speakers: list[str], wave: Callable[[int], torch.Tensor]
+    ) -> torch.Tensor | None:
         """(N, 2, F): each item's speaker's statistics over all of that speaker's items here,
         for a per-speaker normalisation; None for the others (they need none)."""
         if not self.per_speaker:
@@ -262,8 +330,9 @@ class LogMel(nn.Module):
         per = self.speaker_stats(speakers, wave)
         return torch.stack([per[s] for s in speakers])
 
-    def forward(self, waves: torch.Tensor, lengths: torch.Tensor,
-                stats: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, waves: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """`stats` (B, 2, F): each item's speaker statistics, needed when normalise = speaker."""
         feats, n, use = self.raw(waves, lengths)
         if self.normalise == "utterance":

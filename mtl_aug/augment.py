@@ -4,6 +4,7 @@
 Per-item parameters are drawn in the Dataset from a per-item seed (see data.EpochSampler), so
 every choice is a function of (seed, epoch, position) and a resumed run replays it exactly.
 SpecAugment and mixup are then applied to the whole batch on the training device."""
+
 from __future__ import annotations
 
 import functools
@@ -20,15 +21,15 @@ NONE, SPEED, SPECAUG, MIXUP = 0, 1, 2, 3
 def draw(rng: np.random.Generator, cfg: Augment, n_mels: int) -> dict:
     """One item's augmentation: its type and every random parameter it needs."""
     probs = np.asarray(cfg.probs, dtype=float)
-    kind = int(rng.choice(4, p=probs / probs.sum()))   # config.validate allows a sum off 1 by 1e-6
+    kind = int(rng.choice(4, p=probs / probs.sum()))  # config.validate allows a sum off 1 by 1e-6
     widths = rng.integers(0, cfg.freq_mask_width + 1, size=cfg.freq_masks)
     starts = [int(rng.integers(0, n_mels - w + 1)) for w in widths]
     return {
         "aug": kind,
         "speed": float(rng.choice(cfg.speed_factors)),
         "lam": float(rng.beta(cfg.mixup_alpha, cfg.mixup_alpha)),
-        "freq_masks": np.stack([starts, widths], axis=1).astype(np.int64),      # (k, 2)
-        "time_masks": rng.random((cfg.time_masks, 2)).astype(np.float32),   # (k, 2) fractions
+        "freq_masks": np.stack([starts, widths], axis=1).astype(np.int64),  # (k, 2)
+        "time_masks": rng.random((cfg.time_masks, 2)).astype(np.float32),  # (k, 2) fractions
     }
 
 
@@ -45,27 +46,36 @@ def _resampler(orig: int, new: int, dtype: torch.dtype) -> torchaudio.transforms
     return torchaudio.transforms.Resample(orig, new, dtype=dtype)
 
 
-def spec_augment(feats: torch.Tensor, n_frames: torch.Tensor, freq_masks: torch.Tensor,
-                 time_masks: torch.Tensor, time_fraction: float, selected: torch.Tensor) -> torch.Tensor:
+def spec_augment(
+    feats: torch.Tensor,
+    n_frames: torch.Tensor,
+    freq_masks: torch.Tensor,
+    time_masks: torch.Tensor,
+    time_fraction: float,
+    selected: torch.Tensor,
+) -> torch.Tensor:
     """Zero (the normalised mean) the frequency bands [start, start+width) of `freq_masks`
     (B, k, 2) and time spans of width floor(u1 * time_fraction * n) starting at
     floor(u2 * (n - width)) for `time_masks` (B, k, 2) = (u1, u2), on `selected` items."""
     b, f, t = feats.shape
     bins = torch.arange(f, device=feats.device)
     frames = torch.arange(t, device=feats.device)
-    start, width = freq_masks[..., 0:1], freq_masks[..., 1:2]                 # (B, k, 1)
-    fmask = ((bins >= start) & (bins < start + width)).any(1)                 # (B, F)
+    start, width = freq_masks[..., 0:1], freq_masks[..., 1:2]  # (B, k, 1)
+    fmask = ((bins >= start) & (bins < start + width)).any(1)  # (B, F)
     n = n_frames[:, None].float()
-    twidth = torch.floor(time_masks[..., 0] * time_fraction * n)              # (B, k)
+    twidth = torch.floor(time_masks[..., 0] * time_fraction * n)  # (B, k)
     tstart = torch.floor(time_masks[..., 1] * (n - twidth))
-    tmask = ((frames[None, None] >= tstart[..., None]) &
-             (frames[None, None] < (tstart + twidth)[..., None])).any(1)     # (B, T)
+    tmask = (
+        (frames[None, None] >= tstart[..., None])
+        & (frames[None, None] < (tstart + twidth)[..., None])
+    ).any(1)  # (B, T)
     blank = (fmask[:, :, None] | tmask[:, None, :]) & selected[:, None, None]
     return feats.masked_fill(blank, 0.0)
 
 
-def mixup(feats: torch.Tensor, targets: torch.Tensor, lam: torch.Tensor,
-          selected: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def mixup(
+    feats: torch.Tensor, targets: torch.Tensor, lam: torch.Tensor, selected: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Selected item i becomes lam_i * x_i + (1 - lam_i) * x_{i+1 mod B} (features and soft
     targets (B, C) alike); the partner is the next item of the batch, before mixing."""
     partner = torch.roll(torch.arange(feats.shape[0], device=feats.device), -1)

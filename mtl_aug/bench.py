@@ -1,6 +1,7 @@
 """`make bench`: throughput and latency figures of the default MTL-AUG config on real EMODB
 (../shared/data/emodb, or --emodb) with the LibriSpeech sample as unlabelled data. Prints
 figures; asserts nothing."""
+
 from __future__ import annotations
 
 import argparse
@@ -36,11 +37,14 @@ def _endless(loader):
     """Training batches, epoch after epoch."""
     while True:
         for b in loader:
-            yield b[0]                                       # CombinedLoader yields (batch, idx, dl_idx)
+            yield b[0]  # CombinedLoader yields (batch, idx, dl_idx)
 
 
 def _to(batch, device):
-    return {k: ({kk: vv.to(device) for kk, vv in v.items()} if isinstance(v, dict) else v) for k, v in batch.items()}
+    return {
+        k: ({kk: vv.to(device) for kk, vv in v.items()} if isinstance(v, dict) else v)
+        for k, v in batch.items()
+    }
 
 
 def main(argv=None) -> None:
@@ -57,15 +61,19 @@ def main(argv=None) -> None:
     prepare_emodb(args.emodb, tmp / "emodb.csv")
     prepare_librispeech(args.librispeech, tmp / "librispeech.csv")
     cfg = load_config("emodb", args.config, [f"data.manifest_dir={tmp}"])
-    print(f"device: {device} ({torch.get_num_threads()} CPU threads); config: emodb {cfg.variant} "
-          f"{' '.join(args.config)}")
+    print(
+        f"device: {device} ({torch.get_num_threads()} CPU threads); config: emodb {cfg.variant} "
+        f"{' '.join(args.config)}"
+    )
     dm = EmotionDataModule(cfg, "03")
     dm.setup()
-    lit = LitMTLAug(cfg, dm.class_names, dm.class_counts, len(dm.fold.train), logmel=dm.logmel).to(device)
+    lit = LitMTLAug(cfg, dm.class_names, dm.class_counts, len(dm.fold.train), logmel=dm.logmel).to(
+        device
+    )
     opt = torch.optim.Adam(lit.parameters(), lr=cfg.train.lr)
     train = dm.datasets["train"]
     for i in range(len(train)):
-        train.wave(i)                                        # fill the decoded-audio cache (unlabelled: never cached)
+        train.wave(i)  # fill the decoded-audio cache (unlabelled: never cached)
     batches = _endless(dm.train_dataloader())
     # untimed steps first: one-off costs (kernel and allocator set-up, the first reads of the
     # unlabelled files from disk) are not the pipeline's
@@ -87,11 +95,20 @@ def main(argv=None) -> None:
         for part in b.values():
             seen += len(part["lengths"])
             audio_s += float(part["lengths"].sum()) / cfg.data.sample_rate
-    print(f"training, end to end:   {seen / e2e:8.1f} utt/s  {audio_s / e2e:8.1f} audio-s/s  ({args.steps} steps, "
-          f"labelled + unlabelled items)")
-    print(f"training, model alone:  {seen / model_only:8.1f} utt/s  {audio_s / model_only:8.1f} audio-s/s")
-    bound = " (a lower bound: loader workers prepare batches while the model-alone re-run is timed)" \
-        if cfg.data.num_workers else ""
+    print(
+        f"training, end to end:   {seen / e2e:8.1f} utt/s  {audio_s / e2e:8.1f} audio-s/s  "
+        f"({args.steps} steps, "
+        f"labelled + unlabelled items)"
+    )
+    print(
+        f"training, model alone:  {seen / model_only:8.1f} utt/s  {audio_s / model_only:8.1f} "
+        f"audio-s/s"
+    )
+    bound = (
+        " (a lower bound: loader workers prepare batches while the model-alone re-run is timed)"
+        if cfg.data.num_workers
+        else ""
+    )
     print(f"data pipeline share of a training step: {100 * (e2e - model_only) / e2e:.1f} %{bound}")
 
     # feature extraction and augmentation
@@ -106,9 +123,12 @@ def main(argv=None) -> None:
     print(f"log-mel extraction:     {len(waves) / dt:8.1f} utt/s  {total_s / dt:8.1f} audio-s/s")
     t0 = time.perf_counter()
     for i in range(len(train)):
-        train[(i, i)]                                       # crop + draw + speed perturbation (cached audio)
+        train[(i, i)]  # crop + draw + speed perturbation (cached audio)
     dt = time.perf_counter() - t0
-    print(f"item augmentation:      {len(train) / dt:8.1f} utt/s (crop, draw, speed perturbation on ~1/4)")
+    print(
+        f"item augmentation:      {len(train) / dt:8.1f} utt/s (crop, draw, speed perturbation on "
+        f"~1/4)"
+    )
 
     # inference real-time factor on a 10 s file
     lit.eval()
@@ -118,12 +138,16 @@ def main(argv=None) -> None:
         t0 = time.perf_counter()
         predict_waves(lit, [ten], stats=lit.logmel.item_stats(["file"], [ten].__getitem__))
         timings.append(time.perf_counter() - t0)
-    print(f"inference on a 10 s file: {1000 * np.median(timings):.1f} ms, real-time factor {np.median(timings) / 10:.4f}")
+    print(
+        f"inference on a 10 s file: {1000 * np.median(timings):.1f} ms, real-time factor "
+        f"{np.median(timings) / 10:.4f}"
+    )
 
     _deployment(lit, waves, ten, tmp)
 
     # one budget of each attack on the fold's test speaker, through the evaluation path
     from .attacks import Attack, Budget, attack
+
     test = dm.frames["test"]
     test_waves = [dm.datasets["test"].wave(i) for i in range(len(test))]
     labels = torch.tensor(test["label"].to_numpy())
@@ -133,9 +157,12 @@ def main(argv=None) -> None:
         t0 = time.perf_counter()
         attack(lit, test_waves, labels, test["speaker"].tolist(), Budget.parse("30"), how)
         cost[how.method] = time.perf_counter() - t0
-    print(f"adversarial attack, one budget, speaker {test['speaker'].iloc[0]} ({len(test)} utts, {test_s:.0f} s of "
-          f"audio): FGSM {cost['fgsm']:.1f} s, PGD-{args.pgd_steps} {cost['pgd']:.1f} s "
-          f"({cost['pgd'] / test_s:.3f} s per audio second)")
+    print(
+        f"adversarial attack, one budget, speaker {test['speaker'].iloc[0]} ({len(test)} utts, "
+        f"{test_s:.0f} s of "
+        f"audio): FGSM {cost['fgsm']:.1f} s, PGD-{args.pgd_steps} {cost['pgd']:.1f} s "
+        f"({cost['pgd'] / test_s:.3f} s per audio second)"
+    )
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     line = f"peak memory: {peak:.0f} MiB resident"
@@ -150,27 +177,33 @@ def main(argv=None) -> None:
     val_s = len(dm.frames["val"]) / (seen / e2e) / 3
     epoch_s = steps_per_epoch * step_s + val_s
     epochs = cfg.train.max_epochs
-    folds = len(dm.fold.train) + len(dm.fold.val) + len(dm.fold.test)   # one per speaker
+    folds = len(dm.fold.train) + len(dm.fold.val) + len(dm.fold.test)  # one per speaker
     stop = " (early stopping may shorten it)" if cfg.train.patience else ""
-    print(f"EMODB LOSO estimate, one fold at a time: {steps_per_epoch} steps/epoch x {step_s:.2f} s "
-          f"+ validation = {epoch_s:.0f} s/epoch; {epochs} epochs x {folds} folds = "
-          f"{folds * epochs * epoch_s / 60:.0f} min{stop}")
+    print(
+        f"EMODB LOSO estimate, one fold at a time: {steps_per_epoch} steps/epoch x {step_s:.2f} s "
+        f"+ validation = {epoch_s:.0f} s/epoch; {epochs} epochs x {folds} folds = "
+        f"{folds * epochs * epoch_s / 60:.0f} min{stop}"
+    )
     # IEMOCAP: 10 speakers; a fold trains on the 8 not held out (~4400 of 5531 utterances), whose
     # utterances (4.5 s on average) nearly all fill the crop: assumed 1.1x EMODB's step time
     iemocap_steps = int(np.ceil(4400 / cfg.data.batch_size))
     iemocap_epoch = iemocap_steps * step_s * 1.1
-    print(f"IEMOCAP LOSO estimate (5531 utterances, 10 folds; assumed ~4400 training utterances a fold "
-          f"at 1.1x the step time): {iemocap_steps} steps/epoch, ~{iemocap_epoch:.0f} s/epoch, "
-          f"{10 * epochs * iemocap_epoch / 3600:.1f} h")
+    print(
+        f"IEMOCAP LOSO estimate (5531 utterances, 10 folds; assumed ~4400 training utterances a "
+        f"fold "
+        f"at 1.1x the step time): {iemocap_steps} steps/epoch, ~{iemocap_epoch:.0f} s/epoch, "
+        f"{10 * epochs * iemocap_epoch / 3600:.1f} h"
+    )
+
 
 # a fresh process: load the exported file, predict a 10 s file, print its peak resident memory in
 # MiB (VmHWM: ru_maxrss would also count the forking parent's pages)
 _PEAK = "print(int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024)"
 _RUN_ONCE = {
     "onnx": "import sys, numpy as np, onnxruntime as o; s = o.InferenceSession(sys.argv[1]); "
-            "s.run(None, {'audio': np.load(sys.argv[2])}); " + _PEAK,
+    "s.run(None, {'audio': np.load(sys.argv[2])}); " + _PEAK,
     "torchscript": "import sys, numpy as np, torch; m = torch.jit.load(sys.argv[1]); "
-                   "m(torch.from_numpy(np.load(sys.argv[2]))); " + _PEAK,
+    "m(torch.from_numpy(np.load(sys.argv[2]))); " + _PEAK,
 }
 
 
@@ -179,13 +212,17 @@ def _deployment(lit, waves: list[torch.Tensor], ten: torch.Tensor, tmp: Path) ->
     peak memory of a fresh process that loads the file and predicts once."""
     import subprocess
     import sys
+
     try:
         import onnxruntime
     except ImportError:
-        print("exported model: not measured, onnxruntime is not installed (pip install -e '.[serve]')")
+        print(
+            "exported model: not measured, onnxruntime is not installed (pip install -e '.[serve]')"
+        )
         return
     from .export import Deployed, metadata, write
-    lit = copy.deepcopy(lit).cpu()                                  # the original stays on its device
+
+    lit = copy.deepcopy(lit).cpu()  # the original stays on its device
     deployed = Deployed([lit]).eval().requires_grad_(False)
     meta = metadata([lit], ["bench"])
     audio = ten[None].cpu()
@@ -205,14 +242,30 @@ def _deployment(lit, waves: list[torch.Tensor], ten: torch.Tensor, tmp: Path) ->
                 t0 = time.perf_counter()
                 run()
                 timings.append(time.perf_counter() - t0)
-        print(f"exported, 10 s file, {name:26s} {1000 * np.median(timings):6.1f} ms, real-time factor "
-              f"{np.median(timings) / 10:.4f}")
+        print(
+            f"exported, 10 s file, {name:26s} {1000 * np.median(timings):6.1f} ms, real-time "
+            f"factor "
+            f"{np.median(timings) / 10:.4f}"
+        )
     for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
-        out = subprocess.run([sys.executable, "-c", _RUN_ONCE[fmt], str(tmp / f"model{suffix}"), str(tmp / "ten.npy")],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _RUN_ONCE[fmt],
+                str(tmp / f"model{suffix}"),
+                str(tmp / "ten.npy"),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         size = (tmp / f"model{suffix}").stat().st_size / 1e6
-        print(f"exported, {fmt:11s} file {size:.1f} MB; a fresh process that loads it and predicts 10 s: "
-              f"{float(out.stdout):.0f} MiB peak resident")
+        print(
+            f"exported, {fmt:11s} file {size:.1f} MB; a fresh process that loads it and predicts "
+            f"10 s: "
+            f"{float(out.stdout):.0f} MiB peak resident"
+        )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 results (INFO) on stdout, warnings and errors on stderr. The CLI installs this handler on the
 `mtl_aug` logger (`mtl-aug --quiet` keeps warnings only); a program that imports the package
 configures that logger as any other, e.g. logging.getLogger("mtl_aug").setLevel(logging.WARNING)."""
+
 from __future__ import annotations
 
 import logging
@@ -22,7 +23,7 @@ class Console(logging.Handler):
 
 
 def to_console(level: int = logging.INFO) -> None:
-    """Send the `mtl_aug` logger's records from `level` up to the console (once, however often called)."""
+    """Send the `mtl_aug` logger's records from `level` up to the console (once only)."""
     logger = logging.getLogger("mtl_aug")
     if not any(isinstance(h, Console) for h in logger.handlers):
         logger.addHandler(Console())

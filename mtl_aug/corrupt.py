@@ -4,6 +4,7 @@ of the augmentation classifier: it is applied beneath them, so that the model me
 recording conditions of other corpora. Noise: coloured noise (white to brown, from
 audiomentations) and real recordings from `corrupt.noise_dirs` (for example a LibriSpeech
 folder, as competing speech). Keep the noise you evaluate with out of it."""
+
 from __future__ import annotations
 
 import random
@@ -23,8 +24,8 @@ def synthetic_rir(rt60: float, sample_rate: int, rng: np.random.Generator) -> np
     over `rt60` seconds (the usual statistical model of a diffuse reverberant tail)."""
     t = np.arange(int(rt60 * sample_rate)) / sample_rate
     tail = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60)
-    tail[: int(0.002 * sample_rate)] = 0.0            # the first reflections arrive after the direct path
-    rir = np.concatenate([[1.0], 0.3 * tail / np.sqrt(np.sum(tail ** 2) + 1e-12)])
+    tail[: int(0.002 * sample_rate)] = 0.0  # the first reflections arrive after the direct path
+    rir = np.concatenate([[1.0], 0.3 * tail / np.sqrt(np.sum(tail**2) + 1e-12)])
     return rir.astype(np.float32)
 
 
@@ -49,20 +50,24 @@ class Corruptor:
         rng = np.random.default_rng([seed, 2718])
         x = wave.numpy()
         if rng.random() < self.reverb_prob:
-            rms = np.sqrt(np.mean(x ** 2)) + 1e-12
+            rms = np.sqrt(np.mean(x**2)) + 1e-12
             x = fftconvolve(x, synthetic_rir(rng.uniform(*self.rt60), self.sr, rng))[: len(x)]
-            x = (x * rms / (np.sqrt(np.mean(x ** 2)) + 1e-12)).astype(np.float32)
+            x = (x * rms / (np.sqrt(np.mean(x**2)) + 1e-12)).astype(np.float32)
         if rng.random() < self.noise_prob:
             if self.banks and rng.random() < 0.5:
                 bank = self.banks[int(rng.integers(len(self.banks)))]
                 noise = bank.segment(int(rng.integers(2**62)), len(x))
-                return mix_at_snr(torch.from_numpy(np.ascontiguousarray(x)), noise, rng.uniform(*self.snr)).float()
+                return mix_at_snr(
+                    torch.from_numpy(np.ascontiguousarray(x)), noise, rng.uniform(*self.snr)
+                ).float()
             # audiomentations draws from the global generators: seeded here, restored after
             state = random.getstate(), np.random.get_state()
             random.seed(int(rng.integers(2**32)))
             np.random.seed(int(rng.integers(2**32)))
             try:
-                x = self.colour(samples=np.ascontiguousarray(x, dtype=np.float32), sample_rate=self.sr)
+                x = self.colour(
+                    samples=np.ascontiguousarray(x, dtype=np.float32), sample_rate=self.sr
+                )
             finally:
                 random.setstate(state[0])
                 np.random.set_state(state[1])

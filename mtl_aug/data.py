@@ -1,4 +1,5 @@
-"""Datasets and the LightningDataModule: labelled emotion batches and unlabelled batches side by side."""
+"""Datasets and the LightningDataModule: labelled and unlabelled batches side by side."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -19,7 +20,7 @@ from .folds import Fold, all_speakers_fold, loso_fold
 from .manifest import apply_class_map, manifest_path, read_manifest
 
 UNLABELLED = -1
-UNLABELLED_STATS_UTTERANCES = 10   # per unlabelled speaker, enough for mel-band statistics
+UNLABELLED_STATS_UTTERANCES = 10  # per unlabelled speaker, enough for mel-band statistics
 
 
 class EpochSampler(Sampler):
@@ -42,9 +43,11 @@ class EpochSampler(Sampler):
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order: list[int] = []
         while len(order) < self.num_samples:
-            order += (torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)).tolist()
+            order += (
+                torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)
+            ).tolist()
         seeds = torch.randint(0, 2**62, (self.num_samples,), generator=g).tolist()
-        return iter(zip(order[: self.num_samples], seeds))
+        return iter(zip(order[: self.num_samples], seeds, strict=True))
 
 
 class UtteranceDataset(Dataset):
@@ -57,13 +60,17 @@ class UtteranceDataset(Dataset):
         self.df = df.reset_index(drop=True)
         self.paths = self.df["path"].tolist()
         self.native_rates = self.df["sample_rate"].tolist()
-        self.labels = self.df["label"].tolist() if "label" in self.df else [UNLABELLED] * len(self.df)
-        self.speaker_codes = pd.factorize(self.df["speaker"])[0].tolist()   # per-speaker centring in evaluation
+        self.labels = (
+            self.df["label"].tolist() if "label" in self.df else [UNLABELLED] * len(self.df)
+        )
+        self.speaker_codes = pd.factorize(self.df["speaker"])[
+            0
+        ].tolist()  # per-speaker centring in evaluation
         self.cfg, self.train = cfg, train
         self.sr = cfg.data.sample_rate
         self.cache: dict[int, torch.Tensor] | None = {} if cache else None
-        self.speaker_stats: dict[str, torch.Tensor] | None = None   # set for normalise = speaker
-        self.corrupt = None            # a corrupt.Corruptor, set for the labelled training set
+        self.speaker_stats: dict[str, torch.Tensor] | None = None  # set for normalise = speaker
+        self.corrupt = None  # a corrupt.Corruptor, set for the labelled training set
 
     def set_speaker_stats(self, logmel: LogMel, per_speaker: int | None = None) -> None:
         """Each speaker's log-mel statistics, from that speaker's utterances here (the first
@@ -100,9 +107,15 @@ class UtteranceDataset(Dataset):
     def __getitem__(self, key):
         i, item_seed = key if isinstance(key, tuple) else (key, 0)
         k = self.cfg.augment
-        item = {"index": i, "label": self.labels[i], "speaker": self.speaker_codes[i], "aug": augment.NONE, "lam": 1.0,
-                "freq_masks": np.zeros((k.freq_masks, 2), np.int64),
-                "time_masks": np.zeros((k.time_masks, 2), np.float32)}
+        item = {
+            "index": i,
+            "label": self.labels[i],
+            "speaker": self.speaker_codes[i],
+            "aug": augment.NONE,
+            "lam": 1.0,
+            "freq_masks": np.zeros((k.freq_masks, 2), np.int64),
+            "time_masks": np.zeros((k.time_masks, 2), np.float32),
+        }
         if self.train:
             rng = np.random.default_rng(item_seed)
             wave = self.crop(i, rng)
@@ -118,16 +131,26 @@ class UtteranceDataset(Dataset):
             item["stats"] = self.speaker_stats[self.speakers[i]]
             lone = self.cfg.features.lone_prob if self.train else 0
             # its own generator: the augmentation draws stay those of lone_prob = 0
-            item["lone"] = bool(lone) and bool(np.random.default_rng([item_seed, 1]).random() < lone)
+            item["lone"] = bool(lone) and bool(
+                np.random.default_rng([item_seed, 1]).random() < lone
+            )
         return item
 
 
 def collate(items: list[dict]) -> dict:
     waves, lengths = pad_batch([it["wave"] for it in items])
-    extra = {"stats": torch.stack([it["stats"] for it in items]),                 # (B, 2, F)
-             "lone": torch.tensor([it["lone"] for it in items])} if "stats" in items[0] else {}
-    return {**extra,
-        "waves": waves, "lengths": lengths,                                   # (B, L), (B,)
+    extra = (
+        {
+            "stats": torch.stack([it["stats"] for it in items]),  # (B, 2, F)
+            "lone": torch.tensor([it["lone"] for it in items]),
+        }
+        if "stats" in items[0]
+        else {}
+    )
+    return {
+        **extra,
+        "waves": waves,
+        "lengths": lengths,  # (B, L), (B,)
         "labels": torch.tensor([it["label"] for it in items]),
         "aug": torch.tensor([it["aug"] for it in items]),
         "lam": torch.tensor([it["lam"] for it in items], dtype=torch.float32),
@@ -138,7 +161,9 @@ def collate(items: list[dict]) -> dict:
     }
 
 
-def load_labelled(cfg: Config, corpus: str | None = None) -> tuple[pd.DataFrame, list[str], Counter]:
+def load_labelled(
+    cfg: Config, corpus: str | None = None
+) -> tuple[pd.DataFrame, list[str], Counter]:
     """A corpus manifest with the configured class map (and style filter) applied, and the
     count of utterances dropped by each native label outside the class set and by each style
     outside data.styles ("style <name>"). `a+b` is the union of corpora a and b, each mapped
@@ -146,7 +171,9 @@ def load_labelled(cfg: Config, corpus: str | None = None) -> tuple[pd.DataFrame,
     corpus = corpus or cfg.corpus
     parts = corpus.split("+")
     if len(set(parts)) < len(parts):
-        raise DataError(f"corpus '{corpus}' names a corpus twice: each utterance would be used twice")
+        raise DataError(
+            f"corpus '{corpus}' names a corpus twice: each utterance would be used twice"
+        )
     frames, dropped, names, styles = [], Counter(), None, cfg.data.styles
     for part in parts:
         df = read_manifest(manifest_path(cfg.data.manifest_dir, part))
@@ -158,8 +185,10 @@ def load_labelled(cfg: Config, corpus: str | None = None) -> tuple[pd.DataFrame,
                 raise DataError(f"data.styles={styles} leaves no utterance of {part}")
         df, names, unmapped = apply_class_map(df, cfg.data.classes)
         if df.empty:
-            raise DataError(f"class set '{cfg.data.classes}' maps no utterance of {part} "
-                            f"(its labels: {', '.join(sorted(unmapped))})")
+            raise DataError(
+                f"class set '{cfg.data.classes}' maps no utterance of {part} "
+                f"(its labels: {', '.join(sorted(unmapped))})"
+            )
         if len(parts) > 1:
             df["speaker"] = f"{part}:" + df["speaker"]
             df["session"] = df["session"].where(df["session"] == "", f"{part}:" + df["session"])
@@ -180,29 +209,50 @@ class EmotionDataModule(pl.LightningDataModule):
         super().__init__()
         self.cfg = cfg
         df, self.class_names, self.dropped = load_labelled(cfg)
-        self.fold: Fold = all_speakers_fold(df) if all_speakers else loso_fold(
-            df, fold_speaker if fold_speaker is not None else sorted(df["speaker"].unique())[0])
+        self.fold: Fold = (
+            all_speakers_fold(df)
+            if all_speakers
+            else loso_fold(
+                df, fold_speaker if fold_speaker is not None else sorted(df["speaker"].unique())[0]
+            )
+        )
         part = {s: role for role in ("train", "val", "test") for s in getattr(self.fold, role)}
         df["role"] = df["speaker"].map(part)
-        self.frames = {role: df[df["role"] == role].reset_index(drop=True) for role in ("train", "val", "test")}
+        self.frames = {
+            role: df[df["role"] == role].reset_index(drop=True) for role in ("train", "val", "test")
+        }
         counts = Counter(self.frames["train"]["label"])
-        self.class_counts = [counts[i] for i in range(len(self.class_names))]   # training utterances per class
-        empty = [n for n, c in zip(self.class_names, self.class_counts) if c == 0]
+        self.class_counts = [
+            counts[i] for i in range(len(self.class_names))
+        ]  # training utterances per class
+        empty = [n for n, c in zip(self.class_names, self.class_counts, strict=True) if c == 0]
         if empty:
-            raise DataError(f"class set '{cfg.data.classes}' leaves class(es) {empty} empty in the "
-                            f"training speakers of fold {self.fold.name}")
+            raise DataError(
+                f"class set '{cfg.data.classes}' leaves class(es) {empty} empty in the "
+                f"training speakers of fold {self.fold.name}"
+            )
         self.unlabelled = None
         if cfg.data.unlabelled:
-            self.unlabelled = read_manifest(manifest_path(cfg.data.manifest_dir, cfg.data.unlabelled))
+            self.unlabelled = read_manifest(
+                manifest_path(cfg.data.manifest_dir, cfg.data.unlabelled)
+            )
         cache = cfg.data.cache_audio
-        self.datasets = {role: UtteranceDataset(frame, cfg, train=role == "train", cache=cache)
-                         for role, frame in self.frames.items()}
+        self.datasets = {
+            role: UtteranceDataset(frame, cfg, train=role == "train", cache=cache)
+            for role, frame in self.frames.items()
+        }
         if cfg.corrupt.noise_prob or cfg.corrupt.reverb_prob:
-            from .corrupt import Corruptor   # audiomentations takes a second to import: only when used
+            from .corrupt import (
+                Corruptor,
+            )  # audiomentations takes a second to import: only when used
+
             self.datasets["train"].corrupt = Corruptor(cfg.corrupt, cfg.seed, cfg.data.sample_rate)
         if self.unlabelled is not None:
-            # unlabelled speech (e.g. 100 h of LibriSpeech) is decoded on the fly, never held in memory
-            self.datasets["unlabelled"] = UtteranceDataset(self.unlabelled, cfg, train=True, cache=False)
+            # unlabelled speech (e.g. 100 h of LibriSpeech) is decoded on the fly, never held in
+            # memory
+            self.datasets["unlabelled"] = UtteranceDataset(
+                self.unlabelled, cfg, train=True, cache=False
+            )
         self.logmel = LogMel.from_config(cfg.features, cfg.data.sample_rate)
         self._audio_read = False
 
@@ -213,38 +263,53 @@ class EmotionDataModule(pl.LightningDataModule):
             return
         if self.logmel.per_speaker:
             for role, ds in self.datasets.items():
-                ds.set_speaker_stats(self.logmel, UNLABELLED_STATS_UTTERANCES if role == "unlabelled" else None)
+                ds.set_speaker_stats(
+                    self.logmel, UNLABELLED_STATS_UTTERANCES if role == "unlabelled" else None
+                )
         self.logmel.fit(self.datasets["train"].wave, len(self.datasets["train"]))
         self._audio_read = True
 
     def describe(self) -> str:
         f = self.frames
-        lines = [f"fold {self.fold.name}: test {list(self.fold.test)} ({len(f['test'])} utts), "
-                 f"val {list(self.fold.val)} ({len(f['val'])}), train {len(self.fold.train)} speakers "
-                 f"({len(f['train'])})"]
+        lines = [
+            f"fold {self.fold.name}: test {list(self.fold.test)} ({len(f['test'])} utts), "
+            f"val {list(self.fold.val)} ({len(f['val'])}), train {len(self.fold.train)} speakers "
+            f"({len(f['train'])})"
+        ]
         if self.dropped:
-            lines.append("dropped (native labels outside the class set, styles outside data.styles): "
-                         + ", ".join(f"{k or '<none>'} {v}" for k, v in sorted(self.dropped.items())))
+            lines.append(
+                "dropped (native labels outside the class set, styles outside data.styles): "
+                + ", ".join(f"{k or '<none>'} {v}" for k, v in sorted(self.dropped.items()))
+            )
         if self.unlabelled is not None:
             lines.append(f"unlabelled: {self.cfg.data.unlabelled} ({len(self.unlabelled)} utts)")
         return "\n".join(lines)
 
     def _loader(self, dataset, batch_size, sampler) -> DataLoader:
-        self.setup()   # a loader without the speaker statistics would normalise otherwise
+        self.setup()  # a loader without the speaker statistics would normalise otherwise
         workers = self.cfg.data.num_workers
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,
-                          num_workers=workers, persistent_workers=workers > 0)
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=sampler,
+            collate_fn=collate,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+        )
 
     def train_dataloader(self):
         seed, bs = self.cfg.seed, self.cfg.data.batch_size
         train = self.datasets["train"]
         loaders = {"labelled": self._loader(train, bs, EpochSampler(len(train), seed))}
         if self.unlabelled is not None:
-            # as many unlabelled batches as labelled ones: an epoch is one pass over the labelled data
+            # as many unlabelled batches as labelled ones: an epoch is one pass over the labelled
+            # data
             ubs = self.cfg.data.unlabelled_batch_size
             unl = self.datasets["unlabelled"]
             n = len(loaders["labelled"]) * ubs
-            loaders["unlabelled"] = self._loader(unl, ubs, EpochSampler(len(unl), seed + 1, num_samples=n))
+            loaders["unlabelled"] = self._loader(
+                unl, ubs, EpochSampler(len(unl), seed + 1, num_samples=n)
+            )
         return CombinedLoader(loaders, mode="min_size")
 
     def eval_loader(self, role: str) -> DataLoader:

@@ -1,4 +1,5 @@
 """Download and unpack the Berlin EMODB corpus (stdlib only, resumable)."""
+
 from __future__ import annotations
 
 import http.client
@@ -42,12 +43,15 @@ def download_emodb(dest: Path, url: str | None = None, timeout: float = 60) -> P
                 f"could not download {url}: {reason}.\n"
                 f"The partial download is kept at {part}; re-running resumes it.\n"
                 f"Without internet access, download the archive elsewhere and unpack it "
-                f"so that {wav_dir} exists.") from err
+                f"so that {wav_dir} exists."
+            ) from err
         part.replace(archive)
         if not zipfile.is_zipfile(archive):
             archive.unlink()
-            raise DataError(f"{archive} downloaded from {url} is not a zip archive "
-                            f"(deleted it; re-run to download again).")
+            raise DataError(
+                f"{archive} downloaded from {url} is not a zip archive "
+                f"(deleted it; re-run to download again)."
+            )
 
     _unpack(archive, dest)
     archive.unlink()
@@ -75,7 +79,7 @@ def _fetch(url: str, part: Path, timeout: float) -> None:
             mode = "ab"
             log.info(f"Resuming {url} at {have} bytes")
         else:
-            mode, have = "wb", 0   # server ignored the Range header: start over
+            mode, have = "wb", 0  # server ignored the Range header: start over
             log.info(f"Downloading {url}")
         length = response.headers.get("Content-Length")
         total = have + int(length) if length is not None else None
@@ -101,8 +105,9 @@ def _unpack(archive: Path, dest: Path) -> None:
         tmp = Path(tmp)
         with zipfile.ZipFile(archive) as zf:
             zf.extractall(tmp)
-        holders = sorted((p.parent for p in tmp.rglob("wav") if p.is_dir()),
-                         key=lambda p: len(p.parts))
+        holders = sorted(
+            (p.parent for p in tmp.rglob("wav") if p.is_dir()), key=lambda p: len(p.parts)
+        )
         if not holders:
             raise DataError(f"{archive} has no wav/ folder; is it the EMODB archive?")
         for item in holders[0].iterdir():

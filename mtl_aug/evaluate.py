@@ -1,5 +1,6 @@
 """Trained checkpoints on audio: loading, class probabilities, scores on a corpus (optionally
 with its audio altered first, e.g. mixed with noise)."""
+
 from __future__ import annotations
 
 import json
@@ -21,19 +22,27 @@ log = logging.getLogger(__name__)
 
 
 def load_checkpoint(path: str | Path, device: str | None = None) -> LitMTLAug:
-    check_checkpoint(path, advice="a file cut short by a full disk or an interrupted copy can be copied again; "
-                                  "otherwise train the model again")
+    check_checkpoint(
+        path,
+        advice="a file cut short by a full disk or an interrupted copy can be copied again; "
+        "otherwise train the model again",
+    )
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
         lit = LitMTLAug.load_from_checkpoint(path, map_location=device)
-    except ConfigError as exc:   # its saved config: name the file among an ensemble's
+    except ConfigError as exc:  # its saved config: name the file among an ensemble's
         raise ConfigError(f"checkpoint {path}: {exc}") from exc
     return lit.eval().to(device)
 
 
 @torch.no_grad()
-def predict_waves(lit: LitMTLAug, waves: list[torch.Tensor], batch_size: int = 16,
-                  stats: torch.Tensor | None = None, speakers: list[str] | None = None) -> torch.Tensor:
+def predict_waves(
+    lit: LitMTLAug,
+    waves: list[torch.Tensor],
+    batch_size: int = 16,
+    stats: torch.Tensor | None = None,
+    speakers: list[str] | None = None,
+) -> torch.Tensor:
     """Class probabilities (N, C) for 16 kHz waveforms, batched by similar length; `stats`
     (N, 2, F) are the speaker statistics for a model that normalises per speaker, and
     `speakers` (N,) group the embeddings for a model that centres them per speaker."""
@@ -72,25 +81,33 @@ def labelled_for(lit: LitMTLAug, manifest: str | Path) -> pd.DataFrame:
     if names != lit.class_names:
         raise ConfigError(f"class set '{classes}' has changed since the checkpoint was trained")
     if df.empty:
-        raise DataError(f"class set '{classes}' maps no utterance of {manifest}: "
-                        f"cross-corpus evaluation needs a shared class set such as four_class")
+        raise DataError(
+            f"class set '{classes}' maps no utterance of {manifest}: "
+            f"cross-corpus evaluation needs a shared class set such as four_class"
+        )
     if dropped:
-        log.info(f"{manifest}: {sum(dropped.values())} utterances outside '{classes}' dropped "
-                 f"({', '.join(f'{k} {v}' for k, v in sorted(dropped.items()))})")
+        log.info(
+            f"{manifest}: {sum(dropped.values())} utterances outside '{classes}' dropped "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(dropped.items()))})"
+        )
     return df
 
 
 def load_ensemble(checkpoints: list[str | Path], device: str | None = None) -> list[LitMTLAug]:
     """Checkpoints whose probabilities are averaged: they must share the class set."""
     models = [load_checkpoint(c, device) for c in checkpoints]
-    for c, m in zip(checkpoints[1:], models[1:]):
+    for c, m in zip(checkpoints[1:], models[1:], strict=True):
         if m.class_names != models[0].class_names:
-            raise ConfigError(f"{c} predicts {m.class_names}, {checkpoints[0]} {models[0].class_names}: "
-                              "an ensemble needs one class set")
+            raise ConfigError(
+                f"{c} predicts {m.class_names}, {checkpoints[0]} {models[0].class_names}: "
+                "an ensemble needs one class set"
+            )
     return models
 
 
-def evaluate_checkpoint(checkpoints: list[str | Path], manifest: str | Path, out: Path | None = None) -> dict:
+def evaluate_checkpoint(
+    checkpoints: list[str | Path], manifest: str | Path, out: Path | None = None
+) -> dict:
     """`mtl-aug evaluate`: a checkpoint (or several, their class probabilities averaged) on every
     utterance of a manifest; no retraining."""
     models = load_ensemble(checkpoints)
@@ -98,15 +115,28 @@ def evaluate_checkpoint(checkpoints: list[str | Path], manifest: str | Path, out
     df = labelled_for(lit, manifest)
     probs = torch.stack([evaluate_frame(m, df)["probs"] for m in models]).mean(0)
     result = scores(probs.argmax(-1), torch.tensor(df["label"].to_numpy()), lit.num_classes)
-    summary = {"checkpoints": [str(c) for c in checkpoints], "manifest": str(manifest), "class_names": lit.class_names,
-               **{k: result[k] for k in ("uar", "wa", "recall", "confusion", "n")}}
+    summary = {
+        "checkpoints": [str(c) for c in checkpoints],
+        "manifest": str(manifest),
+        "class_names": lit.class_names,
+        **{k: result[k] for k in ("uar", "wa", "recall", "confusion", "n")},
+    }
     what = f"ensemble of {len(models)}: " if len(models) > 1 else ""
-    log.info(f"{Path(manifest).stem}: {what}UAR {result['uar']:.4f}  WA {result['wa']:.4f}  ({result['n']} utterances)")
+    log.info(
+        f"{Path(manifest).stem}: {what}UAR {result['uar']:.4f}  WA {result['wa']:.4f}  "
+        f"({result['n']} utterances)"
+    )
     log.info(confusion_table(result["confusion"], lit.class_names))
     if out is not None:
         from .report import plot_confusion
+
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
-        plot_confusion(result["confusion"], lit.class_names, out / "confusion.png",
-                       f"{Path(checkpoints[0]).parent.parent.name}{' +' if len(models) > 1 else ''} on {Path(manifest).stem}")
+        plot_confusion(
+            result["confusion"],
+            lit.class_names,
+            out / "confusion.png",
+            f"{Path(checkpoints[0]).parent.parent.name}{' +' if len(models) > 1 else ''} on "
+            f"{Path(manifest).stem}",
+        )
     return summary

@@ -2,6 +2,7 @@
 `Deployed` takes one 16 kHz mono waveform and returns the class probabilities, the emotion
 embeddings and the attention weights, computing exactly what `predict` computes for a lone file;
 `export` writes it as ONNX or TorchScript with its metadata beside it."""
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,7 @@ def _power(wave: torch.Tensor, dft: torch.Tensor, hop: int) -> torch.Tensor:
     """(1, K, T) power spectra of `wave` (1, L) in frames centred on every `hop`-th sample, as
     torch.stft(center=True, pad_mode="constant") frames them."""
     pad = dft.shape[-1] // 2
-    spec = F.conv1d(F.pad(wave[:, None, :], (pad, pad)), dft, stride=hop)        # (1, 2K, T)
+    spec = F.conv1d(F.pad(wave[:, None, :], (pad, pad)), dft, stride=hop)  # (1, 2K, T)
     k = spec.shape[1] // 2
     return spec[:, :k] ** 2 + spec[:, k:] ** 2
 
@@ -51,34 +52,50 @@ class _Single(nn.Module):
         spec = mel.spectrogram
         self.hop = spec.hop_length
         self.register_buffer("dft", _dft(spec.window, spec.n_fft))
-        self.register_buffer("fb", mel.mel_scale.fb.T.contiguous())                 # (F, K)
+        self.register_buffer("fb", mel.mel_scale.fb.T.contiguous())  # (F, K)
         self.prosody = lit.logmel.prosody
         if self.prosody is not None:
             self.register_buffer("prosody_dft", _dft(self.prosody.window, self.prosody.n_fft))
-        self.silence, self.trim, self.normalise = lit.logmel.silence, lit.logmel.trim, lit.logmel.normalise
+        self.silence, self.trim, self.normalise = (
+            lit.logmel.silence,
+            lit.logmel.trim,
+            lit.logmel.normalise,
+        )
         self.register_buffer("mean", lit.logmel.mean.clone())
         self.register_buffer("std", lit.logmel.std.clone())
         self.encoder, self.head = lit.model.encoder, lit.model.emotion
 
-    def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, wave: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """wave (1, L) -> probabilities (1, C), embedding (1, E), attention (1, T'), and the
         first frame the attention's time axis starts at (1,) (leading silence trimmed)."""
-        feats = torch.log(torch.matmul(self.fb, _power(wave, self.dft, self.hop)) + 1e-6)   # (1, F, T)
+        feats = torch.log(
+            torch.matmul(self.fb, _power(wave, self.dft, self.hop)) + 1e-6
+        )  # (1, F, T)
         t = torch.arange(feats.shape[-1])
         speech = torch.ones_like(t, dtype=torch.bool)[None]
         offset = torch.zeros(1, dtype=torch.long)
-        if self.silence is not None:   # as LogMel.raw
+        if self.silence is not None:  # as LogMel.raw
             speech = speech_frames(feats, speech, self.silence)
         if self.prosody is not None:
-            feats = torch.cat([feats, self.prosody.from_power(_power(wave, self.prosody_dft, self.hop),
-                                                              torch.ones_like(speech))], 1)
+            feats = torch.cat(
+                [
+                    feats,
+                    self.prosody.from_power(
+                        _power(wave, self.prosody_dft, self.hop), torch.ones_like(speech)
+                    ),
+                ],
+                1,
+            )
         if self.silence is not None and self.trim:
             offset, end = speech_span(speech)
             keep = (t >= offset) & (t < end)
             feats, speech = feats[:, :, keep], speech[:, keep]
-        if self.normalise == "utterance":   # as LogMel.forward
+        if self.normalise == "utterance":  # as LogMel.forward
             feats = utterance_normalised(feats, speech)
-        else:   # corpus, or per speaker with the training set's statistics, as `predict` does a lone file
+        else:  # corpus, or per speaker with the training set's statistics, as `predict` does a
+            # lone file
             feats = (feats - self.mean[None, :, None]) / self.std[None, :, None].clamp(min=1e-3)
         n_frames = torch.full((1,), feats.shape[-1], dtype=torch.long)
         # stride - 1 zero frames instead of pad_time's "up to a multiple of the stride" (whose
@@ -92,12 +109,23 @@ class _Single(nn.Module):
 
 
 # the features settings that change what a model computes from audio (training-only ones aside)
-INFERENCE_FEATURES = ("n_mels", "n_fft", "hop_length", "f_min", "f_max", "normalise", "silence_db", "trim_silence",
-                      "prosody")
+INFERENCE_FEATURES = (
+    "n_mels",
+    "n_fft",
+    "hop_length",
+    "f_min",
+    "f_max",
+    "normalise",
+    "silence_db",
+    "trim_silence",
+    "prosody",
+)
 
 
 def _inference_features(lit: LitMTLAug) -> tuple:
-    return tuple(getattr(lit.cfg.features, k) for k in INFERENCE_FEATURES) + (lit.cfg.data.sample_rate,)
+    return tuple(getattr(lit.cfg.features, k) for k in INFERENCE_FEATURES) + (
+        lit.cfg.data.sample_rate,
+    )
 
 
 class Deployed(nn.Module):
@@ -110,15 +138,24 @@ class Deployed(nn.Module):
         first = models[0]
         for lit in models:
             if lit.logmel.per_speaker and not lit.logmel.has_corpus_stats:
-                raise ConfigError("a checkpoint trained before training statistics were stored cannot be "
-                                  "exported: a lone file has no statistics to be normalised with; retrain it")
-            if (_inference_features(lit) != _inference_features(first) or lit.class_names != first.class_names
-                    or lit.cfg.model.time_pool != first.cfg.model.time_pool):
-                raise ConfigError("an exported ensemble needs models with one class set, the same log-mel "
-                                  f"features ({', '.join(INFERENCE_FEATURES)}) and one model.time_pool")
+                raise ConfigError(
+                    "a checkpoint trained before training statistics were stored cannot be "
+                    "exported: a lone file has no statistics to be normalised with; retrain it"
+                )
+            if (
+                _inference_features(lit) != _inference_features(first)
+                or lit.class_names != first.class_names
+                or lit.cfg.model.time_pool != first.cfg.model.time_pool
+            ):
+                raise ConfigError(
+                    "an exported ensemble needs models with one class set, the same log-mel "
+                    f"features ({', '.join(INFERENCE_FEATURES)}) and one model.time_pool"
+                )
         self.models = nn.ModuleList(_Single(lit) for lit in models)
 
-    def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, wave: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         outs = [m(wave) for m in self.models]
         probs = torch.stack([o[0] for o in outs]).mean(0)
         attention = torch.stack([o[2] for o in outs]).mean(0)
@@ -133,16 +170,26 @@ def metadata(models: list[LitMTLAug], checkpoints: list[str | Path]) -> dict:
         "class_names": models[0].class_names,
         "sample_rate": cfg.data.sample_rate,
         "hop_length": cfg.features.hop_length,
-        "input": "audio: float32 (1, samples), mono, at sample_rate, values in [-1, 1]; one window of up to "
-                 "about 10 s (longer audio: cut into windows and average their probabilities, as predict does)",
-        "outputs": {"probs": "(1, classes) class probabilities, the models' mean",
-                    "embeddings": "(models, embedding_dim) each model's emotion embedding",
-                    "attention": "(1, frames / time stride) attention weights over time, the models' mean",
-                    "offset": "(1,) log-mel frame (hop_length samples) at which the attention's time axis "
-                              "starts: leading silence trimmed"},
-        "normalisation": cfg.features.normalise + (" (the training set's statistics for a lone file)"
-                                                         if cfg.features.normalise == "speaker" else ""),
-        "corpus": cfg.corpus, "variant": cfg.variant, "classes": cfg.data.classes,
+        "input": "audio: float32 (1, samples), mono, at sample_rate, values in [-1, 1]; one "
+        "window of up to "
+        "about 10 s (longer audio: cut into windows and average their probabilities, as predict "
+        "does)",
+        "outputs": {
+            "probs": "(1, classes) class probabilities, the models' mean",
+            "embeddings": "(models, embedding_dim) each model's emotion embedding",
+            "attention": "(1, frames / time stride) attention weights over time, the models' mean",
+            "offset": "(1,) log-mel frame (hop_length samples) at which the attention's time axis "
+            "starts: leading silence trimmed",
+        },
+        "normalisation": cfg.features.normalise
+        + (
+            " (the training set's statistics for a lone file)"
+            if cfg.features.normalise == "speaker"
+            else ""
+        ),
+        "corpus": cfg.corpus,
+        "variant": cfg.variant,
+        "classes": cfg.data.classes,
         "seeds": [m.cfg.seed for m in models],
         "checkpoints": [str(c) for c in checkpoints],
     }
@@ -152,7 +199,8 @@ def export(checkpoints: list[str | Path], fmt: str, out: Path) -> dict:
     """Write the (ensemble) model to `out` as ONNX or TorchScript, and its metadata to
     `out` with the suffix .json (also in the ONNX file's metadata). Returns the metadata."""
     from .evaluate import load_ensemble
-    if fmt not in FORMATS:   # before the checkpoints are read
+
+    if fmt not in FORMATS:  # before the checkpoints are read
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
     models = load_ensemble(checkpoints, device="cpu")
     meta = metadata(models, checkpoints)
@@ -161,7 +209,7 @@ def export(checkpoints: list[str | Path], fmt: str, out: Path) -> dict:
 
 
 def write(deployed: Deployed, meta: dict, fmt: str, out: Path) -> None:
-    """`deployed` as an ONNX or TorchScript file at `out`, `meta` beside it (and inside the ONNX file)."""
+    """`deployed` as an ONNX or TorchScript file at `out`, `meta` beside it and inside."""
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
     deployed = deployed.eval().requires_grad_(False)
@@ -172,11 +220,19 @@ def write(deployed: Deployed, meta: dict, fmt: str, out: Path) -> None:
         warnings.simplefilter("ignore")
         if fmt == "onnx":
             import onnx
+
             # the TorchScript-based exporter: torch.export (dynamo=True) unrolls the BLSTM over the
             # example's frame count, so the graph would take one input length only
-            torch.onnx.export(deployed, (example,), str(out), dynamo=False, input_names=["audio"],
-                              output_names=OUTPUTS, opset_version=17,
-                              dynamic_axes={"audio": {1: "samples"}, "attention": {1: "frames"}})
+            torch.onnx.export(
+                deployed,
+                (example,),
+                str(out),
+                dynamo=False,
+                input_names=["audio"],
+                output_names=OUTPUTS,
+                opset_version=17,
+                dynamic_axes={"audio": {1: "samples"}, "attention": {1: "frames"}},
+            )
             model = onnx.load(str(out))
             onnx.helper.set_model_props(model, {"mtl_aug": json.dumps(meta)})
             onnx.save(model, str(out))

@@ -1,4 +1,5 @@
-"""Speaker-independent folds: leave one speaker out for test, validate on other held-out speaker(s)."""
+"""Speaker-independent folds: one speaker out for test, other held-out speaker(s) validate."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ def validation_speakers(df: pd.DataFrame, test: str) -> tuple[str, ...]:
     session = df.loc[df["speaker"] == test, "session"].iloc[0]
     if session:
         same = sorted(set(df.loc[(df["session"] == session) & (df["speaker"] != test), "speaker"]))
-        if same and len(spk) - 1 - len(same) >= 1:   # leave at least one training speaker
+        if same and len(spk) - 1 - len(same) >= 1:  # leave at least one training speaker
             return tuple(same)
     return (spk[(spk.index(test) + 1) % len(spk)],)
 
@@ -39,9 +40,13 @@ def validation_speakers(df: pd.DataFrame, test: str) -> tuple[str, ...]:
 def loso_fold(df: pd.DataFrame, test: str) -> Fold:
     spk = speakers(df)
     if test not in spk:
-        raise DataError(f"fold speaker '{test}' is not in the manifest (speakers: {', '.join(spk)})")
+        raise DataError(
+            f"fold speaker '{test}' is not in the manifest (speakers: {', '.join(spk)})"
+        )
     if len(spk) < 3:
-        raise DataError(f"leave-one-speaker-out needs at least 3 speakers, the manifest has {len(spk)}")
+        raise DataError(
+            f"leave-one-speaker-out needs at least 3 speakers, the manifest has {len(spk)}"
+        )
     val = validation_speakers(df, test)
     train = tuple(s for s in spk if s != test and s not in val)
     return Fold(test=(test,), val=val, train=train)

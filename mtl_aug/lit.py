@@ -1,5 +1,6 @@
 """The LightningModule: batch-level features and augmentation on the device, one `step`
 returning named losses, UAR/WA on validation and test."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,18 +21,24 @@ from .model import MTLAug
 from .model.losses import center_loss, masked_mse, soft_cross_entropy, total_loss
 
 
-def check_checkpoint(path: str | Path, resume: bool = False, advice: str = "train the model again") -> None:
+def check_checkpoint(
+    path: str | Path, resume: bool = False, advice: str = "train the model again"
+) -> None:
     """Read a checkpoint once to see that it is whole: a truncated or foreign file is a DataError
     naming it, the reason and `advice`, not a traceback from deep inside torch or Lightning.
     `resume` also requires what training needs to continue (optimizer and loop states)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"checkpoint {path} not found")
-    needed = ["state_dict", "hyper_parameters"] + (["optimizer_states", "loops", "epoch"] if resume else [])
+    needed = ["state_dict", "hyper_parameters"] + (
+        ["optimizer_states", "loops", "epoch"] if resume else []
+    )
     try:
         content = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:   # a cut-off zip, an empty file, another format: torch raises several types
-        reason = f"cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''})"
+    # a cut-off zip, an empty file, another format: torch raises several types
+    except Exception as exc:
+        first = str(exc).splitlines()[0][:100] if str(exc) else ""
+        reason = f"cannot be read ({type(exc).__name__}: {first})"
     else:
         missing = [k for k in needed if not isinstance(content, dict) or k not in content]
         if not missing:
@@ -41,25 +48,47 @@ def check_checkpoint(path: str | Path, resume: bool = False, advice: str = "trai
 
 
 class LitMTLAug(pl.LightningModule):
-    def __init__(self, cfg: Config | dict, class_names: list[str], class_counts: list[int] | None = None,
-                 num_speakers: int = 0, logmel: LogMel | None = None):
+    def __init__(
+        self,
+        cfg: Config | dict,
+        class_names: list[str],
+        class_counts: list[int] | None = None,
+        num_speakers: int = 0,
+        logmel: LogMel | None = None,
+    ):
         """`class_counts` (training utterances per class) weight the cross-entropy when
         loss.class_balanced is set: class c by N / (C * count_c), so each class weighs the same.
         `num_speakers` (training speakers) sizes the speaker adversary (loss.weights.speaker).
         `logmel`: the run's features, whose statistics the data module computed (one LogMel per
         run); built from `cfg` when not given (a checkpoint loads its statistics with the weights).
-        A checkpoint stores `cfg` as its plain tree, brought up to date on loading (config.upgrade)."""
+        A checkpoint stores `cfg` as its plain tree, brought up to date on loading
+        (config.upgrade)."""
         super().__init__()
         cfg = upgrade(cfg, "the checkpoint's config") if isinstance(cfg, dict) else cfg
-        self.save_hyperparameters({"cfg": cfg.to_dict(), "class_names": class_names, "class_counts": class_counts,
-                                   "num_speakers": num_speakers})
+        self.save_hyperparameters(
+            {
+                "cfg": cfg.to_dict(),
+                "class_names": class_names,
+                "class_counts": class_counts,
+                "num_speakers": num_speakers,
+            }
+        )
         self.cfg, self.class_names = cfg, list(class_names)
-        self.logmel = logmel if logmel is not None else LogMel.from_config(cfg.features, cfg.data.sample_rate)
+        self.logmel = (
+            logmel if logmel is not None else LogMel.from_config(cfg.features, cfg.data.sample_rate)
+        )
         self.model = MTLAug.from_config(cfg, len(class_names), num_speakers)
         weight = None
         if cfg.loss.class_balanced:
-            if class_counts is None or len(class_counts) != len(class_names) or min(class_counts) < 1:
-                raise ValueError(f"loss.class_balanced needs a positive training count per class, got {class_counts}")
+            if (
+                class_counts is None
+                or len(class_counts) != len(class_names)
+                or min(class_counts) < 1
+            ):
+                raise ValueError(
+                    f"loss.class_balanced needs a positive training count per class, got "
+                    f"{class_counts}"
+                )
             counts = torch.tensor(class_counts, dtype=torch.float)
             weight = counts.sum() / (len(counts) * counts)
         self.register_buffer("class_weight", weight)
@@ -74,30 +103,46 @@ class LitMTLAug(pl.LightningModule):
         """Log-mel (B, F, T), valid frames (B,), soft emotion targets (B, C); in training the
         batch's SpecAugment and mixup items are transformed here."""
         stats, lone = batch.get("stats"), batch.get("lone")
-        if train and lone is not None and bool(lone.any()):   # features.lone_prob: as predict does a lone file
-            stats = torch.where(lone[:, None, None], self.logmel.training_stats(len(lone)).to(stats.dtype), stats)
+        if (
+            train and lone is not None and bool(lone.any())
+        ):  # features.lone_prob: as predict does a lone file
+            stats = torch.where(
+                lone[:, None, None], self.logmel.training_stats(len(lone)).to(stats.dtype), stats
+            )
         feats, n = self.logmel(batch["waves"], batch["lengths"], stats)
         labels = batch["labels"]
         targets = F.one_hot(labels.clamp(min=0), self.num_classes).float() * (labels >= 0)[:, None]
         if train:
             a = self.cfg.augment
-            feats = augment.spec_augment(feats, n, batch["freq_masks"], batch["time_masks"],
-                                         a.time_mask_fraction, batch["aug"] == augment.SPECAUG)
-            feats, targets = augment.mixup(feats, targets, batch["lam"], batch["aug"] == augment.MIXUP)
+            feats = augment.spec_augment(
+                feats,
+                n,
+                batch["freq_masks"],
+                batch["time_masks"],
+                a.time_mask_fraction,
+                batch["aug"] == augment.SPECAUG,
+            )
+            feats, targets = augment.mixup(
+                feats, targets, batch["lam"], batch["aug"] == augment.MIXUP
+            )
             feats = feats * frame_mask(n, feats.shape[-1])[:, None, :]
         return feats, n, targets
 
-    def step(self, labelled: dict, unlabelled: dict | None = None, train: bool = True) -> tuple[dict, dict]:
+    def step(
+        self, labelled: dict, unlabelled: dict | None = None, train: bool = True
+    ) -> tuple[dict, dict]:
         feats, n, targets = self.features(labelled, train)
         aug = labelled["aug"]
         k = feats.shape[0]
         if unlabelled is not None:
             u_feats, u_n, _ = self.features(unlabelled, train)
             t = max(feats.shape[-1], u_feats.shape[-1])
-            feats = torch.cat([F.pad(feats, (0, t - feats.shape[-1])), F.pad(u_feats, (0, t - u_feats.shape[-1]))])
+            feats = torch.cat(
+                [F.pad(feats, (0, t - feats.shape[-1])), F.pad(u_feats, (0, t - u_feats.shape[-1]))]
+            )
             n, aug = torch.cat([n, u_n]), torch.cat([aug, unlabelled["aug"]])
         out = self.model(feats, n, n_labelled=k)
-        if train:   # the running mean embedding that evaluation centres speakers on (clean items)
+        if train:  # the running mean embedding that evaluation centres speakers on (clean items)
             self.model.emotion.track(out["embedding"][labelled["aug"] == augment.NONE].detach())
         losses = {"ce": soft_cross_entropy(out["logits"], targets, self.class_weight)}
         if "center" in self.weights:
@@ -106,20 +151,31 @@ class LitMTLAug(pl.LightningModule):
             losses["recon"] = masked_mse(out["recon"], out["input"], n)
         if "aug" in self.weights:
             losses["aug"] = F.cross_entropy(out["aug_logits"], aug)
-        if "speaker" in self.weights:   # mixup items have two speakers: left out
+        if "speaker" in self.weights:  # mixup items have two speakers: left out
             own = labelled["aug"] != augment.MIXUP
-            losses["speaker"] = (F.cross_entropy(self.model.speaker_head(out["embedding"][own]), labelled["speaker"][own])
-                                 # an all-mixup batch: a zero that still reaches the head (DDP wants every
-                                 # parameter in the graph)
-                                 if bool(own.any()) else self.model.speaker_head(out["embedding"]).sum() * 0)
-        losses["total"] = total_loss({k_: v for k_, v in losses.items() if k_ in self.weights}, self.weights)
+            losses["speaker"] = (
+                F.cross_entropy(
+                    self.model.speaker_head(out["embedding"][own]), labelled["speaker"][own]
+                )
+                # an all-mixup batch: a zero that still reaches the head (DDP wants every
+                # parameter in the graph)
+                if bool(own.any())
+                else self.model.speaker_head(out["embedding"]).sum() * 0
+            )
+        losses["total"] = total_loss(
+            {k_: v for k_, v in losses.items() if k_ in self.weights}, self.weights
+        )
         return losses, out
 
     def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
         # Dropout draws from the global RNG. Reseeded before every step from (seed, epoch, step),
         # so a resumed run replays it exactly: a per-epoch reseed did not, because the DataLoader
         # draws from that RNG when an epoch's iterator is made, which a resumed run does earlier.
-        seed = int(np.random.SeedSequence([self.cfg.seed, self.current_epoch, batch_idx]).generate_state(1)[0])
+        seed = int(
+            np.random.SeedSequence([self.cfg.seed, self.current_epoch, batch_idx]).generate_state(
+                1
+            )[0]
+        )
         torch.manual_seed(seed)
         random.seed(seed)
         np.random.seed(seed)
@@ -127,7 +183,12 @@ class LitMTLAug(pl.LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         losses, out = self.step(batch["labelled"], batch.get("unlabelled"), train=True)
         bs = batch["labelled"]["labels"].shape[0]
-        self.log_dict({f"train/{k}": v for k, v in losses.items()}, on_step=False, on_epoch=True, batch_size=bs)
+        self.log_dict(
+            {f"train/{k}": v for k, v in losses.items()},
+            on_step=False,
+            on_epoch=True,
+            batch_size=bs,
+        )
         acc = (out["logits"].argmax(-1) == batch["labelled"]["labels"]).float().mean()
         self.log("train/acc", acc, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
         return losses["total"]
@@ -137,8 +198,9 @@ class LitMTLAug(pl.LightningModule):
         speaker is there to centre them on (model.centre_embedding)."""
         feats, n, _ = self.features(batch, train=False)
         embedding = self.model(feats, n, aux=False)["embedding"]
-        self._outputs[split].append((embedding.cpu(), batch["labels"].cpu(), batch["speaker"].cpu(),
-                                     batch["index"].cpu()))
+        self._outputs[split].append(
+            (embedding.cpu(), batch["labels"].cpu(), batch["speaker"].cpu(), batch["index"].cpu())
+        )
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._eval_step(batch, "val")
@@ -147,7 +209,9 @@ class LitMTLAug(pl.LightningModule):
         self._eval_step(batch, "test")
 
     def collected(self, split: str) -> dict:
-        embedding, targets, speakers, index = (torch.cat(x) for x in zip(*self._outputs[split]))
+        embedding, targets, speakers, index = (
+            torch.cat(x) for x in zip(*self._outputs[split], strict=True)
+        )
         c = {"embedding": embedding, "targets": targets, "speakers": speakers, "index": index}
         c = c if self.trainer.world_size == 1 else self._gather(c)
         logits = self.model.emotion.classify(c.pop("embedding").to(self.device), c.pop("speakers"))
@@ -161,7 +225,7 @@ class LitMTLAug(pl.LightningModule):
         out = {}
         for k, v in c.items():
             padded = torch.cat([v, v.new_zeros((m - len(v),) + v.shape[1:])]).to(self.device)
-            g = self.all_gather(padded).cpu()                                  # (world, m, ...)
+            g = self.all_gather(padded).cpu()  # (world, m, ...)
             out[k] = torch.cat([g[r, : sizes[r]] for r in range(len(sizes))])
         _, first = np.unique(out["index"].numpy(), return_index=True)
         return {k: v[torch.from_numpy(first)] for k, v in out.items()}
@@ -188,10 +252,12 @@ class LitMTLAug(pl.LightningModule):
         opt = torch.optim.Adam(self.parameters(), lr=t.lr, weight_decay=t.weight_decay)
         if t.scheduler == "none":
             return opt
-        if t.scheduler == "onecycle":   # warm up to lr over the first 30 %, then cosine down to ~0
-            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=t.lr, pct_start=0.3,
-                                                        total_steps=self.trainer.estimated_stepping_batches)
+        if t.scheduler == "onecycle":  # warm up to lr over the first 30 %, then cosine down to ~0
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=t.lr, pct_start=0.3, total_steps=self.trainer.estimated_stepping_batches
+            )
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=t.plateau_factor,
-                                                           patience=t.plateau_patience)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode="max", factor=t.plateau_factor, patience=t.plateau_patience
+        )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val/uar"}}

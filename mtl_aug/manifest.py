@@ -1,4 +1,5 @@
 """Manifest schema, read/write, audio checks during preparation, and class maps."""
+
 from __future__ import annotations
 
 import codecs
@@ -17,10 +18,21 @@ from .errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["utt_id", "path", "corpus", "speaker", "gender", "session", "style", "emotion",
-           "duration", "sample_rate", "channels"]
+COLUMNS = [
+    "utt_id",
+    "path",
+    "corpus",
+    "speaker",
+    "gender",
+    "session",
+    "style",
+    "emotion",
+    "duration",
+    "sample_rate",
+    "channels",
+]
 ROOT_TOKEN = "{data_root}"
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")   # what libsndfile (>= 1.1) decodes
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # what libsndfile (>= 1.1) decodes
 
 
 def audio_files(folder: Path) -> list[Path]:
@@ -33,17 +45,21 @@ def audio_files(folder: Path) -> list[Path]:
         elif p.is_file():
             other[p.suffix.lower() or "no suffix"] += 1
     if other:
-        log.warning(f"{folder}: {sum(other.values())} files not read, not audio by their suffix "
-                    f"({', '.join(f'{k} {v}' for k, v in sorted(other.items()))}; read: {', '.join(AUDIO_SUFFIXES)})")
+        log.warning(
+            f"{folder}: {sum(other.values())} files not read, not audio by their suffix "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(other.items()))}; "
+            f"read: {', '.join(AUDIO_SUFFIXES)})"
+        )
     return files
 
 
 @dataclass
 class Report:
     """What a preparer kept and what it skipped, by reason, with the files named."""
+
     corpus: str
     strict: bool = False
-    skipped: dict = field(default_factory=dict)   # reason -> [file, ...]
+    skipped: dict = field(default_factory=dict)  # reason -> [file, ...]
 
     def skip(self, reason: str, item: str | Path) -> None:
         if self.strict:
@@ -88,7 +104,7 @@ def inspect_audio(path: Path, report: Report) -> dict | None:
     path = Path(path)
     try:
         empty = path.stat().st_size == 0
-    except OSError as exc:   # e.g. a link to a file that is gone
+    except OSError as exc:  # e.g. a link to a file that is gone
         report.skip(f"not readable ({type(exc).__name__})", path)
         return None
     if empty:
@@ -114,11 +130,16 @@ def inspect_audio(path: Path, report: Report) -> dict | None:
     if not np.isfinite(data).all():
         report.skip("NaN or infinite samples", path)
         return None
-    return {"duration": round(info.frames / info.samplerate, 4), "sample_rate": info.samplerate,
-            "channels": info.channels}
+    return {
+        "duration": round(info.frames / info.samplerate, 4),
+        "sample_rate": info.samplerate,
+        "channels": info.channels,
+    }
 
 
-def make_row(root: Path, path: Path, corpus: str, audio: dict, id_from_path: bool = False, **fields) -> dict:
+def make_row(
+    root: Path, path: Path, corpus: str, audio: dict, id_from_path: bool = False, **fields
+) -> dict:
     """A manifest row; the utterance id is the file name without suffix, or with `id_from_path`
     its path below `root` (folders joined by `_`), for layouts that repeat file names."""
     rel = path.resolve().relative_to(root.resolve()).as_posix()
@@ -135,7 +156,9 @@ def read_csv_text(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
     try:
         codecs.lookup(encoding)
     except LookupError:
-        raise DataError(f"--encoding {encoding}: not an encoding Python knows (e.g. utf-8, latin-1, cp1252)") from None
+        raise DataError(
+            f"--encoding {encoding}: not an encoding Python knows (e.g. utf-8, latin-1, cp1252)"
+        ) from None
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
     except UnicodeDecodeError:
@@ -143,31 +166,49 @@ def read_csv_text(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
             try:
                 line.decode(encoding)
             except UnicodeDecodeError as exc:
-                raise DataError(f"{path}, line {number}: byte {line[exc.start:exc.start + 1]!r} is not {encoding}; "
-                                "save the file as UTF-8, or name its encoding (--encoding latin-1, cp1252, ...; "
-                                "make manifests ENCODING=...)") from None
+                raise DataError(
+                    f"{path}, line {number}: byte {line[exc.start : exc.start + 1]!r} is not "
+                    f"{encoding}; "
+                    "save the file as UTF-8, or name its encoding (--encoding latin-1, cp1252, "
+                    "...; "
+                    "make manifests ENCODING=...)"
+                ) from None
         raise
 
 
-def write_manifest(rows: list[dict], out: Path, root: Path, report: Report, extra: dict = None) -> pd.DataFrame:
+def write_manifest(
+    rows: list[dict], out: Path, root: Path, report: Report, extra: dict = None
+) -> pd.DataFrame:
     """Write `out` (CSV) and its sidecar `out.json` (data root, counts, skipped files)."""
     if not rows:
-        raise DataError(f"no usable utterances found under {root} for {report.corpus}"
-                        + (f"\n{report.summary()}" if report.skipped else ""))
+        raise DataError(
+            f"no usable utterances found under {root} for {report.corpus}"
+            + (f"\n{report.summary()}" if report.skipped else "")
+        )
     df = pd.DataFrame(rows, columns=COLUMNS).sort_values("utt_id", kind="stable")
     dup = df[df["utt_id"].duplicated(keep=False)]
     if len(dup):
-        shown = "; ".join(f"{u}: {', '.join(g['path'].str.replace(ROOT_TOKEN, str(root), regex=False))}"
-                          for u, g in list(dup.groupby("utt_id", sort=True))[:3])
-        raise DataError(f"{dup['utt_id'].nunique()} utterance ids name more than one file under {root} ({shown}"
-                        f"{' ...' if dup['utt_id'].nunique() > 3 else ''}): rename the files, or (generic CSV) "
-                        "give each row its own id in a utt_id column")
+        shown = "; ".join(
+            f"{u}: {', '.join(g['path'].str.replace(ROOT_TOKEN, str(root), regex=False))}"
+            for u, g in list(dup.groupby("utt_id", sort=True))[:3]
+        )
+        raise DataError(
+            f"{dup['utt_id'].nunique()} utterance ids name more than one file under {root} ({shown}"
+            f"{' ...' if dup['utt_id'].nunique() > 3 else ''}): rename the files, or (generic CSV) "
+            "give each row its own id in a utt_id column"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out, index=False)
-    meta = {"corpus": report.corpus, "data_root": str(root.resolve()), "utterances": len(df),
-            "speakers": int(df["speaker"].nunique()), "hours": round(df["duration"].sum() / 3600, 3),
-            "emotions": {k: int(v) for k, v in Counter(df["emotion"]).items() if k},
-            "skipped": report.skipped, **(extra or {})}
+    meta = {
+        "corpus": report.corpus,
+        "data_root": str(root.resolve()),
+        "utterances": len(df),
+        "speakers": int(df["speaker"].nunique()),
+        "hours": round(df["duration"].sum() / 3600, 3),
+        "emotions": {k: int(v) for k, v in Counter(df["emotion"]).items() if k},
+        "skipped": report.skipped,
+        **(extra or {}),
+    }
     out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     return df
 
@@ -181,23 +222,40 @@ def read_manifest(path: Path, data_root: str | Path | None = None) -> pd.DataFra
     path = Path(path)
     if not path.is_file():
         corpus = path.stem
-        from .corpora import PREPARERS   # here: the preparers import this module
+        from .corpora import PREPARERS  # here: the preparers import this module
+
         if corpus not in PREPARERS:
-            raise DataError(f"unknown corpus '{corpus}': no manifest {path}. Known corpora: "
-                            f"{', '.join(PREPARERS)}; any other corpus is described by a CSV and "
-                            f"prepared with `make manifests CORPUS=generic DATA_DIR=<csv> NAME={corpus}`")
-        raise DataError(f"manifest {path} not found: make it with "
-                        f"`make manifests CORPUS={corpus} DATA_DIR=<path to the corpus>`")
-    df = pd.read_csv(path, dtype={"speaker": str, "session": str, "emotion": str, "gender": str,
-                                  "style": str, "utt_id": str}, keep_default_na=False)
+            raise DataError(
+                f"unknown corpus '{corpus}': no manifest {path}. Known corpora: "
+                f"{', '.join(PREPARERS)}; any other corpus is described by a CSV and "
+                f"prepared with `make manifests CORPUS=generic DATA_DIR=<csv> NAME={corpus}`"
+            )
+        raise DataError(
+            f"manifest {path} not found: make it with "
+            f"`make manifests CORPUS={corpus} DATA_DIR=<path to the corpus>`"
+        )
+    df = pd.read_csv(
+        path,
+        dtype={
+            "speaker": str,
+            "session": str,
+            "emotion": str,
+            "gender": str,
+            "style": str,
+            "utt_id": str,
+        },
+        keep_default_na=False,
+    )
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise DataError(f"{path}: missing columns {missing} (see data_manifests/README.md)")
     if data_root is None:
         sidecar = path.with_suffix(".json")
         if not sidecar.is_file():
-            raise DataError(f"{sidecar} not found: it holds the data root of {path}; prepare the corpus "
-                            "again or copy the sidecar along with the manifest")
+            raise DataError(
+                f"{sidecar} not found: it holds the data root of {path}; prepare the corpus "
+                "again or copy the sidecar along with the manifest"
+            )
         data_root = json.loads(sidecar.read_text())["data_root"]
     df["path"] = df["path"].str.replace(ROOT_TOKEN, str(data_root), regex=False)
     return df

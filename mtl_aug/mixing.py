@@ -1,5 +1,6 @@
 """Mixing speech with noise at a given SNR, reproducibly from a seed: the noise protocol's
 test mixtures and the training corruption's real-noise source."""
+
 from __future__ import annotations
 
 import copy
@@ -17,8 +18,8 @@ from .manifest import Report, audio_files, inspect_audio
 log = logging.getLogger(__name__)
 
 
-FRAME = 320            # 20 ms at 16 kHz
-ACTIVE_DB = 40.0       # frames within 40 dB of the loudest frame count as active speech
+FRAME = 320  # 20 ms at 16 kHz
+ACTIVE_DB = 40.0  # frames within 40 dB of the loudest frame count as active speech
 
 
 def active_power(speech: torch.Tensor) -> float:
@@ -50,18 +51,24 @@ class NoiseBank:
             raise DataError(f"noise folder {root} does not exist")
         candidates = audio_files(root)
         self.report = Report(root.name)
-        checked = [(p, inspect_audio(p, self.report)) for p in candidates]   # bad files: skipped, counted
+        checked = [
+            (p, inspect_audio(p, self.report)) for p in candidates
+        ]  # bad files: skipped, counted
         self.files = [p for p, ok in checked if ok]
         if not self.files:
-            raise DataError(f"no usable audio files under {root}: expected DEMAND's <ENV>/chNN.wav or "
-                            f"noise recordings" + (f"\n{self.report.summary()}" if self.report.skipped else ""))
+            raise DataError(
+                f"no usable audio files under {root}: expected DEMAND's <ENV>/chNN.wav or "
+                f"noise recordings" + (f"\n{self.report.summary()}" if self.report.skipped else "")
+            )
         if self.report.skipped:
-            log.info(f"noise folder {root}: {len(self.files)} recordings used, {self.report.summary()}")
+            log.info(
+                f"noise folder {root}: {len(self.files)} recordings used, {self.report.summary()}"
+            )
         self.info = [sf.info(str(p)) for p in self.files]
         self.seed, self.sr = seed, sample_rate
 
     def with_seed(self, seed: int) -> "NoiseBank":
-        """The same checked recordings, drawing from another seed (no second pass over the files)."""
+        """The same checked recordings, drawing from another seed (no second pass)."""
         other = copy.copy(self)
         other.seed = seed
         return other
@@ -75,7 +82,9 @@ class NoiseBank:
             info = self.info[i]
             need = int(np.ceil(length * info.samplerate / self.sr)) + 1
             start = int(rng.integers(0, max(1, info.frames - need)))
-            data, _ = sf.read(str(self.files[i]), start=start, frames=need, dtype="float32", always_2d=True)
+            data, _ = sf.read(
+                str(self.files[i]), start=start, frames=need, dtype="float32", always_2d=True
+            )
             seg = torch.from_numpy(data.mean(1))
             if info.samplerate != self.sr:
                 seg = torchaudio.functional.resample(seg, info.samplerate, self.sr)

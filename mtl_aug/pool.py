@@ -1,5 +1,6 @@
 """LOSO folds in worker processes: one fold per process, the CPU threads split between them,
 each fold's output in its run folder's train.log, the workers stopped with their parent."""
+
 from __future__ import annotations
 
 import contextlib
@@ -24,26 +25,44 @@ def run_parallel(cfg: Config, runs: list[tuple[int, str]], jobs: int) -> None:
     the ones running finish (their results kept) before the error is raised."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
     import torch
+
     if torch.cuda.device_count() > 1 and str(cfg.train.devices) != "1":
-        raise ConfigError("--jobs > 1 on a machine with several GPUs needs train.devices=1 (a fold per "
-                          "process and GPU); or spread folds with --fold-index")
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # macOS: no affinity
+        raise ConfigError(
+            "--jobs > 1 on a machine with several GPUs needs train.devices=1 (a fold per "
+            "process and GPU); or spread folds with --fold-index"
+        )
+    cpus = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )  # macOS: no affinity
     threads = max(1, cpus // jobs)
-    log.info(f"{len(runs)} folds, {jobs} at a time, {threads} CPU thread(s) each; "
-             f"per-fold logs: {run_dir(cfg.replace(seed='<N>'), '<fold>')}/train.log")
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker,
-                             initargs=(os.getpid(), logging.getLogger("mtl_aug").getEffectiveLevel())) as pool:
-        futures = {pool.submit(fold_job, cfg.replace(seed=seed), s, threads): (seed, s) for seed, s in runs}
+    log.info(
+        f"{len(runs)} folds, {jobs} at a time, {threads} CPU thread(s) each; "
+        f"per-fold logs: {run_dir(cfg.replace(seed='<N>'), '<fold>')}/train.log"
+    )
+    with ProcessPoolExecutor(
+        jobs,
+        mp_context=mp.get_context("spawn"),
+        initializer=_worker,
+        initargs=(os.getpid(), logging.getLogger("mtl_aug").getEffectiveLevel()),
+    ) as pool:
+        futures = {
+            pool.submit(fold_job, cfg.replace(seed=seed), s, threads): (seed, s) for seed, s in runs
+        }
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for f in done:
             if (exc := f.exception()) is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
                 seed, s = futures[f]
-                if isinstance(exc, (ConfigError, DataError)):   # a clear message (a fold in use, say)
+                if isinstance(
+                    exc, (ConfigError, DataError)
+                ):  # a clear message (a fold in use, say)
                     raise type(exc)(f"fold {s} (seed {seed}): {exc}") from None
-                raise RuntimeError(f"fold {s} (seed {seed}) failed; see {run_dir(cfg.replace(seed=seed), s)}/train.log") \
-                    from exc
+                raise RuntimeError(
+                    f"fold {s} (seed {seed}) failed; "
+                    f"see {run_dir(cfg.replace(seed=seed), s)}/train.log"
+                ) from exc
         for f in futures:
             f.result()
 
@@ -51,6 +70,7 @@ def run_parallel(cfg: Config, runs: list[tuple[int, str]], jobs: int) -> None:
 def fold_job(cfg: Config, speaker: str, threads: int) -> dict:
     """One fold in a worker process, its output appended to the run dir's train.log."""
     import torch
+
     torch.set_num_threads(threads)
     out = run_dir(cfg, speaker)
     out.mkdir(parents=True, exist_ok=True)
@@ -75,6 +95,7 @@ def _worker(parent: int, level: int, interval: float = 2.0) -> None:
         while os.getppid() == parent:
             time.sleep(interval)
         os._exit(1)
+
     threading.Thread(target=watch, daemon=True).start()
 
 
@@ -92,6 +113,6 @@ def _output_to(log):
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        for fd, copy in zip((1, 2), saved):
+        for fd, copy in zip((1, 2), saved, strict=True):
             os.dup2(copy, fd)
             os.close(copy)

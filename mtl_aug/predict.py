@@ -1,5 +1,6 @@
 """The deployed path: emotions for audio files, one at a time or grouped by speaker, from one
 checkpoint or an ensemble; the same inference as the evaluation (evaluate.predict_waves)."""
+
 from __future__ import annotations
 
 import logging
@@ -16,8 +17,8 @@ from .lit import LitMTLAug
 log = logging.getLogger(__name__)
 
 
-MIN_SECONDS = 0.25     # a shorter file is flagged: too little speech to judge an emotion
-SILENT_DBFS = -60.0    # a file whose loudest 25 ms frame is quieter than this is flagged as silent
+MIN_SECONDS = 0.25  # a shorter file is flagged: too little speech to judge an emotion
+SILENT_DBFS = -60.0  # a file whose loudest 25 ms frame is quieter than this is flagged as silent
 
 
 def file_warning(wave: torch.Tensor, sr: int) -> str:
@@ -56,33 +57,52 @@ def speakers_from(paths: list[Path], spec: str) -> list[str]:
     if spec == "folder":
         found = {p: p.parent.name for p in paths}
     elif spec.endswith(".csv"):
-        table = pd.read_csv(spec, dtype=str, keep_default_na=False) if Path(spec).is_file() else None
+        table = (
+            pd.read_csv(spec, dtype=str, keep_default_na=False) if Path(spec).is_file() else None
+        )
         if table is None or not {"path", "speaker"} <= set(table.columns):
-            raise DataError(f"--speaker-from {spec}: expected a CSV file with columns path, speaker")
-        by = dict(zip(table["path"], table["speaker"]))
+            raise DataError(
+                f"--speaker-from {spec}: expected a CSV file with columns path, speaker"
+            )
+        by = dict(zip(table["path"], table["speaker"], strict=True))
         found = {p: by.get(str(p), by.get(p.name, "")) for p in paths}
     else:
         from .corpora.folders import speaker_pattern
+
         pattern = speaker_pattern(spec)
-        found = {p: (m.group("speaker") if (m := pattern.search(p.as_posix())) else "") for p in paths}
+        found = {
+            p: (m.group("speaker") if (m := pattern.search(p.as_posix())) else "") for p in paths
+        }
     missing = [str(p) for p, s in found.items() if not s]
     if missing:
-        raise DataError(f"--speaker-from {spec}: no speaker for {len(missing)} file(s): "
-                        f"{', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+        raise DataError(
+            f"--speaker-from {spec}: no speaker for {len(missing)} file(s): "
+            f"{', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"
+        )
     return [found[p] for p in paths]
 
 
-def _stats(lit: LitMTLAug, waves: list[torch.Tensor], group: list[str] | None) -> torch.Tensor | None:
+def _stats(
+    lit: LitMTLAug, waves: list[torch.Tensor], group: list[str] | None
+) -> torch.Tensor | None:
     """The statistics `predict` normalises with: the group's (one speaker's files) when given,
     else the training set's (lone_stats), else, for an older checkpoint, the file's own."""
     if group is not None:
         return lit.logmel.item_stats(group, waves.__getitem__)
     stats = lone_stats(lit, len(waves))
-    return stats if stats is not None else lit.logmel.item_stats(["file"] * len(waves), waves.__getitem__)
+    return (
+        stats
+        if stats is not None
+        else lit.logmel.item_stats(["file"] * len(waves), waves.__getitem__)
+    )
 
 
-def predict_files(paths: list[Path], checkpoints: list[str | Path], window: float = 10.0,
-                  speakers: list[str] | None = None) -> tuple[list[dict], list[str]]:
+def predict_files(
+    paths: list[Path],
+    checkpoints: list[str | Path],
+    window: float = 10.0,
+    speakers: list[str] | None = None,
+) -> tuple[list[dict], list[str]]:
     """Per file: predicted emotion, class probabilities and a warning for audio too short or
     silent to judge. Files longer than `window` seconds are cut into windows whose
     probabilities are averaged, as are those of several checkpoints (an ensemble). Unreadable
@@ -100,12 +120,17 @@ def predict_files(paths: list[Path], checkpoints: list[str | Path], window: floa
     models = load_ensemble(checkpoints)
     lit = models[0]
     sr = lit.cfg.data.sample_rate
-    for c, m in zip(checkpoints, models):
+    for c, m in zip(checkpoints, models, strict=True):
         if m.logmel.per_speaker and not m.logmel.has_corpus_stats and speakers is None:
-            log.warning(f"{c}: trained before training statistics were stored; each file is normalised on itself, "
-                        "which loses much of the accuracy (group files with --speaker-from)")
+            log.warning(
+                f"{c}: trained before training statistics were stored; each file is normalised on "
+                f"itself, "
+                "which loses much of the accuracy (group files with --speaker-from)"
+            )
     if speakers is not None:
-        groups = pd.Series(range(len(paths))).groupby(list(speakers), sort=False).indices   # speaker -> positions
+        groups = (
+            pd.Series(range(len(paths))).groupby(list(speakers), sort=False).indices
+        )  # speaker -> positions
     else:
         groups = {i: [i] for i in range(len(paths))}
     rows: dict[int, dict] = {}
@@ -125,16 +150,23 @@ def predict_files(paths: list[Path], checkpoints: list[str | Path], window: floa
         if not waves:
             continue
         group = [str(key)] * len(waves) if speakers is not None else None
-        probs = torch.stack([predict_waves(m, waves, stats=_stats(m, waves, group), speakers=group)
-                             for m in models]).mean(0)
+        probs = torch.stack(
+            [predict_waves(m, waves, stats=_stats(m, waves, group), speakers=group) for m in models]
+        ).mean(0)
         owner_t = torch.tensor(owner)
         for i, (warning, duration, n_windows) in warn.items():
             p = probs[owner_t == i].mean(0)
-            row = {"file": str(paths[i]), "pred": lit.class_names[int(p.argmax())], "duration": duration,
-                   "windows": n_windows}
+            row = {
+                "file": str(paths[i]),
+                "pred": lit.class_names[int(p.argmax())],
+                "duration": duration,
+                "windows": n_windows,
+            }
             if speakers is not None:
                 row["speaker"] = speakers[i]
-            row.update({f"p_{n}": round(float(v), 5) for n, v in zip(lit.class_names, p)})
+            row.update(
+                {f"p_{n}": round(float(v), 5) for n, v in zip(lit.class_names, p, strict=True)}
+            )
             row["warning"] = warning
             rows[i] = row
     return [rows[i] for i in sorted(rows)], errors

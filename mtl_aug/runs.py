@@ -1,5 +1,6 @@
 """A fold's run folder: where it lives, the config it was made with (a resumed run must not
 mix two), its lock, its finished results, and the metrics bookkeeping that survives a crash."""
+
 from __future__ import annotations
 
 import contextlib
@@ -33,10 +34,16 @@ def fold_checkpoint(cfg: Config, fold_name: str, results: dict | None = None) ->
     if results is not None:
         return out / "checkpoints" / Path(results["checkpoint"]).name
     if not (out / "results.json").is_file():
-        raise DataError(f"{out / 'results.json'} not found: fold {fold_name} of {cfg.corpus} / {cfg.variant} / "
-                        f"seed {cfg.seed} has not finished training (make loso CORPUS={cfg.corpus} "
-                        f"SEEDS={cfg.seed}, with the same CONFIG and SET)")
-    return out / "checkpoints" / Path(json.loads((out / "results.json").read_text())["checkpoint"]).name
+        raise DataError(
+            f"{out / 'results.json'} not found: fold {fold_name} of {cfg.corpus} / {cfg.variant} / "
+            f"seed {cfg.seed} has not finished training (make loso CORPUS={cfg.corpus} "
+            f"SEEDS={cfg.seed}, with the same CONFIG and SET)"
+        )
+    return (
+        out
+        / "checkpoints"
+        / Path(json.loads((out / "results.json").read_text())["checkpoint"]).name
+    )
 
 
 # Where outputs go and how many processes load the data: neither changes what is computed
@@ -58,6 +65,7 @@ def check_same_config(out: Path, cfg: Config) -> None:
     """Refuse a run folder whose saved config differs, naming the keys; a folder where nothing
     was trained yet (no checkpoint, no result: a run killed in its first epoch) is retrained."""
     import yaml
+
     saved = out / "config.yaml"
     if not saved.is_file():
         return
@@ -66,17 +74,22 @@ def check_same_config(out: Path, cfg: Config) -> None:
     try:
         old = _flat(_computed(upgrade(yaml.safe_load(saved.read_text()), str(saved)).to_dict()))
         diff = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(new) if old[k] != new[k]]
-    except (ConfigError, yaml.YAMLError) as exc:   # another version's keys, a damaged file
+    except (ConfigError, yaml.YAMLError) as exc:  # another version's keys, a damaged file
         diff = [f"its config cannot be read by this version ({str(exc).splitlines()[0]})"]
     if not diff:
         return
     if not any((out / f).is_file() for f in ("checkpoints/last.ckpt", "fit.json", "results.json")):
-        log.info(f"{out}: nothing trained there yet; starting it again with this config ({'; '.join(diff[:3])}"
-                 f"{' ...' if len(diff) > 3 else ''})")
+        log.info(
+            f"{out}: nothing trained there yet; starting it again with this config "
+            f"({'; '.join(diff[:3])}"
+            f"{' ...' if len(diff) > 3 else ''})"
+        )
         return
-    raise ConfigError(f"{out} holds a run with a different config ({saved}): {'; '.join(diff[:8])}"
-                      f"{f'; and {len(diff) - 8} more' if len(diff) > 8 else ''}. Resuming it with this config "
-                      f"would mix the two: choose another train.run_dir or remove {out}")
+    raise ConfigError(
+        f"{out} holds a run with a different config ({saved}): {'; '.join(diff[:8])}"
+        f"{f'; and {len(diff) - 8} more' if len(diff) > 8 else ''}. Resuming it with this config "
+        f"would mix the two: choose another train.run_dir or remove {out}"
+    )
 
 
 def _flat(tree: dict, prefix: str = "") -> dict:
@@ -111,16 +124,21 @@ def run_lock(out: Path):
         return
     out.mkdir(parents=True, exist_ok=True)
     path = out / "train.lock"
-    with open(path, "a+") as f:   # writable: NFS grants flock on files open for writing only
+    with open(path, "a+") as f:  # writable: NFS grants flock on files open for writing only
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             f.seek(0)
-            raise DataError(f"{out} is being trained by another process ({f.read().strip() or 'starting'}, "
-                            f"per {path}); wait for it to finish, or stop it") from None
-        except OSError as e:   # e.g. Lustre mounted without flock
-            warnings.warn(f"{path}: the file system does not support locks ({e.strerror}); nothing stops "
-                          f"a second process from training {out} at the same time")
+            raise DataError(
+                f"{out} is being trained by another process ({f.read().strip() or 'starting'}, "
+                f"per {path}); wait for it to finish, or stop it"
+            ) from None
+        except OSError as e:  # e.g. Lustre mounted without flock
+            warnings.warn(
+                f"{path}: the file system does not support locks ({e.strerror}); nothing stops "
+                f"a second process from training {out} at the same time",
+                stacklevel=2,
+            )
         f.truncate(0)
         f.write(f"{socket.gethostname()} {os.getpid()}\n")
         f.flush()

@@ -8,6 +8,7 @@ SAMPLE_RATES is refused (413/415) from its header, before it is decoded (resampl
 rate costs memory out of proportion to the file). At most `max_pending` requests wait for the
 model (503 beyond); one request at a time is decoded and computed, in a worker thread, so one
 decoded file is in memory at once and the server keeps answering meanwhile."""
+
 from __future__ import annotations
 
 import io
@@ -29,8 +30,10 @@ from .predict import file_warning, windows
 
 log = logging.getLogger(__name__)
 
-WINDOW_SECONDS = 10.0   # as `predict`: longer audio is cut into windows, their probabilities averaged
-MAX_COLUMNS = 600       # the spectrogram sent to the page: at most this many time columns
+WINDOW_SECONDS = (
+    10.0  # as `predict`: longer audio is cut into windows, their probabilities averaged
+)
+MAX_COLUMNS = 600  # the spectrogram sent to the page: at most this many time columns
 MAX_CHANNELS = 2
 SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000)
 
@@ -40,6 +43,7 @@ class Model:
 
     def __init__(self, checkpoints: list[str | Path]):
         from .evaluate import load_ensemble
+
         models = load_ensemble(checkpoints, device="cpu")
         self.deployed = Deployed(models).eval().requires_grad_(False)
         self.logmel = models[0].logmel
@@ -59,25 +63,45 @@ class Model:
         with torch.no_grad():
             for chunk in chunks:
                 probs, _, alpha, offset = self.deployed(chunk[None])
-                results.append({"start": round(start / self.sr, 3), "end": round((start + len(chunk)) / self.sr, 3),
-                                "probs": probs[0]})
-                # each attention weight covers `stride` log-mel frames from the window's first speech frame
+                results.append(
+                    {
+                        "start": round(start / self.sr, 3),
+                        "end": round((start + len(chunk)) / self.sr, 3),
+                        "probs": probs[0],
+                    }
+                )
+                # each attention weight covers `stride` log-mel frames from the window's first
+                # speech frame
                 first = start // hop + int(offset[0])
                 spread = alpha[0].repeat_interleave(self.stride)[: max(0, frames - first)]
                 attention[first : first + len(spread)] = spread / spread.max().clamp(min=1e-12)
                 start += len(chunk)
-            feats = torch.log(self.logmel.mel(wave) + 1e-6) if detail else None   # untrimmed, unnormalised
+            feats = (
+                torch.log(self.logmel.mel(wave) + 1e-6) if detail else None
+            )  # untrimmed, unnormalised
         mean = torch.stack([r["probs"] for r in results]).mean(0)
-        out = {"emotion": names[int(mean.argmax())], "probs": _named(names, mean),
-               "duration": round(len(wave) / self.sr, 3), "warning": file_warning(wave, self.sr),
-               "windows": [{**r, "emotion": names[int(r["probs"].argmax())], "probs": _named(names, r["probs"])}
-                           for r in results]}
+        out = {
+            "emotion": names[int(mean.argmax())],
+            "probs": _named(names, mean),
+            "duration": round(len(wave) / self.sr, 3),
+            "warning": file_warning(wave, self.sr),
+            "windows": [
+                {
+                    **r,
+                    "emotion": names[int(r["probs"].argmax())],
+                    "probs": _named(names, r["probs"]),
+                }
+                for r in results
+            ],
+        }
         if detail:
             step = max(1, -(-feats.shape[-1] // MAX_COLUMNS))
-            out["spectrogram"] = {"seconds_per_column": step * hop / self.sr,
-                                  "logmel": feats[:, ::step].T.round(decimals=2).tolist(),
-                                  # the peak of each column's frames: a short peak is not skipped
-                                  "attention": _column_max(attention, step).round(decimals=3).tolist()}
+            out["spectrogram"] = {
+                "seconds_per_column": step * hop / self.sr,
+                "logmel": feats[:, ::step].T.round(decimals=2).tolist(),
+                # the peak of each column's frames: a short peak is not skipped
+                "attention": _column_max(attention, step).round(decimals=3).tolist(),
+            }
         return out
 
 
@@ -88,7 +112,7 @@ def _column_max(values: torch.Tensor, step: int) -> torch.Tensor:
 
 
 def _named(names: list[str], probs: torch.Tensor) -> dict:
-    return {n: round(float(p), 5) for n, p in zip(names, probs)}
+    return {n: round(float(p), 5) for n, p in zip(names, probs, strict=True)}
 
 
 def read_upload(data: bytes, name: str, sample_rate: int, max_seconds: float) -> torch.Tensor:
@@ -98,17 +122,27 @@ def read_upload(data: bytes, name: str, sample_rate: int, max_seconds: float) ->
     try:
         info = sf.info(io.BytesIO(data))
     except Exception:
-        raise HTTPException(415, f"{name}: not audio that can be read (wav, flac, ogg, mp3)") from None
+        raise HTTPException(
+            415, f"{name}: not audio that can be read (wav, flac, ogg, mp3)"
+        ) from None
     if info.samplerate <= 0 or info.frames <= 0:
         raise HTTPException(400, f"{name}: the audio has no samples")
     if info.samplerate not in SAMPLE_RATES:
-        raise HTTPException(415, f"{name}: audio at {info.samplerate} Hz; accepted: "
-                                 f"{', '.join(map(str, SAMPLE_RATES))} Hz")
+        raise HTTPException(
+            415,
+            f"{name}: audio at {info.samplerate} Hz; accepted: "
+            f"{', '.join(map(str, SAMPLE_RATES))} Hz",
+        )
     if info.channels > MAX_CHANNELS:
-        raise HTTPException(415, f"{name}: {info.channels} channels; at most {MAX_CHANNELS} are accepted")
+        raise HTTPException(
+            415, f"{name}: {info.channels} channels; at most {MAX_CHANNELS} are accepted"
+        )
     if info.frames / info.samplerate > max_seconds:
-        raise HTTPException(413, f"{name}: {info.frames / info.samplerate:.1f} s of audio, over the limit of "
-                                 f"{max_seconds:g} s")
+        raise HTTPException(
+            413,
+            f"{name}: {info.frames / info.samplerate:.1f} s of audio, over the limit of "
+            f"{max_seconds:g} s",
+        )
     buffer = io.BytesIO(data)
     buffer.name = name
     try:
@@ -116,15 +150,23 @@ def read_upload(data: bytes, name: str, sample_rate: int, max_seconds: float) ->
     except DataError as exc:
         raise HTTPException(422, str(exc)) from None
     if len(wave) < sample_rate // 10:
-        raise HTTPException(422, f"{name}: {len(wave) / sample_rate:.3f} s of audio, under the 0.1 s needed")
+        raise HTTPException(
+            422, f"{name}: {len(wave) / sample_rate:.3f} s of audio, under the 0.1 s needed"
+        )
     return wave
 
 
-def create_app(model: Model, max_mb: float = 20.0, max_seconds: float = 120.0, max_pending: int = 16):
+def create_app(
+    model: Model, max_mb: float = 20.0, max_seconds: float = 120.0, max_pending: int = 16
+):
     """The FastAPI app: /, /health, /metadata, POST /predict."""
     app = FastAPI(title="MTL-AUG speech emotion recognition", max_body_size=int(max_mb * 1e6))
-    limits = {"max_mb": max_mb, "max_seconds": max_seconds, "max_pending": max_pending,
-              "window_seconds": WINDOW_SECONDS}
+    limits = {
+        "max_mb": max_mb,
+        "max_seconds": max_seconds,
+        "max_pending": max_pending,
+        "window_seconds": WINDOW_SECONDS,
+    }
     page = resources.files("mtl_aug").joinpath("page.html").read_text()
 
     @app.get("/", response_class=HTMLResponse)
@@ -139,7 +181,7 @@ def create_app(model: Model, max_mb: float = 20.0, max_seconds: float = 120.0, m
     def meta() -> dict:
         return {**model.meta, "limits": limits}
 
-    waiting = 0   # requests between their start and their answer (the event loop is one thread)
+    waiting = 0  # requests between their start and their answer (the event loop is one thread)
 
     def answer(data: bytes, name: str, detail: bool) -> dict:
         with model.lock:
@@ -151,29 +193,51 @@ def create_app(model: Model, max_mb: float = 20.0, max_seconds: float = 120.0, m
         duration, each 10 s window's result; `?detail=true` adds the log-mel and the attention."""
         nonlocal waiting
         if waiting >= max_pending:
-            raise HTTPException(503, f"busy: {waiting} requests are waiting for the model; try again shortly")
+            raise HTTPException(
+                503, f"busy: {waiting} requests are waiting for the model; try again shortly"
+            )
         waiting += 1
         try:
             name = Path(file.filename or "upload").name
-            return {"file": name, **await run_in_threadpool(answer, await file.read(), name, detail)}
+            return {
+                "file": name,
+                **await run_in_threadpool(answer, await file.read(), name, detail),
+            }
         finally:
             waiting -= 1
 
     return app
 
 
-def serve(checkpoints: list[str | Path], host: str = "127.0.0.1", port: int = 8000, max_mb: float = 20.0,
-          max_seconds: float = 120.0, max_pending: int = 16) -> None:
+def serve(
+    checkpoints: list[str | Path],
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_mb: float = 20.0,
+    max_seconds: float = 120.0,
+    max_pending: int = 16,
+) -> None:
     import uvicorn
-    for option, value, least in (("--max-mb", max_mb, 0.001), ("--max-seconds", max_seconds, 0.1),
-                                 ("--max-pending", max_pending, 1)):
+
+    for option, value, least in (
+        ("--max-mb", max_mb, 0.001),
+        ("--max-seconds", max_seconds, 0.1),
+        ("--max-pending", max_pending, 1),
+    ):
         if value < least:
             raise ConfigError(f"{option} must be at least {least}, got {value}")
     model = Model(checkpoints)
-    log.info(f"serving {model.meta['corpus']} / {model.meta['variant']} ({', '.join(model.meta['class_names'])}) "
-             f"on http://{host}:{port}/")
+    log.info(
+        f"serving {model.meta['corpus']} / {model.meta['variant']} "
+        f"({', '.join(model.meta['class_names'])}) "
+        f"on http://{host}:{port}/"
+    )
     # uvicorn's limit counts open connections (idle keep-alive ones too): a generous bound on
     # connections, whose uploads Starlette spools to disk past 1 MB; the app bounds the requests
-    uvicorn.run(create_app(model, max_mb, max_seconds, max_pending), host=host, port=port,
-                limit_concurrency=4 * max_pending + 32,
-                log_level="warning")
+    uvicorn.run(
+        create_app(model, max_mb, max_seconds, max_pending),
+        host=host,
+        port=port,
+        limit_concurrency=4 * max_pending + 32,
+        log_level="warning",
+    )

@@ -3,6 +3,7 @@ checkpoints, predictions.csv and results.json in its run folder (runs.py).
 
 Started again with the same command, a run resumes from its last checkpoint; a finished run
 (results.json present) is reported, not re-run."""
+
 from __future__ import annotations
 
 import json
@@ -25,43 +26,78 @@ from .runs import carry_metrics, check_same_config, finished, run_dir, run_lock
 
 log = logging.getLogger(__name__)
 
-SYNTHETIC_NOTE = "SYNTHETIC demo corpus: not real speech; these numbers say nothing about real emotion recognition"
+SYNTHETIC_NOTE = (
+    "SYNTHETIC demo corpus: not real speech; these numbers say nothing about real "
+    "emotion recognition"
+)
 
 
-def make_trainer(cfg: Config, out: Path | None, callbacks: list = (), enable_progress: bool = True) -> pl.Trainer:
+def make_trainer(
+    cfg: Config, out: Path | None, callbacks: list = (), enable_progress: bool = True
+) -> pl.Trainer:
     t = cfg.train
     deterministic = t.deterministic
     if deterministic and torch.cuda.is_available() and t.accelerator != "cpu":
-        deterministic = "warn"  # some CUDA kernels (e.g. transposed-conv backward) have no deterministic version
-    loggers = [CSVLogger(out, name="", version="", flush_logs_every_n_steps=1),
-               TensorBoardLogger(out, name="tensorboard", version="")] if out else False
+        deterministic = "warn"  # some CUDA kernels (e.g. transposed-conv backward) have no
+        # deterministic version
+    loggers = (
+        [
+            CSVLogger(out, name="", version="", flush_logs_every_n_steps=1),
+            TensorBoardLogger(out, name="tensorboard", version=""),
+        ]
+        if out
+        else False
+    )
     return pl.Trainer(
-        max_epochs=t.max_epochs, accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
-        precision=t.precision, gradient_clip_val=t.gradient_clip, deterministic=deterministic,
-        limit_train_batches=t.limit_train_batches, logger=loggers, callbacks=list(callbacks),
-        enable_progress_bar=enable_progress, enable_model_summary=False, log_every_n_steps=1,
-        default_root_dir=out, num_sanity_val_steps=0, enable_checkpointing=out is not None)
+        max_epochs=t.max_epochs,
+        accelerator=t.accelerator,
+        devices=t.devices,
+        strategy=t.strategy,
+        precision=t.precision,
+        gradient_clip_val=t.gradient_clip,
+        deterministic=deterministic,
+        limit_train_batches=t.limit_train_batches,
+        logger=loggers,
+        callbacks=list(callbacks),
+        enable_progress_bar=enable_progress,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+        default_root_dir=out,
+        num_sanity_val_steps=0,
+        enable_checkpointing=out is not None,
+    )
 
 
-def train_fold(cfg: Config, fold_speaker: str | None = None, all_speakers: bool = False,
-               extra_callbacks: list = (), verbose: bool = True) -> dict:
+def train_fold(
+    cfg: Config,
+    fold_speaker: str | None = None,
+    all_speakers: bool = False,
+    extra_callbacks: list = (),
+    verbose: bool = True,
+) -> dict:
     """Fit one fold and test its final model (train.select = last) or the epoch best on the
     validation speaker(s) (best); returns results."""
-    dm = EmotionDataModule(cfg, fold_speaker, all_speakers=all_speakers)   # manifest errors surface here
-    out = run_dir(cfg, dm.fold.name)   # the run folder and its lock are checked before the audio is read
+    dm = EmotionDataModule(
+        cfg, fold_speaker, all_speakers=all_speakers
+    )  # manifest errors surface here
+    out = run_dir(
+        cfg, dm.fold.name
+    )  # the run folder and its lock are checked before the audio is read
     check_same_config(out, cfg)
     done = finished(out, verbose)
     if done is None:
         with run_lock(out):
-            done = finished(out, verbose)   # another process may have finished it meanwhile
+            done = finished(out, verbose)  # another process may have finished it meanwhile
             if done is None:
                 return _fit_and_test(cfg, dm, out, extra_callbacks, verbose)
     return done
 
 
-def _fit_and_test(cfg: Config, dm: EmotionDataModule, out: Path, extra_callbacks, verbose: bool) -> dict:
+def _fit_and_test(
+    cfg: Config, dm: EmotionDataModule, out: Path, extra_callbacks, verbose: bool
+) -> dict:
     results_file = out / "results.json"
-    dm.setup()   # reads the audio: an unreadable file stops the run here, before anything is written
+    dm.setup()  # reads the audio: an unreadable file stops the run here, before anything is written
     save_config(cfg, out / "config.yaml")
     # appended at every (re)start: a resumed run shows each code version that trained it
     with open(out / "provenance.jsonl", "a") as f:
@@ -74,8 +110,13 @@ def _fit_and_test(cfg: Config, dm: EmotionDataModule, out: Path, extra_callbacks
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     lit = LitMTLAug(cfg, dm.class_names, dm.class_counts, len(dm.fold.train), logmel=dm.logmel)
     ckpt_dir = out / "checkpoints"
-    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/uar", mode="max",
-                           enable_version_counter=False)
+    best = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        filename="best",
+        monitor="val/uar",
+        mode="max",
+        enable_version_counter=False,
+    )
     # every epoch (save_last=True would write it only when `best` improves: a resume would
     # then restart from the best epoch, not the last one)
     latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", enable_version_counter=False)
@@ -93,25 +134,45 @@ def _fit_and_test(cfg: Config, dm: EmotionDataModule, out: Path, extra_callbacks
             fit = json.loads(fit_file.read_text())
         else:
             if last.is_file():
-                check_checkpoint(last, resume=True, advice=(
-                    f"to resume from an earlier epoch, copy {ckpt_dir / 'best.ckpt'} over it (if that file is whole); "
-                    f"or delete {out} to start the fold again"))
+                check_checkpoint(
+                    last,
+                    resume=True,
+                    advice=(
+                        f"to resume from an earlier epoch, copy {ckpt_dir / 'best.ckpt'} over it "
+                        f"(if that file is whole); "
+                        f"or delete {out} to start the fold again"
+                    ),
+                )
                 if verbose:
                     log.info(f"resuming from {last}")
             trainer.fit(lit, datamodule=dm, ckpt_path=last if last.is_file() else None)
             last_val = trainer.callback_metrics.get("val/uar")
-            if last_val is None:   # a crash after the final last.ckpt, before fit.json: nothing left to train
+            if (
+                last_val is None
+            ):  # a crash after the final last.ckpt, before fit.json: nothing left to train
                 logged = pd.read_csv(out / "metrics.resume.csv").dropna(subset=["val/uar"])
                 last_val = logged.sort_values("epoch")["val/uar"].iloc[-1]
-            fit = {"best_val_uar": float(best.best_model_score), "last_val_uar": float(last_val),
-                   "epochs_trained": trainer.current_epoch}
+            fit = {
+                "best_val_uar": float(best.best_model_score),
+                "last_val_uar": float(last_val),
+                "epochs_trained": trainer.current_epoch,
+            }
             if trainer.is_global_zero:
                 fit_file.write_text(json.dumps(fit) + "\n")
-        results = {"corpus": cfg.corpus, "variant": cfg.variant, "seed": cfg.seed,
-                   "fold": dm.fold.name, "test_speakers": list(dm.fold.test), "val_speakers": list(dm.fold.val),
-                   "train_speakers": list(dm.fold.train), "class_names": dm.class_names,
-                   "checkpoint": str(ckpt_dir / f"{cfg.train.select}.ckpt"), **fit,
-                   "val_uar": fit[f"{cfg.train.select}_val_uar"], "provenance": provenance()}
+        results = {
+            "corpus": cfg.corpus,
+            "variant": cfg.variant,
+            "seed": cfg.seed,
+            "fold": dm.fold.name,
+            "test_speakers": list(dm.fold.test),
+            "val_speakers": list(dm.fold.val),
+            "train_speakers": list(dm.fold.train),
+            "class_names": dm.class_names,
+            "checkpoint": str(ckpt_dir / f"{cfg.train.select}.ckpt"),
+            **fit,
+            "val_uar": fit[f"{cfg.train.select}_val_uar"],
+            "provenance": provenance(),
+        }
         if cfg.corpus == "synthetic_demo":
             results["note"] = SYNTHETIC_NOTE
         if dm.fold.test:

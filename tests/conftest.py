@@ -1,5 +1,6 @@
 """The tests' fixtures: console logging, the real corpora (or a skip), a tiny synthetic corpus,
 tiny trained models and real speech files. What they are built from is in builders.py."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-
 from builders import REAL_DATA, tiny_cfg
+
 from mtl_aug.corpora import prepare_generic, prepare_librispeech
 from mtl_aug.corpora.synthetic import generate_synthetic
 
@@ -18,6 +19,7 @@ from mtl_aug.corpora.synthetic import generate_synthetic
 def console_logging():
     """The package's messages on stdout / stderr, as the CLI shows them (tests read them there)."""
     from mtl_aug.console import to_console
+
     to_console()
 
 
@@ -31,6 +33,7 @@ def real_data() -> Path:
 
 # ---------------------------------------------------------------- training fixtures
 
+
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory) -> Path:
     """Manifests of a tiny synthetic corpus (4 speakers) and a tiny unlabelled 'LibriSpeech'."""
@@ -40,14 +43,24 @@ def corpus(tmp_path_factory) -> Path:
     prepare_generic(csv, manifests / "synthetic_demo.csv", corpus="synthetic_demo")
     rng = np.random.default_rng(0)
     for i in range(6):
-        flac = root / "libri" / "LibriSpeech" / "train-clean-100" / "19" / "198" / f"19-198-{i:04d}.flac"
+        flac = (
+            root
+            / "libri"
+            / "LibriSpeech"
+            / "train-clean-100"
+            / "19"
+            / "198"
+            / f"19-198-{i:04d}.flac"
+        )
         flac.parent.mkdir(parents=True, exist_ok=True)
         sf.write(flac, (rng.standard_normal(12000) * 0.05).astype(np.float32), 16000)
     prepare_librispeech(root / "libri", manifests / "librispeech.csv")
     return manifests
 
 
-# ---------------------------------------------------------------- trained models, for export and serving
+# ---------------------------------------------------------------- trained models, for export and
+# serving
+
 
 @pytest.fixture(scope="session")
 def checkpoints(corpus, tmp_path_factory) -> dict[str, str]:
@@ -55,17 +68,26 @@ def checkpoints(corpus, tmp_path_factory) -> dict[str, str]:
     training set's statistics) and portable (corpus statistics over speech frames, silence
     trimmed), and portable with the prosody rows and the utterance functionals."""
     from mtl_aug.train import train_fold
+
     root = tmp_path_factory.mktemp("serve_models")
-    return {name: train_fold(tiny_cfg(corpus, root / name, *overlays, **sets), "spk00", verbose=False)["checkpoint"]
-            for name, overlays, sets in (("defaults", (), {}), ("portable", ("portable",), {}),
-                                         ("prosody", ("portable",), {"features__prosody": "true",
-                                                                                   "model__functionals": "true"}))}
+    return {
+        name: train_fold(tiny_cfg(corpus, root / name, *overlays, **sets), "spk00", verbose=False)[
+            "checkpoint"
+        ]
+        for name, overlays, sets in (
+            ("defaults", (), {}),
+            ("portable", ("portable",), {}),
+            ("prosody", ("portable",), {"features__prosody": "true", "model__functionals": "true"}),
+        )
+    }
 
 
 @pytest.fixture(scope="session")
 def speech(corpus, tmp_path_factory) -> list[Path]:
     import torch
+
     from mtl_aug.audio import load_audio
+
     """Real EMODB files where the shared data is present (else the synthetic corpus's), a
     0.4 s cut and a 23 s concatenation of them (three windows)."""
     real = sorted((REAL_DATA / "emodb" / "wav").glob("08a0*.wav"))[:4]

@@ -1,16 +1,17 @@
 """Audio loading (formats, spans, bad files) and the log-mel features: silence kept out of the
 normalisation statistics, and trimmed; prosody rows."""
+
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
-
 from builders import write_audio
+
 from mtl_aug.audio import LogMel, Prosody, load_audio, pad_batch
+from mtl_aug.config import load_config
 from mtl_aug.corpora import prepare_generic
 from mtl_aug.errors import ConfigError, DataError
 from mtl_aug.manifest import read_manifest
-from mtl_aug.config import load_config
 
 SR = 16000
 
@@ -23,13 +24,18 @@ def speech_like(seconds: float, seed: int = 0) -> torch.Tensor:
     """A harmonic signal with a slow loudness contour: speech-like enough for the statistics."""
     t = torch.arange(int(seconds * SR)) / SR
     rng = np.random.default_rng(seed)
-    wave = sum(torch.sin(2 * torch.pi * f * t) / k for k, f in enumerate(rng.uniform(120, 2000, 6), 1))
+    wave = sum(
+        torch.sin(2 * torch.pi * f * t) / k for k, f in enumerate(rng.uniform(120, 2000, 6), 1)
+    )
     return (0.1 * wave * (1.2 + torch.sin(2 * torch.pi * 3 * t))).float()
 
 
 def with_silence(wave: torch.Tensor, lead: float, tail: float, level: float = 1e-4) -> torch.Tensor:
     g = torch.Generator().manual_seed(1)
-    quiet = lambda s: level * torch.randn(int(s * SR), generator=g)
+
+    def quiet(s):
+        return level * torch.randn(int(s * SR), generator=g)
+
     return torch.cat([quiet(lead), wave, quiet(tail)])
 
 
@@ -48,11 +54,13 @@ def test_trimming_cuts_leading_and_trailing_silence_only():
     lm = logmel(silence_db=40, trim=True)
     waves, lengths = pad_batch([speech, padded])
     feats, n, _ = lm.raw(waves, lengths)
-    assert abs(int(n[1]) - int(n[0])) <= 3                     # 1.1 s of silence gone, speech kept
+    assert abs(int(n[1]) - int(n[0])) <= 3  # 1.1 s of silence gone, speech kept
     assert feats.shape[-1] == int(n.max())
     # the trimmed utterance starts where the speech starts (give or take the frame that
     # straddles the onset): the same frames as the clean one
-    shift = min(range(4), key=lambda k: (feats[1, :, 5 + k : 90 + k] - feats[0, :, 5:90]).abs().max())
+    shift = min(
+        range(4), key=lambda k: (feats[1, :, 5 + k : 90 + k] - feats[0, :, 5:90]).abs().max()
+    )
     assert torch.allclose(feats[1, :, 5 + shift : 90 + shift], feats[0, :, 5:90], atol=0.05)
     untrimmed = logmel(silence_db=40)
     assert int(untrimmed.raw(waves, lengths)[1][1]) == len(padded) // 160 + 1
@@ -69,7 +77,9 @@ def test_utterance_normalisation_uses_speech_frames():
 
 def test_trim_needs_a_silence_threshold():
     with pytest.raises(ConfigError, match="trim_silence needs features.silence_db"):
-        load_config("synthetic_demo", ["debug"], ["features.silence_db=null", "features.trim_silence=true"])
+        load_config(
+            "synthetic_demo", ["debug"], ["features.silence_db=null", "features.trim_silence=true"]
+        )
     with pytest.raises(ConfigError, match="silence_db must be null or a positive number"):
         load_config("synthetic_demo", ["debug"], ["features.silence_db=-3"])
 
@@ -84,7 +94,10 @@ def test_prosody_finds_the_f0_of_a_voice_and_none_in_noise():
     utterance's voiced mean (here none: the range's middle); a tone then noise: the noise frames
     take the tone's log F0."""
     p = Prosody(SR, 160)
-    every = lambda w: torch.ones(1, len(w) // 160 + 1, dtype=torch.bool)
+
+    def every(w):
+        return torch.ones(1, len(w) // 160 + 1, dtype=torch.bool)
+
     for f0 in (80.0, 150.0, 310.0):
         w = harmonic(f0)
         rows = p(w[None], every(w))[0, :, 5:-5]
@@ -102,14 +115,18 @@ def test_prosody_finds_the_f0_of_a_voice_and_none_in_noise():
 
 
 def test_prosody_follows_pyin_on_real_speech(real_data):
-    """On EMODB sentences, most frames that both call voiced get librosa's pYIN F0 within a semitone."""
+    """On EMODB sentences, most frames that both call voiced get pYIN's F0 within a semitone."""
     import librosa
+
     from mtl_aug.audio import load_audio
+
     p = Prosody(SR, 160)
     for name in ("03a01Fa.wav", "16b10Wb.wav"):
         w = load_audio(real_data / "emodb" / "wav" / name)
         rows = p(w[None], torch.ones(1, len(w) // 160 + 1, dtype=torch.bool))[0].numpy()
-        f0, voiced, _ = librosa.pyin(w.numpy(), fmin=70, fmax=500, sr=SR, frame_length=1024, hop_length=160)
+        f0, voiced, _ = librosa.pyin(
+            w.numpy(), fmin=70, fmax=500, sr=SR, frame_length=1024, hop_length=160
+        )
         both = voiced & (rows[1] >= Prosody.VOICED)
         assert both.sum() > 0.3 * voiced.sum()
         semitones = np.abs(12 * np.log2(np.exp(rows[2][both]) / f0[both]))
@@ -140,12 +157,14 @@ def test_other_formats_are_accepted_and_load_as_mono_16k(tmp_path, channels, sr)
     assert r["duration"] == pytest.approx(0.3, abs=1e-3)
     wave = load_audio(r["path"])
     assert wave.ndim == 1 and abs(len(wave) - 0.3 * 16000) <= 3
-    if sr == 16000:                                  # no resampling: mono is the channel mean
+    if sr == 16000:  # no resampling: mono is the channel mean
         data, _ = sf.read(r["path"], dtype="float32", always_2d=True)
         np.testing.assert_allclose(wave.numpy(), data.mean(axis=1), atol=1e-6)
-    else:                                            # resampling keeps the sine's level
+    else:  # resampling keeps the sine's level
         data, _ = sf.read(r["path"], dtype="float32", always_2d=True)
-        assert float(wave.abs().max()) == pytest.approx(float(np.abs(data.mean(axis=1)).max()), abs=0.03)
+        assert float(wave.abs().max()) == pytest.approx(
+            float(np.abs(data.mean(axis=1)).max()), abs=0.03
+        )
 
 
 def test_load_audio_reads_a_span_and_names_a_bad_file(tmp_path):
@@ -153,13 +172,16 @@ def test_load_audio_reads_a_span_and_names_a_bad_file(tmp_path):
     be read, is empty or holds NaN is a DataError naming it."""
     path = write_audio(tmp_path / "x.wav", seconds=1.0, sr=8000)
     whole = load_audio(path)
-    part = load_audio(path, start=2000, stop=6000)            # 0.25 s to 0.75 s at 8 kHz
+    part = load_audio(path, start=2000, stop=6000)  # 0.25 s to 0.75 s at 8 kHz
     assert len(whole) == 16000 and len(part) == 8000
     assert torch.allclose(part[1000:7000], whole[5000:11000], atol=0.02)
     (tmp_path / "text.wav").write_text("not audio")
     sf.write(tmp_path / "empty.wav", np.zeros((0,), np.float32), 16000)
     sf.write(tmp_path / "nan.wav", np.full(160, np.nan, np.float32), 16000, subtype="FLOAT")
-    for name, reason in (("text.wav", "cannot read audio"), ("empty.wav", "empty audio"),
-                         ("nan.wav", "NaN or infinite")):
+    for name, reason in (
+        ("text.wav", "cannot read audio"),
+        ("empty.wav", "empty audio"),
+        ("nan.wav", "NaN or infinite"),
+    ):
         with pytest.raises(DataError, match=f"{name}: {reason}"):
             load_audio(tmp_path / name)

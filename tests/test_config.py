@@ -1,5 +1,6 @@
 """Config loading: the complete default, overlays in order, `--set` last, and a clear error for
 an unknown key, a wrong type or a bad value before anything runs."""
+
 import pytest
 import yaml
 
@@ -12,20 +13,26 @@ def test_shipped_corpus_configs_load():
     for path in (CONFIG_DIR / "corpus").glob("*.yaml"):
         cfg = load_config(path.stem).to_dict()
         for section, values in yaml.safe_load(path.read_text()).items():
-            for key, value in (values.items() if isinstance(values, dict) else [(None, values)]):
-                assert (cfg[section] if key is None else cfg[section][key]) == value, (path.name, section, key)
+            for key, value in values.items() if isinstance(values, dict) else [(None, values)]:
+                assert (cfg[section] if key is None else cfg[section][key]) == value, (
+                    path.name,
+                    section,
+                    key,
+                )
     assert load_config("emodb").data.classes == "emodb7"
 
 
 def test_overlays_apply_in_order_and_set_overrides_them(tmp_path):
     """Default < corpus overlay < each --config overlay in the order given < --set."""
-    (tmp_path / "a.yaml").write_text("train: {lr: 0.01}\nfeatures: {n_mels: 64}\ndata: {classes: four_class}\n")
+    (tmp_path / "a.yaml").write_text(
+        "train: {lr: 0.01}\nfeatures: {n_mels: 64}\ndata: {classes: four_class}\n"
+    )
     (tmp_path / "b.yaml").write_text("train: {lr: 0.02}\n")
     a, b = str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")
     cfg = load_config("emodb", [a, b])
     assert cfg.train.lr == 0.02 and cfg.features.n_mels == 64
-    assert cfg.data.classes == "four_class"                # the overlay over the corpus's emodb7
-    assert cfg.train.max_epochs == load_config("emodb").train.max_epochs   # untouched keys stay
+    assert cfg.data.classes == "four_class"  # the overlay over the corpus's emodb7
+    assert cfg.train.max_epochs == load_config("emodb").train.max_epochs  # untouched keys stay
     assert load_config("emodb", [b, a]).train.lr == 0.01
     assert load_config("emodb", [b, a], ["train.lr=0.5"]).train.lr == 0.5
     assert load_config("emodb", ["portable", "stl_portable"]).variant == "stl_portable"
@@ -43,27 +50,35 @@ def test_unknown_keys_are_refused_wherever_they_are_set(tmp_path):
 
 def test_config_values_are_type_checked():
     assert load_config("emodb", overrides=["train.lr=1e-3"]).train.lr == pytest.approx(0.001)
-    for bad, msg in (("train.lr=fast", r"'train.lr' expects a float, got 'fast' \(the default: 0.003\)"),
-                     ("loss.weights=0", "'loss.weights' is a section \\(keys ce, center, recon, aug, speaker\\)"),
-                     ("data.styles=improvised", "'data.styles' expects a list of str or null"),
-                     ("train.patience=0", "train.patience must be null"),
-                     ("train.select=first", "train.select must be 'last'"),
-                     ("model.lstm_hidden=-3", "model.lstm_hidden must be a positive integer"),
-                     ("model.time_pool=[2,0,1]", "model.time_pool must be a positive integer"),
-                     ("data.batch_size=0", "data.batch_size must be a positive integer"),
-                     ("data.batch_size=2.5", "'data.batch_size' expects an int, got 2.5"),
-                     ("model.time_pool=[2,x,1]", "'model.time_pool' expects a list of int"),
-                     ("augment.time_masks=-1", "augment.time_masks must be a non-negative integer"),
-                     ("augment.mixup_alpha=0", "augment.mixup_alpha must be a positive number"),
-                     ("augment.speed_factors=[]", "augment.speed_factors must be a non-empty list"),
-                     ("augment.time_mask_fraction=1.5", "augment.time_mask_fraction must be a fraction"),
-                     ("loss.weights.ce=0", "loss.weights must be non-negative, with ce above 0"),
-                     ("loss.weights.recon=-1", "loss.weights must be non-negative"),
-                     ("data.max_train_seconds=0", "data.max_train_seconds must be null or a positive"),
-                     ("features.lone_prob=1.5", "features.lone_prob must be a probability"),
-                     ("features.prosody=yes please", "'features.prosody' expects a bool"),
-                     ("train.precision=bf16-true", "half precision, which torch's FFT does not support: use 16-mixed"),
-                     ("train.lr=[1", "not valid YAML")):
+    for bad, msg in (
+        ("train.lr=fast", r"'train.lr' expects a float, got 'fast' \(the default: 0.003\)"),
+        (
+            "loss.weights=0",
+            "'loss.weights' is a section \\(keys ce, center, recon, aug, speaker\\)",
+        ),
+        ("data.styles=improvised", "'data.styles' expects a list of str or null"),
+        ("train.patience=0", "train.patience must be null"),
+        ("train.select=first", "train.select must be 'last'"),
+        ("model.lstm_hidden=-3", "model.lstm_hidden must be a positive integer"),
+        ("model.time_pool=[2,0,1]", "model.time_pool must be a positive integer"),
+        ("data.batch_size=0", "data.batch_size must be a positive integer"),
+        ("data.batch_size=2.5", "'data.batch_size' expects an int, got 2.5"),
+        ("model.time_pool=[2,x,1]", "'model.time_pool' expects a list of int"),
+        ("augment.time_masks=-1", "augment.time_masks must be a non-negative integer"),
+        ("augment.mixup_alpha=0", "augment.mixup_alpha must be a positive number"),
+        ("augment.speed_factors=[]", "augment.speed_factors must be a non-empty list"),
+        ("augment.time_mask_fraction=1.5", "augment.time_mask_fraction must be a fraction"),
+        ("loss.weights.ce=0", "loss.weights must be non-negative, with ce above 0"),
+        ("loss.weights.recon=-1", "loss.weights must be non-negative"),
+        ("data.max_train_seconds=0", "data.max_train_seconds must be null or a positive"),
+        ("features.lone_prob=1.5", "features.lone_prob must be a probability"),
+        ("features.prosody=yes please", "'features.prosody' expects a bool"),
+        (
+            "train.precision=bf16-true",
+            "half precision, which torch's FFT does not support: use 16-mixed",
+        ),
+        ("train.lr=[1", "not valid YAML"),
+    ):
         with pytest.raises(ConfigError, match=msg):
             load_config("emodb", overrides=[bad])
 
@@ -88,7 +103,9 @@ def test_upgrade_gives_an_older_config_the_behaviour_it_was_trained_with():
         del tree[section][key]
     del tree["features"]["prosody"], tree["loss"]["weights"]["speaker"]
     old = upgrade(tree, "old.yaml")
-    assert all(getattr(getattr(old, section), key) == value for (section, key), value in LEGACY.items())
+    assert all(
+        getattr(getattr(old, section), key) == value for (section, key), value in LEGACY.items()
+    )
     assert any(default_config()[section][key] != value for (section, key), value in LEGACY.items())
     assert old.features.prosody is False and old.loss.weights.speaker == 0.0
     assert old.data == load_config("emodb").data
@@ -103,11 +120,15 @@ def test_upgrade_gives_an_older_config_the_behaviour_it_was_trained_with():
 def test_a_run_folder_whose_config_this_version_cannot_read(tmp_path):
     """Nothing trained there: started again. Something trained: refused, with the way out."""
     from mtl_aug.runs import check_same_config
+
     cfg = load_config("emodb")
     tree = cfg.to_dict()
-    tree["model"]["kernel"] = 3                                # a key from another version
+    tree["model"]["kernel"] = 3  # a key from another version
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(tree))
     check_same_config(tmp_path, cfg)
     (tmp_path / "results.json").write_text("{}")
-    with pytest.raises(ConfigError, match="cannot be read by this version .*unknown config key 'model.kernel'.*remove"):
+    with pytest.raises(
+        ConfigError,
+        match="cannot be read by this version .*unknown config key 'model.kernel'.*remove",
+    ):
         check_same_config(tmp_path, cfg)

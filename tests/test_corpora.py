@@ -1,6 +1,7 @@
 """Corpus preparers on fake corpora in each native layout (plus the real shared copies where
 present): what each manifest holds, what is skipped and reported, strict mode. Bad audio by
 every preparer: test_manifest.py."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -8,17 +9,42 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from builders import (
+    EMODB_FILES,
+    IEMOCAP_UTTS,
+    MSP_ENTRIES,
+    REAL_DATA,
+    iemocap_label_file,
+    iemocap_label_line,
+    iemocap_wav,
+    make_demand,
+    make_emodb,
+    make_generic,
+    make_iemocap,
+    make_librispeech,
+    make_msp_improv,
+    msp_wav,
+    requires_real_data,
+    sidecar,
+    skip_reason_of,
+    skipped_items,
+    write_audio,
+)
 
-from builders import (EMODB_FILES, IEMOCAP_UTTS, MSP_ENTRIES, REAL_DATA,
-                      iemocap_label_file, iemocap_label_line, iemocap_wav, make_demand, make_emodb,
-                      make_generic, make_iemocap, make_librispeech, make_msp_improv, msp_wav, requires_real_data,
-                      sidecar, skip_reason_of, skipped_items, write_audio)
 from mtl_aug.audio import load_audio
 from mtl_aug.cli import main
 from mtl_aug.config import load_config
+from mtl_aug.corpora import (
+    prepare_emodb,
+    prepare_folders,
+    prepare_generic,
+    prepare_iemocap,
+    prepare_librispeech,
+    prepare_msp_improv,
+    prepare_noise,
+    prepare_synthetic,
+)
 from mtl_aug.corpora import synthetic as synthetic_module
-from mtl_aug.corpora import (prepare_emodb, prepare_folders, prepare_generic, prepare_iemocap, prepare_librispeech,
-                             prepare_msp_improv, prepare_noise, prepare_synthetic)
 from mtl_aug.data import load_labelled
 from mtl_aug.errors import DataError
 from mtl_aug.manifest import COLUMNS, apply_class_map, read_manifest
@@ -32,17 +58,18 @@ def rows_by_id(out: Path) -> dict[str, dict]:
 
 # ================================================================ IEMOCAP
 
+
 def test_iemocap_rows_speakers_sessions_styles(tmp_path):
     root = make_iemocap(tmp_path)
     out = tmp_path / "m" / "iemocap.csv"
     prepare_iemocap(root, out)
     rows = rows_by_id(out)
-    assert set(rows) == set(IEMOCAP_UTTS)            # every labelled turn, evaluator lines ignored
+    assert set(rows) == set(IEMOCAP_UTTS)  # every labelled turn, evaluator lines ignored
     for utt, (session, dialog, gender, emo) in IEMOCAP_UTTS.items():
         r = rows[utt]
         assert r["speaker"] == f"Ses0{session}{gender}", utt
         assert r["gender"] == gender and r["session"] == str(session), utt
-        assert r["emotion"] == emo, utt                # native code kept (exc, fru, xxx too)
+        assert r["emotion"] == emo, utt  # native code kept (exc, fru, xxx too)
         assert r["style"] == ("scripted" if "script" in dialog else "improvised"), utt
         assert r["corpus"] == "iemocap"
         assert Path(r["path"]) == iemocap_wav(root, utt) and Path(r["path"]).is_file()
@@ -68,7 +95,7 @@ def test_iemocap_four_class_view_merges_exc_and_drops_others(tmp_path):
     kept, names, dropped = apply_class_map(df, "four_class")
     assert names == ["angry", "happy", "neutral", "sad"]
     assert dropped == Counter({"fru": 1, "xxx": 1})
-    by_id = dict(zip(kept["utt_id"], kept["label"]))
+    by_id = dict(zip(kept["utt_id"], kept["label"], strict=True))
     happy = names.index("happy")
     for utt, (_, _, _, emo) in IEMOCAP_UTTS.items():
         if emo in ("hap", "exc"):
@@ -80,11 +107,16 @@ def test_iemocap_four_class_view_merges_exc_and_drops_others(tmp_path):
     assert len(kept) == 12
     assert sidecar(out)["four_class_count"] == len(kept)
     # data.styles=[improvised]: scripted turns are dropped and counted by style, then the labels
-    cfg = load_config("iemocap", overrides=[f"data.manifest_dir={tmp_path}", "data.styles=[improvised]"])
+    cfg = load_config(
+        "iemocap", overrides=[f"data.manifest_dir={tmp_path}", "data.styles=[improvised]"]
+    )
     kept, _, dropped = load_labelled(cfg)
     scripted = sum("script" in dialog for _, dialog, _, _ in IEMOCAP_UTTS.values())
-    outside = Counter(emo for _, dialog, _, emo in IEMOCAP_UTTS.values()
-                      if "script" not in dialog and emo in ("fru", "xxx"))
+    outside = Counter(
+        emo
+        for _, dialog, _, emo in IEMOCAP_UTTS.values()
+        if "script" not in dialog and emo in ("fru", "xxx")
+    )
     assert scripted and dropped == Counter({"style scripted": scripted, **outside})
     assert len(kept) == len(IEMOCAP_UTTS) - scripted - sum(outside.values())
 
@@ -92,34 +124,38 @@ def test_iemocap_four_class_view_merges_exc_and_drops_others(tmp_path):
 def test_iemocap_wrong_root_names_expected_layout(tmp_path):
     make_iemocap(tmp_path)
     with pytest.raises(DataError) as err:
-        prepare_iemocap(tmp_path, tmp_path / "iemocap.csv")   # the parent, not the release folder
+        prepare_iemocap(tmp_path, tmp_path / "iemocap.csv")  # the parent, not the release folder
     assert "Session1..Session5" in str(err.value)
     assert "IEMOCAP_full_release" in str(err.value)
 
 
 def _iemocap_missing_label_file(root):
-    write_audio(iemocap_wav(root, "Ses01M_impro02_F000"))      # wav folder, no label file
+    write_audio(iemocap_wav(root, "Ses01M_impro02_F000"))  # wav folder, no label file
     return "Ses01M_impro02.txt"
 
 
 def _iemocap_unknown_code(root):
     label_file = iemocap_label_file(root, "Ses05M_script02_2")
     write_audio(iemocap_wav(root, "Ses05M_script02_2_M001"))
-    label_file.write_text(label_file.read_text()
-                          + iemocap_label_line("Ses05M_script02_2_M001", "zzz", 9.0) + "\n")
+    label_file.write_text(
+        label_file.read_text() + iemocap_label_line("Ses05M_script02_2_M001", "zzz", 9.0) + "\n"
+    )
     return "Ses05M_script02_2.txt"
 
 
 def _iemocap_missing_audio(root):
     label_file = iemocap_label_file(root, "Ses04F_impro01")
-    label_file.write_text(label_file.read_text()
-                          + iemocap_label_line("Ses04F_impro01_M001", "ang", 9.0) + "\n")
+    label_file.write_text(
+        label_file.read_text() + iemocap_label_line("Ses04F_impro01_M001", "ang", 9.0) + "\n"
+    )
     return "Ses04F_impro01_M001.wav"
 
 
-IEMOCAP_DEFECTS = {"missing label file": _iemocap_missing_label_file,
-                   "unknown label code": _iemocap_unknown_code,
-                   "missing audio": _iemocap_missing_audio}
+IEMOCAP_DEFECTS = {
+    "missing label file": _iemocap_missing_label_file,
+    "unknown label code": _iemocap_unknown_code,
+    "missing audio": _iemocap_missing_audio,
+}
 
 
 def test_iemocap_defects_are_skipped_and_counted(tmp_path):
@@ -127,7 +163,7 @@ def test_iemocap_defects_are_skipped_and_counted(tmp_path):
     names = [add(root) for add in IEMOCAP_DEFECTS.values()]
     out = tmp_path / "iemocap.csv"
     df = prepare_iemocap(root, out)
-    assert set(df["utt_id"]) == set(IEMOCAP_UTTS)              # the good ones are all kept
+    assert set(df["utt_id"]) == set(IEMOCAP_UTTS)  # the good ones are all kept
     items = skipped_items(out)
     assert len(items) == 3
     for name in names:
@@ -146,6 +182,7 @@ def test_iemocap_defects_raise_in_strict_mode(tmp_path, defect):
 
 
 # ================================================================ MSP-IMPROV
+
 
 def test_msp_improv_rows_and_dropped_labels(tmp_path):
     root = make_msp_improv(tmp_path)
@@ -170,12 +207,17 @@ def test_msp_improv_rows_and_dropped_labels(tmp_path):
     assert skip_reason_of(out, "S03A-F01-P-FM02").startswith("consensus label O")
     assert skip_reason_of(out, "S04H-M02-P-MF02").startswith("consensus label X")
     assert len(skipped_items(out)) == 2
-    # a second copy of an utterance's audio is skipped and counted; a second Evaluation.txt is an error
+    # a second copy of an utterance's audio is skipped and counted; a second Evaluation.txt is an
+    # error
     copy = root / "backup" / f"MSP-IMPROV-{next(iter(kept))}.wav"
     write_audio(copy)
     prepare_msp_improv(root, out)
-    assert skip_reason_of(out, "backup/" + copy.name).startswith("a second copy of an utterance's audio")
-    assert Path(rows_by_id(out)[f"MSP-IMPROV-{next(iter(kept))}"]["path"]) == msp_wav(root, next(iter(kept)))
+    assert skip_reason_of(out, "backup/" + copy.name).startswith(
+        "a second copy of an utterance's audio"
+    )
+    assert Path(rows_by_id(out)[f"MSP-IMPROV-{next(iter(kept))}"]["path"]) == msp_wav(
+        root, next(iter(kept))
+    )
     (root / "backup" / "Evaluation.txt").write_text((root / "Evaluation.txt").read_text())
     with pytest.raises(DataError, match="2 Evaluation.txt files under"):
         prepare_msp_improv(root, out)
@@ -187,19 +229,21 @@ def test_msp_improv_four_class(tmp_path):
     kept, names, dropped = apply_class_map(read_manifest(out), "four_class")
     assert dropped == Counter()
     assert Counter(names[i] for i in kept["label"]) == Counter(
-        {"angry": 2, "happy": 2, "neutral": 2, "sad": 2})
+        {"angry": 2, "happy": 2, "neutral": 2, "sad": 2}
+    )
 
 
 # ================================================================ EMODB
 
+
 def test_emodb_rows_gender_and_bad_names(tmp_path, capsys):
     root = make_emodb(tmp_path)
-    write_audio(root / "wav" / "recording_7.wav")            # not SSTTTEV
-    write_audio(root / "wav" / "99a01Wa.wav")                # unknown speaker
-    (root / "wav" / "03a01Wa.mp3").write_bytes(b"ID3")        # not a .wav
+    write_audio(root / "wav" / "recording_7.wav")  # not SSTTTEV
+    write_audio(root / "wav" / "99a01Wa.wav")  # unknown speaker
+    (root / "wav" / "03a01Wa.mp3").write_bytes(b"ID3")  # not a .wav
     out = tmp_path / "emodb.csv"
     assert main(["prepare", "emodb", str(root), "--out-dir", str(tmp_path)]) == 0
-    printed = capsys.readouterr().out   # `mtl-aug prepare` reports every skip, by reason and file
+    printed = capsys.readouterr().out  # `mtl-aug prepare` reports every skip, by reason and file
     assert "skipped 3:" in printed
     assert "not a .wav file  (03a01Wa.mp3)" in printed and "unknown speaker" in printed
     rows = rows_by_id(out)
@@ -229,7 +273,9 @@ def test_emodb_four_class_maps_w_f_n_t(tmp_path):
     prepare_emodb(make_emodb(tmp_path), out)
     kept, names, dropped = apply_class_map(read_manifest(out), "four_class")
     expect = {"W": "angry", "F": "happy", "N": "neutral", "T": "sad"}
-    assert all(names[lab] == expect[emo] for emo, lab in zip(kept["emotion"], kept["label"]))
+    assert all(
+        names[lab] == expect[emo] for emo, lab in zip(kept["emotion"], kept["label"], strict=True)
+    )
     assert Counter(kept["emotion"]) == Counter({"W": 2, "F": 2, "N": 2, "T": 2})
     assert dropped == Counter({"L": 1, "A": 1, "E": 2})
 
@@ -241,6 +287,7 @@ def test_emodb_without_wav_folder_is_a_data_error(tmp_path):
 
 # ================================================================ LibriSpeech
 
+
 def test_librispeech_reads_all_flac_unlabelled(tmp_path):
     root = make_librispeech(tmp_path)
     out = tmp_path / "librispeech.csv"
@@ -248,9 +295,16 @@ def test_librispeech_reads_all_flac_unlabelled(tmp_path):
     rows = rows_by_id(out)
     assert len(rows) == 24
     r = rows["121-1210-0002"]
-    assert (r["speaker"], r["session"], r["style"], r["emotion"]) == ("121", "1210", "test-clean", "")
+    assert (r["speaker"], r["session"], r["style"], r["emotion"]) == (
+        "121",
+        "1210",
+        "test-clean",
+        "",
+    )
     assert rows["533-5331-0000"]["style"] == "test-other"
-    assert all(Path(r["path"]).suffix == ".flac" and Path(r["path"]).is_file() for r in rows.values())
+    assert all(
+        Path(r["path"]).suffix == ".flac" and Path(r["path"]).is_file() for r in rows.values()
+    )
     assert {r["emotion"] for r in rows.values()} == {""}
 
 
@@ -266,30 +320,39 @@ def test_librispeech_hours_cap_is_seeded_and_reaches_the_cap(tmp_path):
 
     out_a, a = subset(0, "a")
     out_b, b = subset(0, "b")
-    assert out_a.read_bytes() == out_b.read_bytes()           # same seed -> same subset
-    assert a["duration"].sum() >= cap_s                       # enough data: the cap is reached
-    assert len(a) < 24                                        # ... and it is a subset
+    assert out_a.read_bytes() == out_b.read_bytes()  # same seed -> same subset
+    assert a["duration"].sum() >= cap_s  # enough data: the cap is reached
+    assert len(a) < 24  # ... and it is a subset
     assert a["duration"].sum() - a["duration"].max() < cap_s  # it stops once the cap is reached
     others = [set(subset(seed, f"s{seed}")[1]["utt_id"]) for seed in (1, 2, 3)]
-    assert any(o != set(a["utt_id"]) for o in others)         # another seed picks differently
+    assert any(o != set(a["utt_id"]) for o in others)  # another seed picks differently
     assert sidecar(out_a)["seed"] == 0 and sidecar(out_a)["hours_cap"] == hours
 
 
 def test_librispeech_cap_above_the_data_keeps_everything_and_says_so(tmp_path, capsys):
     df = prepare_librispeech(make_librispeech(tmp_path), tmp_path / "l.csv", hours=1.0, seed=5)
     assert len(df) == 24
-    assert "HOURS=1 asked for, but its usable audio is 0.00 h: all of it is kept" in capsys.readouterr().err
+    assert (
+        "HOURS=1 asked for, but its usable audio is 0.00 h: all of it is kept"
+        in capsys.readouterr().err
+    )
 
 
 # ================================================================ DEMAND / noise folders
+
 
 def test_demand_16k_and_48k_folders(tmp_path):
     root = make_demand(tmp_path)
     out = tmp_path / "demand.csv"
     prepare_noise(root, out)
     rows = rows_by_id(out)
-    assert set(rows) == {"DKITCHEN_ch01", "DKITCHEN_ch02", "DKITCHEN_ch03",
-                         "OMEETING_ch01", "OMEETING_ch02"}
+    assert set(rows) == {
+        "DKITCHEN_ch01",
+        "DKITCHEN_ch02",
+        "DKITCHEN_ch03",
+        "OMEETING_ch01",
+        "OMEETING_ch02",
+    }
     for utt, r in rows.items():
         env = utt.split("_")[0]
         assert r["speaker"] == env and r["style"] == "noise" and r["emotion"] == ""
@@ -321,18 +384,25 @@ def test_noise_folder_without_audio_is_a_data_error(tmp_path):
 
 # ================================================================ generic CSV
 
+
 def test_generic_csv_relative_and_absolute_paths(tmp_path):
     csv = make_generic(tmp_path)
     out = tmp_path / "m" / "mycorpus.csv"
     prepare_generic(csv, out)
     rows = rows_by_id(out)
-    outside = (tmp_path / "elsewhere" / "d1").resolve().relative_to("/").as_posix().replace("/", "_")
-    assert set(rows) == {"audio_a1", "audio_sub_b1", "c1", outside}    # ids: the paths
+    outside = (
+        (tmp_path / "elsewhere" / "d1").resolve().relative_to("/").as_posix().replace("/", "_")
+    )
+    assert set(rows) == {"audio_a1", "audio_sub_b1", "c1", outside}  # ids: the paths
     assert Path(rows["audio_sub_b1"]["path"]) == csv.parent / "audio" / "sub" / "b1.wav"
     assert Path(rows[outside]["path"]) == (tmp_path / "elsewhere" / "d1.wav").resolve()
     assert all(Path(r["path"]).is_file() for r in rows.values())
-    assert (rows["audio_a1"]["speaker"], rows["audio_a1"]["emotion"], rows["audio_a1"]["gender"],
-            rows["audio_a1"]["session"]) == ("spkA", "angry", "F", "1")
+    assert (
+        rows["audio_a1"]["speaker"],
+        rows["audio_a1"]["emotion"],
+        rows["audio_a1"]["gender"],
+        rows["audio_a1"]["session"],
+    ) == ("spkA", "angry", "F", "1")
     assert rows["c1"]["session"] == "2" and rows[outside]["gender"] == "M"
     assert {r["corpus"] for r in rows.values()} == {"mycorpus"}
     assert rows["c1"]["duration"] == pytest.approx(0.35)
@@ -349,14 +419,19 @@ def test_generic_csv_speaker_folders_repeating_file_names(tmp_path):
     prepare_generic(folder / "corpus.csv", tmp_path / "g.csv")
     assert set(rows_by_id(tmp_path / "g.csv")) == {"s1_utt001", "s2_utt001"}
     # a utt_id column names the rows itself; where two rows share one, both files are named
-    (folder / "corpus.csv").write_text("path,speaker,emotion,utt_id\ns1/utt001.wav,s1,angry,a\n"
-                                       "s2/utt001.wav,s2,sad,b\n")
+    (folder / "corpus.csv").write_text(
+        "path,speaker,emotion,utt_id\ns1/utt001.wav,s1,angry,a\ns2/utt001.wav,s2,sad,b\n"
+    )
     prepare_generic(folder / "corpus.csv", tmp_path / "g.csv")
     assert set(rows_by_id(tmp_path / "g.csv")) == {"a", "b"}
-    (folder / "corpus.csv").write_text("path,speaker,emotion,utt_id\ns1/utt001.wav,s1,angry,a\n"
-                                       "s2/utt001.wav,s2,sad,a\n")
-    with pytest.raises(DataError, match=r"1 utterance ids name more than one file .*\(a: .*s1/utt001.wav, "
-                                        r".*s2/utt001.wav\).* utt_id column"):
+    (folder / "corpus.csv").write_text(
+        "path,speaker,emotion,utt_id\ns1/utt001.wav,s1,angry,a\ns2/utt001.wav,s2,sad,a\n"
+    )
+    with pytest.raises(
+        DataError,
+        match=r"1 utterance ids name more than one file .*\(a: .*s1/utt001.wav, "
+        r".*s2/utt001.wav\).* utt_id column",
+    ):
         prepare_generic(folder / "corpus.csv", tmp_path / "g.csv")
 
 
@@ -364,9 +439,24 @@ def test_generic_csv_in_another_encoding_names_the_line(tmp_path):
     csv = make_generic(tmp_path)
     write_audio(csv.parent / "e1.wav")
     csv.write_bytes(csv.read_bytes() + "e1.wav,J\u00fcrgen,happy,M,2\n".encode("latin-1"))
-    with pytest.raises(DataError, match=r"corpus.csv, line 6: byte b'\\xfc' is not utf-8; .*--encoding latin-1"):
+    with pytest.raises(
+        DataError, match=r"corpus.csv, line 6: byte b'\\xfc' is not utf-8; .*--encoding latin-1"
+    ):
         prepare_generic(csv, tmp_path / "g.csv")
-    assert main(["prepare", "generic", str(csv), "--encoding", "latin-1", "--out-dir", str(tmp_path / "m")]) == 0
+    assert (
+        main(
+            [
+                "prepare",
+                "generic",
+                str(csv),
+                "--encoding",
+                "latin-1",
+                "--out-dir",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 0
+    )
     assert "J\u00fcrgen" in set(read_manifest(tmp_path / "m" / "generic.csv")["speaker"])
     with pytest.raises(DataError, match="--encoding latin-9x: not an encoding"):
         prepare_generic(csv, tmp_path / "g.csv", encoding="latin-9x")
@@ -374,7 +464,9 @@ def test_generic_csv_in_another_encoding_names_the_line(tmp_path):
 
 def test_generic_given_a_folder_says_it_needs_the_csv(tmp_path):
     csv = make_generic(tmp_path)
-    with pytest.raises(DataError, match="is a folder: CORPUS=generic reads a CSV file .* CORPUS=folders"):
+    with pytest.raises(
+        DataError, match="is a folder: CORPUS=generic reads a CSV file .* CORPUS=folders"
+    ):
         prepare_generic(csv.parent, tmp_path / "g.csv")
 
 
@@ -406,11 +498,17 @@ def test_generic_csv_missing_audio_is_counted_and_strict_raises(tmp_path):
 
 # ================================================================ one folder per emotion
 
+
 def make_folders(root: Path) -> Path:
     """<Emotion>/<speaker>_<n>.wav, with one file name in two emotion folders, a file outside
     any emotion folder and a file whose name has no speaker."""
-    for emo, spk, n in (("Angry", "s1", 1), ("Angry", "s2", 1), ("Sad", "s1", 1), ("Sad", "s2", 2),
-                        ("Neutral", "s1", 3)):
+    for emo, spk, n in (
+        ("Angry", "s1", 1),
+        ("Angry", "s2", 1),
+        ("Sad", "s1", 1),
+        ("Sad", "s2", 2),
+        ("Neutral", "s1", 3),
+    ):
         write_audio(root / emo / f"{spk}_{n}.wav", freq=200 + 30 * n)
     write_audio(root / "loose_1.wav")
     write_audio(root / "Sad" / "nospeaker.wav")
@@ -419,12 +517,30 @@ def make_folders(root: Path) -> Path:
 
 def test_folders_emotion_from_folder_speaker_from_regex(tmp_path, capsys):
     out = tmp_path / "m" / "mine.csv"
-    assert main(["prepare", "folders", str(make_folders(tmp_path / "c")), "--name", "mine",
-                 "--speaker", r"(?P<speaker>s\d)_", "--out-dir", str(out.parent)]) == 0
+    assert (
+        main(
+            [
+                "prepare",
+                "folders",
+                str(make_folders(tmp_path / "c")),
+                "--name",
+                "mine",
+                "--speaker",
+                r"(?P<speaker>s\d)_",
+                "--out-dir",
+                str(out.parent),
+            ]
+        )
+        == 0
+    )
     rows = rows_by_id(out)
     # s1_1.wav is in Angry and in Sad: the ids keep them apart
     assert sorted(rows) == ["Angry_s1_1", "Angry_s2_1", "Neutral_s1_3", "Sad_s1_1", "Sad_s2_2"]
-    assert (rows["Sad_s1_1"]["emotion"], rows["Sad_s1_1"]["speaker"], rows["Sad_s1_1"]["corpus"]) == ("sad", "s1", "mine")
+    assert (
+        rows["Sad_s1_1"]["emotion"],
+        rows["Sad_s1_1"]["speaker"],
+        rows["Sad_s1_1"]["corpus"],
+    ) == ("sad", "s1", "mine")
     assert "not in an emotion folder" in skip_reason_of(out, "loose_1.wav")
     assert "does not match" in skip_reason_of(out, "nospeaker.wav")
     assert "skipped 2" in capsys.readouterr().out
@@ -444,6 +560,7 @@ def test_folders_needs_a_speaker_regex_with_a_named_group(tmp_path):
 
 # ================================================================ synthetic demo
 
+
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
     """The demo as prepare_synthetic generates it (default speakers and emotions), with one
@@ -452,8 +569,11 @@ def synthetic(tmp_path_factory):
     out = base / "synthetic_demo.csv"
     generate = synthetic_module.generate_synthetic
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(synthetic_module, "generate_synthetic",
-                   lambda root, **kw: generate(root, **{"per_emotion": 1, **kw}))
+        mp.setattr(
+            synthetic_module,
+            "generate_synthetic",
+            lambda root, **kw: generate(root, **{"per_emotion": 1, **kw}),
+        )
         df = prepare_synthetic(base / "corpus", out)
     return base / "corpus", out, df
 
@@ -468,7 +588,7 @@ def test_synthetic_demo_generates_a_labelled_corpus(synthetic):
     assert set(rows["emotion"]) == {"angry", "happy", "neutral", "sad"}
     assert set(rows["corpus"]) == {"synthetic_demo"}
     assert all(Path(p).is_file() for p in rows["path"])
-    kept, _, dropped = apply_class_map(rows, "four_class")     # native labels are the class names
+    kept, _, dropped = apply_class_map(rows, "four_class")  # native labels are the class names
     assert len(kept) == len(rows) and not dropped
 
 
@@ -481,6 +601,7 @@ def test_synthetic_demo_is_not_regenerated(synthetic, tmp_path):
 
 # ================================================================ real data
 
+
 @requires_real_data
 def test_real_emodb_manifest(tmp_path):
     out = tmp_path / "emodb.csv"
@@ -489,7 +610,8 @@ def test_real_emodb_manifest(tmp_path):
     assert len(df) == 535
     assert df["speaker"].nunique() == 10
     assert Counter(df["emotion"]) == Counter(
-        {"W": 127, "L": 81, "E": 46, "A": 69, "F": 71, "T": 62, "N": 79})
+        {"W": 127, "L": 81, "E": 46, "A": 69, "F": 71, "T": 62, "N": 79}
+    )
     assert Counter(df.drop_duplicates("speaker")["gender"]) == Counter({"M": 5, "F": 5})
 
 
@@ -507,14 +629,19 @@ def test_real_librispeech_sample(tmp_path):
 @requires_real_data
 def test_real_urdu_and_turev(tmp_path):
     from mtl_aug.corpora import prepare_turev, prepare_urdu
+
     prepare_urdu(REAL_DATA / "urdu", tmp_path / "urdu.csv", strict=True)
     urdu = read_manifest(tmp_path / "urdu.csv")
     assert len(urdu) == 400 and urdu["speaker"].nunique() == 29
     assert set(urdu["gender"]) == {"M", "F"} and urdu["speaker"].str.match(r"^[MF]\d+$").all()
-    assert Counter(urdu["emotion"]) == Counter({"angry": 100, "happy": 100, "neutral": 100, "sad": 100})
+    assert Counter(urdu["emotion"]) == Counter(
+        {"angry": 100, "happy": 100, "neutral": 100, "sad": 100}
+    )
     prepare_turev(REAL_DATA / "turev", tmp_path / "turev.csv", strict=True)
     turev = read_manifest(tmp_path / "turev.csv")
     assert len(turev) == 1735
     assert sorted(turev["speaker"].unique()) == ["1157", "1234", "1358", "1984", "6783", "7895"]
     kept, names, dropped = apply_class_map(turev, "four_class")
-    assert len(kept) == 1735 - 408 and dropped == Counter({"calm": 408})   # calm has no four_class class
+    assert len(kept) == 1735 - 408 and dropped == Counter(
+        {"calm": 408}
+    )  # calm has no four_class class

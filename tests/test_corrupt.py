@@ -1,11 +1,12 @@
 """Training-audio corruption: seeded, level-preserving reverberation, noise at the drawn SNR,
 and applied to the labelled training items only."""
+
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
-
 from builders import tiny_cfg
+
 from mtl_aug.config import load_config
 from mtl_aug.corrupt import Corruptor
 from mtl_aug.data import EmotionDataModule
@@ -25,7 +26,9 @@ def corruptor(tmp_path, **sets):
     noise.parent.mkdir(exist_ok=True)
     sf.write(noise, np.random.default_rng(0).standard_normal(SR * 3).astype(np.float32) * 0.05, SR)
     overrides = [f"corrupt.{k}={v}" for k, v in sets.items()]
-    cfg = load_config("synthetic_demo", ["debug"], [f"corrupt.noise_dirs=[{noise.parent}]", *overrides])
+    cfg = load_config(
+        "synthetic_demo", ["debug"], [f"corrupt.noise_dirs=[{noise.parent}]", *overrides]
+    )
     return Corruptor(cfg.corrupt, cfg.seed, SR)
 
 
@@ -46,8 +49,8 @@ def test_noise_lands_within_the_snr_range(tmp_path):
         noise = c(x, seed) - x
         snrs.append(10 * np.log10(active_power(x) / float(noise.pow(2).mean())))
     real = [s for s in snrs if 4.9 < s < 10.1]
-    assert len(real) >= 10                     # the real-noise half: the SNR over active speech
-    assert all(0 < s < 15 for s in snrs)       # coloured noise: audiomentations' whole-item SNR
+    assert len(real) >= 10  # the real-noise half: the SNR over active speech
+    assert all(0 < s < 15 for s in snrs)  # coloured noise: audiomentations' whole-item SNR
 
 
 def test_off_by_default_and_labelled_training_items_only(corpus, tmp_path):
@@ -57,17 +60,30 @@ def test_off_by_default_and_labelled_training_items_only(corpus, tmp_path):
     assert dm.datasets["train"].corrupt is not None
     assert all(dm.datasets[r].corrupt is None for r in ("val", "test", "unlabelled"))
     noisy, plain = dm.datasets["train"][(0, 5)], clean.datasets["train"][(0, 5)]
-    assert noisy["wave"].shape == plain["wave"].shape and not torch.equal(noisy["wave"], plain["wave"])
-    assert noisy["aug"] == plain["aug"]                     # the paper's augmentation draw is unchanged
+    assert noisy["wave"].shape == plain["wave"].shape and not torch.equal(
+        noisy["wave"], plain["wave"]
+    )
+    assert noisy["aug"] == plain["aug"]  # the paper's augmentation draw is unchanged
 
 
 def test_a_missing_noise_folder_is_named_with_its_setting(tmp_path):
-    with pytest.raises(DataError, match=r"^corrupt\.noise_dirs: noise folder .*nope does not exist"):
-        Corruptor(load_config("synthetic_demo", ["debug"], [f"corrupt.noise_dirs=[{tmp_path / 'nope'}]"]).corrupt, 0, SR)
+    with pytest.raises(
+        DataError, match=r"^corrupt\.noise_dirs: noise folder .*nope does not exist"
+    ):
+        Corruptor(
+            load_config(
+                "synthetic_demo", ["debug"], [f"corrupt.noise_dirs=[{tmp_path / 'nope'}]"]
+            ).corrupt,
+            0,
+            SR,
+        )
 
 
 def test_bad_corruption_settings_fail_on_load():
-    for bad, msg in (("corrupt.noise_prob=1.5", "probability"), ("corrupt.snr_db=[30, 0]", r"\[low, high\]"),
-                     ("corrupt.rt60=[0, 1]", "positive")):
+    for bad, msg in (
+        ("corrupt.noise_prob=1.5", "probability"),
+        ("corrupt.snr_db=[30, 0]", r"\[low, high\]"),
+        ("corrupt.rt60=[0, 1]", "positive"),
+    ):
         with pytest.raises(ConfigError, match=msg):
             load_config("synthetic_demo", ["debug"], [bad])

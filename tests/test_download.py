@@ -1,4 +1,5 @@
 """download_emodb against a real loopback HTTP server: full download, resume, errors."""
+
 import io
 import socket
 import threading
@@ -17,13 +18,17 @@ NAMES = ("03a01Fa.wav", "03a01Nc.wav")
 
 
 def make_zip(tmp_path, nested=""):
-    """A zip laid out like the EMODB archive: wav/ (optionally under `nested`/) with two sine files."""
+    """A zip laid out like the EMODB archive: wav/ (optionally under `nested`/), two sine files."""
     src = tmp_path / "src"
     (src / "wav").mkdir(parents=True)
     t = np.arange(1600) / 16000
     for i, name in enumerate(NAMES):
-        sf.write(src / "wav" / name, 0.3 * np.sin(2 * np.pi * (220 + 110 * i) * t), 16000,
-                 subtype="PCM_16")
+        sf.write(
+            src / "wav" / name,
+            0.3 * np.sin(2 * np.pi * (220 + 110 * i) * t),
+            16000,
+            subtype="PCM_16",
+        )
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name in NAMES:
@@ -46,8 +51,9 @@ class Handler(BaseHTTPRequestHandler):
             status, body = 206, body[start:]
         self.send_response(status)
         if status == 206:
-            self.send_header("Content-Range",
-                             f"bytes {start}-{len(srv.payload) - 1}/{len(srv.payload)}")
+            self.send_header(
+                "Content-Range", f"bytes {start}-{len(srv.payload) - 1}/{len(srv.payload)}"
+            )
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -64,8 +70,7 @@ def server(tmp_path):
     srv.honour_range = True
     srv.requests = []
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}/download.zip"
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield srv
     srv.shutdown()

@@ -1,5 +1,6 @@
 """The model outside the training code: the exported graph (ONNX through onnxruntime, TorchScript)
 against the PyTorch model and `predict`, on real speech where it is present."""
+
 from __future__ import annotations
 
 import json
@@ -19,6 +20,7 @@ def test_exported_model_gives_predicts_probabilities(checkpoints, speech, tmp_pa
     """ONNX (onnxruntime) and TorchScript give the PyTorch model's probabilities on real speech,
     short and long, and both equal what `predict` gives a lone file; metadata travels with them."""
     import onnxruntime
+
     ckpt = checkpoints[model]
     onnx_meta = export([ckpt], "onnx", tmp_path / "model.onnx")
     export([ckpt], "torchscript", tmp_path / "model.pt")
@@ -39,22 +41,26 @@ def test_exported_model_gives_predicts_probabilities(checkpoints, speech, tmp_pa
         ts = [t.numpy() for t in scripted(wave)]
         for got in (ort, ts):
             assert [g.shape for g in got] == [r.shape for r in ref]
-            np.testing.assert_allclose(got[0], ref[0], atol=1e-5)     # probabilities
-            np.testing.assert_allclose(got[1], ref[1], atol=1e-4)     # embedding
-            np.testing.assert_allclose(got[2], ref[2], atol=1e-5)     # attention
+            np.testing.assert_allclose(got[0], ref[0], atol=1e-5)  # probabilities
+            np.testing.assert_allclose(got[1], ref[1], atol=1e-4)  # embedding
+            np.testing.assert_allclose(got[2], ref[2], atol=1e-5)  # attention
             assert got[3] == ref[3]
         assert ref[2].shape[1] > 1 and abs(ref[2].sum() - 1) < 1e-5
-    for row, path in zip(rows, speech[:-1]):
+    for row, path in zip(rows, speech[:-1], strict=True):
         with torch.no_grad():
             probs = deployed(load_audio(path)[None])[0][0]
-        np.testing.assert_allclose([row[f"p_{c}"] for c in stored["class_names"]], probs.numpy(), atol=1e-5)
+        np.testing.assert_allclose(
+            [row[f"p_{c}"] for c in stored["class_names"]], probs.numpy(), atol=1e-5
+        )
 
 
 def test_export_of_an_ensemble_and_what_it_refuses(checkpoints, speech, tmp_path):
     """An ensemble exports each model's embedding and the mean of their probabilities; a bad
     format, and models with different features, are refused before anything is written."""
     import onnxruntime
+
     from mtl_aug.errors import ConfigError
+
     ckpt = checkpoints["portable"]
     meta = export([ckpt, ckpt], "onnx", tmp_path / "two.onnx")
     assert meta["checkpoints"] == [ckpt, ckpt] and meta["seeds"] == [0, 0]
@@ -77,7 +83,7 @@ def test_export_of_an_ensemble_and_what_it_refuses(checkpoints, speech, tmp_path
     older, newer = load_ensemble([tmp_path / "older.ckpt", ckpt], "cpu")
     assert older.cfg == newer.cfg
     Deployed([older, newer])
-    content["hyper_parameters"]["cfg"]["model"]["kernel"] = 3       # a newer version's option
+    content["hyper_parameters"]["cfg"]["model"]["kernel"] = 3  # a newer version's option
     torch.save(content, tmp_path / "newer.ckpt")
     with pytest.raises(ConfigError, match=r"newer\.ckpt: .*unknown config key 'model\.kernel'"):
         load_ensemble([ckpt, tmp_path / "newer.ckpt"], "cpu")

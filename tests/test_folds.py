@@ -1,12 +1,13 @@
 """Speaker-independent folds: LOSO partitions, validation speakers, the whole-corpus fold."""
+
 from __future__ import annotations
 
 from collections import Counter
 
 import pandas as pd
 import pytest
-
 from builders import make_emodb, make_iemocap
+
 from mtl_aug.corpora import prepare_emodb, prepare_iemocap
 from mtl_aug.errors import DataError
 from mtl_aug.folds import all_speakers_fold, loso_fold, loso_folds, speakers, validation_speakers
@@ -21,12 +22,22 @@ def fake_manifest(speaker_sessions: dict[str, str], per_speaker: int = 3) -> pd.
     for spk, session in speaker_sessions.items():
         for i in range(per_speaker):
             row = {c: "" for c in COLUMNS}
-            row.update(utt_id=f"{spk}_{i:03d}", path=f"{{data_root}}/{spk}_{i:03d}.wav", corpus="x",
-                       speaker=spk, session=session, emotion="neu", duration=1.0,
-                       sample_rate=16000, channels=1)
+            row.update(
+                utt_id=f"{spk}_{i:03d}",
+                path=f"{{data_root}}/{spk}_{i:03d}.wav",
+                corpus="x",
+                speaker=spk,
+                session=session,
+                emotion="neu",
+                duration=1.0,
+                sample_rate=16000,
+                channels=1,
+            )
             rows.append(row)
     # shuffled row order: folds must not depend on it
-    return pd.DataFrame(rows, columns=COLUMNS).sample(frac=1.0, random_state=0).reset_index(drop=True)
+    return (
+        pd.DataFrame(rows, columns=COLUMNS).sample(frac=1.0, random_state=0).reset_index(drop=True)
+    )
 
 
 def iemocap_like() -> pd.DataFrame:
@@ -70,7 +81,7 @@ def test_loso_folds_partition_the_speakers(manifest):
     everyone = speakers(df)
     assert everyone == (IEMOCAP_SPEAKERS if "iemocap" in name else EMODB_SPEAKERS)
     folds = loso_folds(df)
-    assert [f.test for f in folds] == [(s,) for s in everyone]   # each speaker tested once
+    assert [f.test for f in folds] == [(s,) for s in everyone]  # each speaker tested once
     for fold in folds:
         test, val, train = set(fold.test), set(fold.val), set(fold.train)
         assert len(test) == 1 and val and train
@@ -99,11 +110,13 @@ def test_sessionless_corpus_gets_one_other_validation_speaker(request, source):
         assert len(fold.val) == 1 and fold.val != fold.test
         assert fold.val[0] in EMODB_SPEAKERS
         vals.append(fold.val[0])
-    assert sorted(vals) == EMODB_SPEAKERS       # every speaker validates exactly one fold
+    assert sorted(vals) == EMODB_SPEAKERS  # every speaker validates exactly one fold
 
 
 def test_validation_in_multi_speaker_sessions_is_the_rest_of_the_session():
-    df = fake_manifest({"a1": "A", "a2": "A", "a3": "A", "b1": "B", "b2": "B", "c1": "C", "c2": "C"})
+    df = fake_manifest(
+        {"a1": "A", "a2": "A", "a3": "A", "b1": "B", "b2": "B", "c1": "C", "c2": "C"}
+    )
     assert validation_speakers(df, "a2") == ("a1", "a3")
     fold = loso_fold(df, "a2")
     assert fold.train == ("b1", "b2", "c1", "c2")
@@ -126,13 +139,14 @@ def test_loso_needs_three_speakers():
 @pytest.mark.parametrize("source", ["iemocap_like", "emodb_like", "fake_iemocap_manifest"])
 def test_all_speakers_fold_has_no_test_speaker(request, source):
     df = {"iemocap_like": iemocap_like, "emodb_like": emodb_like}.get(
-        source, lambda: request.getfixturevalue(source))()
+        source, lambda: request.getfixturevalue(source)
+    )()
     fold = all_speakers_fold(df)
     assert fold.test == () and fold.name == "all"
     everyone = speakers(df)
     assert fold.val and fold.train and not set(fold.val) & set(fold.train)
     assert sorted(fold.val + fold.train) == everyone
     if "iemocap" in source:
-        assert fold.val == ("Ses01F", "Ses01M")   # a whole session held out for model selection
+        assert fold.val == ("Ses01F", "Ses01M")  # a whole session held out for model selection
     else:
         assert fold.val == ("03", "08")

@@ -1,5 +1,6 @@
 """The HTTP API through a real server on the loopback interface, and the web page in a real
 headless browser (Chromium from the system's packages, driven by Playwright)."""
+
 from __future__ import annotations
 
 import io
@@ -35,9 +36,21 @@ class Server:
     def __init__(self, checkpoint: str, log: Path, *options: str):
         self.url = f"http://127.0.0.1:{_free_port()}"
         self.log = log
-        self.proc = subprocess.Popen([sys.executable, "-m", "mtl_aug", "serve", "--checkpoint", checkpoint,
-                                      "--port", self.url.rsplit(":", 1)[1], *options],
-                                     stdout=log.open("w"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mtl_aug",
+                "serve",
+                "--checkpoint",
+                checkpoint,
+                "--port",
+                self.url.rsplit(":", 1)[1],
+                *options,
+            ],
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
@@ -50,7 +63,9 @@ class Server:
         raise AssertionError(f"the server did not answer in 60 s: {log.read_text()}")
 
     def post(self, name: str, data: bytes, timeout: float = 60, **params) -> httpx.Response:
-        return httpx.post(self.url + "/predict", files={"file": (name, data)}, params=params, timeout=timeout)
+        return httpx.post(
+            self.url + "/predict", files={"file": (name, data)}, params=params, timeout=timeout
+        )
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -59,8 +74,16 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(checkpoints, tmp_path_factory):
-    s = Server(checkpoints["portable"], tmp_path_factory.mktemp("server") / "log.txt",
-               "--max-mb", "1", "--max-seconds", "25", "--max-pending", "32")
+    s = Server(
+        checkpoints["portable"],
+        tmp_path_factory.mktemp("server") / "log.txt",
+        "--max-mb",
+        "1",
+        "--max-seconds",
+        "25",
+        "--max-pending",
+        "32",
+    )
     yield s
     s.stop()
 
@@ -74,35 +97,66 @@ def _wav(wave: np.ndarray, sr: int = 16000, subtype: str = "PCM_16") -> bytes:
 def test_api_answers_as_predict_does(server, checkpoints, speech):
     meta = httpx.get(server.url + "/metadata", timeout=10).json()
     assert meta["class_names"] == ["angry", "happy", "neutral", "sad"]
-    assert meta["limits"] == {"max_mb": 1.0, "max_seconds": 25.0, "max_pending": 32, "window_seconds": 10.0}
+    assert meta["limits"] == {
+        "max_mb": 1.0,
+        "max_seconds": 25.0,
+        "max_pending": 32,
+        "window_seconds": 10.0,
+    }
     rows, _ = predict_files(speech[:4], [checkpoints["portable"]])
-    for path, row in zip(speech[:4], rows):
+    for path, row in zip(speech[:4], rows, strict=True):
         r = server.post(path.name, path.read_bytes())
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["emotion"] == row["pred"] and body["file"] == path.name
         assert body["duration"] == row["duration"]
-        np.testing.assert_allclose([body["probs"][c] for c in meta["class_names"]],
-                                   [row[f"p_{c}"] for c in meta["class_names"]], atol=2e-5)
+        np.testing.assert_allclose(
+            [body["probs"][c] for c in meta["class_names"]],
+            [row[f"p_{c}"] for c in meta["class_names"]],
+            atol=2e-5,
+        )
         assert len(body["windows"]) == 1 and "spectrogram" not in body
     long = speech[-1]
     body = server.post(long.name, long.read_bytes(), detail="true").json()
-    assert [(w["start"], w["end"]) for w in body["windows"]] == [(0.0, 10.0), (10.0, 20.0), (20.0, 23.0)]
+    assert [(w["start"], w["end"]) for w in body["windows"]] == [
+        (0.0, 10.0),
+        (10.0, 20.0),
+        (20.0, 23.0),
+    ]
     row = predict_files([long], [checkpoints["portable"]])[0][0]
     assert body["emotion"] == row["pred"] and row["windows"] == 3
-    np.testing.assert_allclose([body["probs"][c] for c in meta["class_names"]],      # the windows' mean
-                               [row[f"p_{c}"] for c in meta["class_names"]], atol=2e-5)
+    np.testing.assert_allclose(
+        [body["probs"][c] for c in meta["class_names"]],  # the windows' mean
+        [row[f"p_{c}"] for c in meta["class_names"]],
+        atol=2e-5,
+    )
     spec = body["spectrogram"]
     n_mels = load_ensemble([checkpoints["portable"]], "cpu")[0].cfg.features.n_mels
-    assert len(spec["logmel"]) == len(spec["attention"]) == 576 and len(spec["logmel"][0]) == n_mels   # 2301 frames / 4
+    assert (
+        len(spec["logmel"]) == len(spec["attention"]) == 576 and len(spec["logmel"][0]) == n_mels
+    )  # 2301 frames / 4
     assert max(spec["attention"]) == 1.0
 
 
 def test_serve_refuses_a_limit_that_would_refuse_everything(checkpoints):
     """Before the server starts (a subprocess with a timeout: a server that started would hang)."""
-    done = subprocess.run([sys.executable, "-m", "mtl_aug", "serve", "--checkpoint", checkpoints["portable"],
-                           "--port", str(_free_port()), "--max-pending", "0"], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mtl_aug",
+            "serve",
+            "--checkpoint",
+            checkpoints["portable"],
+            "--port",
+            str(_free_port()),
+            "--max-pending",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "--max-pending must be at least 1" in done.stderr
 
 
@@ -115,7 +169,11 @@ def test_api_refuses_bad_uploads_with_a_reason(server, speech):
         "notes.txt": (415, b"just some text, not audio at all", "not audio"),
         "nan.wav": (422, _wav(nan, subtype="FLOAT"), "NaN"),
         "long.wav": (413, _wav(np.zeros(26 * 8000, np.int16), sr=8000), "over the limit of 25 s"),
-        "big.wav": (413, _wav(rng.standard_normal(300_000).astype(np.float32) * 0.1, subtype="FLOAT"), "Too Large"),   # 1.2 MB
+        "big.wav": (
+            413,
+            _wav(rng.standard_normal(300_000).astype(np.float32) * 0.1, subtype="FLOAT"),
+            "Too Large",
+        ),  # 1.2 MB
         "tiny.wav": (422, _wav(np.zeros(800, np.int16)), "under the 0.1 s"),
         # an odd rate would make the resampler's memory grow out of proportion to the file
         "odd_rate.wav": (415, _wav(np.zeros(8001, np.int16), sr=8001), "at 8001 Hz"),
@@ -124,20 +182,28 @@ def test_api_refuses_bad_uploads_with_a_reason(server, speech):
     for name, (status, data, reason) in cases.items():
         r = server.post(name, data)
         assert r.status_code == status and reason in r.text, (name, r.status_code, r.text)
+
     # a body over the limit without a Content-Length (chunked) is cut off as it arrives
     def chunks():
         yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
         for _ in range(40):
             yield b"x" * 65536
-    r = httpx.post(server.url + "/predict", content=chunks(), timeout=30,
-                   headers={"content-type": "multipart/form-data; boundary=b"})
+
+    r = httpx.post(
+        server.url + "/predict",
+        content=chunks(),
+        timeout=30,
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
     assert r.status_code == 413
     r = httpx.post(server.url + "/predict", data={"other": "1"}, timeout=10)
-    assert r.status_code == 422                             # no file field
-    assert server.post(speech[0].name, speech[0].read_bytes()).status_code == 200   # still serving
+    assert r.status_code == 422  # no file field
+    assert server.post(speech[0].name, speech[0].read_bytes()).status_code == 200  # still serving
 
 
-def test_api_serves_20_requests_at_once_and_refuses_beyond_its_queue(server, checkpoints, speech, tmp_path):
+def test_api_serves_20_requests_at_once_and_refuses_beyond_its_queue(
+    server, checkpoints, speech, tmp_path
+):
     data = speech[1].read_bytes()
     with ThreadPoolExecutor(20) as pool:
         answers = list(pool.map(lambda _: server.post("a.wav", data), range(20)))
@@ -159,40 +225,59 @@ def test_api_serves_20_requests_at_once_and_refuses_beyond_its_queue(server, che
     assert all("busy" in a.json()["detail"] for a in answers if a.status_code == 503)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (Debian: apt-get install chromium)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium installed (Debian: apt-get install chromium)"
+)
 def test_page_shows_the_answer_bars_and_attention_in_a_real_browser(server, speech):
     from playwright.sync_api import sync_playwright
+
     expected = server.post(speech[0].name, speech[0].read_bytes()).json()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+            ],
+        )
         try:
             page = browser.new_context(permissions=["microphone"]).new_page()
             page.goto(server.url + "/")
-            page.wait_for_function("document.getElementById('model').textContent.includes('trained on')")
+            page.wait_for_function(
+                "document.getElementById('model').textContent.includes('trained on')"
+            )
             assert "angry, happy, neutral, sad" in page.inner_text("#model")
             page.set_input_files("#file", str(speech[0]))
             page.wait_for_selector("#spectrogram[data-drawn]", timeout=30000)
             assert page.inner_text("#emotion") == expected["emotion"]
             bars = page.query_selector_all(".bar")
             assert [b.get_attribute("data-emotion") for b in bars] == sorted(
-                expected["probs"], key=lambda c: -expected["probs"][c])
-            assert page.query_selector(".bar.top").get_attribute("data-emotion") == expected["emotion"]
+                expected["probs"], key=lambda c: -expected["probs"][c]
+            )
+            assert (
+                page.query_selector(".bar.top").get_attribute("data-emotion") == expected["emotion"]
+            )
             # the attention line is drawn in white over the spectrogram
             white = page.evaluate("""() => { const c = document.getElementById('spectrogram');
                 const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
-                for (let i = 0; i < d.length; i += 4) if (d[i] > 250 && d[i + 1] > 250 && d[i + 2] > 250) n++;
+                for (let i = 0; i < d.length; i += 4) if (d[i] > 250 && d[i + 1] > 250 && d[i + 2]
+                > 250) n++;
                 return n; }""")
             assert white > 200
             # a refused file shows the server's reason
-            page.set_input_files("#file", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not audio"})
+            page.set_input_files(
+                "#file", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not audio"}
+            )
             page.wait_for_function("document.getElementById('status').className === 'error'")
             assert "not audio" in page.inner_text("#status")
             # the microphone (Chromium's fake device): record, stop, and the recording is judged
             page.click("#record")
             page.wait_for_timeout(1200)
             page.click("#record")
-            page.wait_for_function("document.getElementById('status').textContent.startsWith('recording.wav')",
-                                   timeout=30000)
+            page.wait_for_function(
+                "document.getElementById('status').textContent.startsWith('recording.wav')",
+                timeout=30000,
+            )
         finally:
             browser.close()

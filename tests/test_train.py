@@ -1,5 +1,6 @@
 """Training end to end on a tiny synthetic corpus: every shipped config, resume, determinism,
 errors before compute, an overfitting check, and a short real run on EMODB."""
+
 import errno
 import fcntl
 import json
@@ -18,18 +19,19 @@ import pytest
 import pytorch_lightning as pl
 import torch
 import yaml
+from builders import REAL_DATA as SHARED
+from builders import tiny_cfg
+from test_model import batch as make_batch
 
-from builders import REAL_DATA as SHARED, tiny_cfg
+from mtl_aug import data as data_module
 from mtl_aug.audio import LogMel
 from mtl_aug.config import CONFIG_DIR, load_config, save_config
 from mtl_aug.corpora import prepare_emodb, prepare_librispeech
-from mtl_aug import data as data_module
 from mtl_aug.data import EmotionDataModule
 from mtl_aug.errors import ConfigError, DataError
 from mtl_aug.evaluate import load_checkpoint
 from mtl_aug.lit import LitMTLAug
 from mtl_aug.train import train_fold
-from test_model import batch as make_batch
 
 VARIANTS = sorted(p.stem for p in (CONFIG_DIR / "variant").glob("*.yaml") if p.stem != "debug")
 
@@ -45,13 +47,22 @@ def test_every_shipped_variant_trains_and_tests(corpus, tmp_path, variant):
     assert np.array(saved["confusion"]).sum() == saved["n"] == 12
     assert saved["fold"] == "spk00" and saved["seed"] == 0 and saved["test_speakers"] == ["spk00"]
     assert "spk00" not in saved["val_speakers"] + saved["train_speakers"]
-    for name in ("config.yaml", "metrics.csv", "checkpoints/best.ckpt", "checkpoints/last.ckpt", "predictions.csv"):
+    for name in (
+        "config.yaml",
+        "metrics.csv",
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+        "predictions.csv",
+    ):
         assert (out / name).is_file(), name
     assert (out / "tensorboard").is_dir()
-    made = saved["provenance"]                      # what produced it, also per (re)start beside it
+    made = saved["provenance"]  # what produced it, also per (re)start beside it
     assert made["commit"] is None or len(made["commit"]) == 40
     assert made["packages"]["torch"].startswith("2.9.1") and made["threads"] >= 1
-    assert json.loads((out / "provenance.jsonl").read_text().splitlines()[-1])["packages"] == made["packages"]
+    assert (
+        json.loads((out / "provenance.jsonl").read_text().splitlines()[-1])["packages"]
+        == made["packages"]
+    )
     logged = pd.read_csv(out / "metrics.csv")
     uses_unlabelled = cfg.data.unlabelled is not None
     assert ("train/recon" in logged) == (cfg.loss.weights.recon > 0)
@@ -68,8 +79,16 @@ class Crash(pl.Callback):
 def test_resumed_run_matches_uninterrupted_run_and_reruns_are_identical(corpus, tmp_path):
     # dropout on: its draws come from the global RNG, reseeded every step so a resume replays them
     keys = ("uar", "wa", "confusion", "best_val_uar", "epochs_trained")
-    ref = train_fold(tiny_cfg(corpus, tmp_path / "a", train__max_epochs=4, model__dropout=0.3), "spk01", verbose=False)
-    again = train_fold(tiny_cfg(corpus, tmp_path / "b", train__max_epochs=4, model__dropout=0.3), "spk01", verbose=False)
+    ref = train_fold(
+        tiny_cfg(corpus, tmp_path / "a", train__max_epochs=4, model__dropout=0.3),
+        "spk01",
+        verbose=False,
+    )
+    again = train_fold(
+        tiny_cfg(corpus, tmp_path / "b", train__max_epochs=4, model__dropout=0.3),
+        "spk01",
+        verbose=False,
+    )
     assert {k: again[k] for k in keys} == {k: ref[k] for k in keys}
 
     cfg = tiny_cfg(corpus, tmp_path / "c", train__max_epochs=4, model__dropout=0.3)
@@ -77,17 +96,25 @@ def test_resumed_run_matches_uninterrupted_run_and_reruns_are_identical(corpus, 
         train_fold(cfg, "spk01", extra_callbacks=[Crash()], verbose=False)
     out = tmp_path / "c" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01"
     assert (out / "checkpoints" / "last.ckpt").is_file() and not (out / "results.json").exists()
-    assert lock_is_free(out / "train.lock")                  # a crash releases the run dir
+    assert lock_is_free(out / "train.lock")  # a crash releases the run dir
     resumed = train_fold(cfg, "spk01", verbose=False)
     assert {k: resumed[k] for k in keys} == {k: ref[k] for k in keys}
-    weights = [torch.load(d / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "checkpoints" / "last.ckpt",
-                          weights_only=False)["state_dict"] for d in (tmp_path / "a", tmp_path / "c")]
-    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])   # the same final model
+    weights = [
+        torch.load(
+            d / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "checkpoints" / "last.ckpt",
+            weights_only=False,
+        )["state_dict"]
+        for d in (tmp_path / "a", tmp_path / "c")
+    ]
+    assert all(
+        torch.equal(weights[0][k], weights[1][k]) for k in weights[0]
+    )  # the same final model
     # epochs 0-1 were logged by the first attempt only, 2-3 by the resumed one
     logged = pd.read_csv(out / "metrics.csv")
     assert sorted(logged.dropna(subset=["val/uar"])["epoch"].astype(int)) == [0, 1, 2, 3]
-    assert len(pd.read_csv(out / "metrics.csv")) == len(pd.read_csv(tmp_path / "a" / out.relative_to(tmp_path / "c")
-                                                                     / "metrics.csv"))
+    assert len(pd.read_csv(out / "metrics.csv")) == len(
+        pd.read_csv(tmp_path / "a" / out.relative_to(tmp_path / "c") / "metrics.csv")
+    )
     # a finished run is reported, not re-run
     mtime = (out / "results.json").stat().st_mtime
     assert train_fold(cfg, "spk01", verbose=False)["uar"] == ref["uar"]
@@ -98,7 +125,9 @@ def test_a_run_folder_without_any_checkpoint_takes_a_new_config(corpus, tmp_path
     cfg = tiny_cfg(corpus, tmp_path / "r", train__max_epochs=1)
     out = tmp_path / "r" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01"
     out.mkdir(parents=True)
-    save_config(cfg.replace(train=replace(cfg.train, lr=0.5)), out / "config.yaml")   # killed before epoch 1 ended
+    save_config(
+        cfg.replace(train=replace(cfg.train, lr=0.5)), out / "config.yaml"
+    )  # killed before epoch 1 ended
     assert 0 <= train_fold(cfg, "spk01", verbose=False)["uar"] <= 1
     printed = capsys.readouterr().out
     assert "nothing trained there yet" in printed and "train.lr: 0.5 -> 0.003" in printed
@@ -109,16 +138,20 @@ def test_resuming_with_a_different_config_is_refused(corpus, tmp_path):
     with pytest.raises(RuntimeError):
         train_fold(cfg, "spk01", extra_callbacks=[Crash()], verbose=False)
     changed = cfg.replace(train=replace(cfg.train, lr=0.5))
-    with pytest.raises(ConfigError, match=r"different config .*: train\.lr: 0\.003 -> 0\.5\. Resuming"):
+    with pytest.raises(
+        ConfigError, match=r"different config .*: train\.lr: 0\.003 -> 0\.5\. Resuming"
+    ):
         train_fold(changed, "spk01", verbose=False)
-    done = train_fold(cfg, "spk01", verbose=False)            # finished: its results are not reused
-    with pytest.raises(ConfigError, match="different config"):   # for another config either
+    done = train_fold(cfg, "spk01", verbose=False)  # finished: its results are not reused
+    with pytest.raises(ConfigError, match="different config"):  # for another config either
         train_fold(changed, "spk01", verbose=False)
     # where the runs live and how many loader workers read the data change nothing computed:
     # a moved runs/ is found and reported, not refused or re-run
     shutil.move(tmp_path / "r", tmp_path / "moved")
-    moved = cfg.replace(train=replace(cfg.train, run_dir=str(tmp_path / "moved")),
-                      data=replace(cfg.data, num_workers=2))
+    moved = cfg.replace(
+        train=replace(cfg.train, run_dir=str(tmp_path / "moved")),
+        data=replace(cfg.data, num_workers=2),
+    )
     results = tmp_path / "moved" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "results.json"
     mtime = results.stat().st_mtime
     assert train_fold(moved, "spk01", verbose=False) == done and results.stat().st_mtime == mtime
@@ -160,33 +193,45 @@ with run_lock(Path(sys.argv[1])):
 def test_a_run_dir_in_use_is_refused_and_a_killed_holder_leaves_it_free(corpus, tmp_path):
     cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1)
     out = tmp_path / "runs" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(out)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(out)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline() == "held\n"
-        with pytest.raises(DataError, match=f"being trained by another process \\({socket.gethostname()} {holder.pid}, "):
+        with pytest.raises(
+            DataError,
+            match=f"being trained by another process \\({socket.gethostname()} {holder.pid}, ",
+        ):
             train_fold(cfg, "spk01", verbose=False)
         assert not (out / "checkpoints").exists()
     finally:
-        holder.kill()                                          # SIGKILL: no clean-up by the holder
+        holder.kill()  # SIGKILL: no clean-up by the holder
         holder.wait()
     lock = out / "train.lock"
-    assert lock.read_text() == f"{socket.gethostname()} {holder.pid}\n"   # what a killed run leaves
+    assert lock.read_text() == f"{socket.gethostname()} {holder.pid}\n"  # what a killed run leaves
     assert "uar" in train_fold(cfg, "spk01", extra_callbacks=[HoldsLock(lock)], verbose=False)
-    assert lock_is_free(lock)                                  # released at the end
+    assert lock_is_free(lock)  # released at the end
 
 
-def test_a_finished_or_busy_run_is_reported_before_any_audio_is_read(corpus, tmp_path, monkeypatch, capsys):
+def test_a_finished_or_busy_run_is_reported_before_any_audio_is_read(
+    corpus, tmp_path, monkeypatch, capsys
+):
     cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1)
     done = train_fold(cfg, "spk01", verbose=False)
 
     def no_audio(*args, **kwargs):
         raise AssertionError("audio read")
+
     monkeypatch.setattr(data_module, "load_audio", no_audio)
     assert train_fold(cfg, "spk01") == done
     printed = capsys.readouterr().out
-    assert "finished earlier, not re-run" in printed and f"TEST  UAR {done['uar']:.4f}" in printed   # and its summary
+    assert (
+        "finished earlier, not re-run" in printed and f"TEST  UAR {done['uar']:.4f}" in printed
+    )  # and its summary
     busy = tmp_path / "runs" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk02"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(busy)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(busy)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline() == "held\n"
         with pytest.raises(DataError, match="being trained by another process"):
@@ -194,17 +239,20 @@ def test_a_finished_or_busy_run_is_reported_before_any_audio_is_read(corpus, tmp
     finally:
         holder.kill()
         holder.wait()
-    with pytest.raises(AssertionError, match="audio read"):   # a run that trains reads it
+    with pytest.raises(AssertionError, match="audio read"):  # a run that trains reads it
         train_fold(cfg, "spk02", verbose=False)
 
 
 def test_a_file_system_without_locks_warns_and_trains_on(corpus, tmp_path, monkeypatch):
     def no_locks(f, how):
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
     monkeypatch.setattr(fcntl, "flock", no_locks)
     with pytest.warns(UserWarning, match="does not support locks"):
-        result = train_fold(tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1), "spk01", verbose=False)
-    assert 0 <= result["uar"] <= 1   # the lock's failure is not an error
+        result = train_fold(
+            tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1), "spk01", verbose=False
+        )
+    assert 0 <= result["uar"] <= 1  # the lock's failure is not an error
 
 
 def test_clear_errors_before_any_compute(corpus, tmp_path):
@@ -221,13 +269,15 @@ def test_clear_errors_before_any_compute(corpus, tmp_path):
     (corpus / "nosad.json").write_text((corpus / "synthetic_demo.json").read_text())
     with pytest.raises(DataError, match=r"\['sad'\] empty in the training speakers"):
         EmotionDataModule(tiny_cfg(corpus, tmp_path / "runs", corpus="nosad"), "spk00")
-    assert not (tmp_path / "runs").exists()                  # nothing was started
+    assert not (tmp_path / "runs").exists()  # nothing was started
 
 
 def test_model_overfits_a_tiny_labelled_subset():
-    """All four losses wired: the model memorises 8 random-noise utterances with arbitrary labels."""
+    """All four losses wired: the model memorises 8 noise utterances with arbitrary labels."""
     torch.manual_seed(0)
-    cfg = load_config("synthetic_demo", ["debug"], ["augment.probs=[1, 0, 0, 0]", "model.dropout=0.0"])
+    cfg = load_config(
+        "synthetic_demo", ["debug"], ["augment.probs=[1, 0, 0, 0]", "model.dropout=0.0"]
+    )
     lit = LitMTLAug(cfg, ["a", "b", "c", "d"], [2, 2, 2, 2])
     lengths = [6000, 8000, 7000, 9000, 6500, 7500, 8500, 5000]
     labels = [0, 1, 2, 3, 3, 2, 1, 0]
@@ -247,16 +297,24 @@ def test_model_overfits_a_tiny_labelled_subset():
     assert {"ce", "center", "recon", "aug"} <= set(losses)
 
 
-@pytest.mark.skipif(not (SHARED / "emodb" / "wav").is_dir(), reason="../shared/data/emodb not present")
+@pytest.mark.skipif(
+    not (SHARED / "emodb" / "wav").is_dir(), reason="../shared/data/emodb not present"
+)
 def test_short_real_run_on_emodb(tmp_path):
     manifests = tmp_path / "manifests"
     prepare_emodb(SHARED / "emodb", manifests / "emodb.csv")
     prepare_librispeech(SHARED / "librispeech_sample", manifests / "librispeech.csv", hours=0.05)
-    cfg = tiny_cfg(manifests, tmp_path / "runs", corpus="emodb", train__max_epochs=1, train__limit_train_batches=3)
+    cfg = tiny_cfg(
+        manifests,
+        tmp_path / "runs",
+        corpus="emodb",
+        train__max_epochs=1,
+        train__limit_train_batches=3,
+    )
     res = train_fold(cfg, "03", verbose=False)
     assert len(res["class_names"]) == 7
     assert np.array(res["confusion"]).shape == (7, 7)
-    assert res["n"] == 49                                     # speaker 03's utterances
+    assert res["n"] == 49  # speaker 03's utterances
     assert res["val_speakers"] == ["08"]
 
 
@@ -264,7 +322,9 @@ def test_short_real_run_on_emodb(tmp_path):
 def test_a_run_has_one_logmel_fitted_to_its_training_set(corpus, tmp_path, normalise):
     """The data module's LogMel is the model's; `setup` fits it to the training set where the
     normalisation uses those statistics, and gives items speaker statistics only per speaker."""
-    dm = EmotionDataModule(tiny_cfg(corpus, tmp_path / "runs", features__normalise=normalise), "spk00")
+    dm = EmotionDataModule(
+        tiny_cfg(corpus, tmp_path / "runs", features__normalise=normalise), "spk00"
+    )
     dm.setup()
     lit = LitMTLAug(dm.cfg, dm.class_names, dm.class_counts, logmel=dm.logmel)
     assert lit.logmel is dm.logmel
@@ -280,9 +340,9 @@ def test_a_run_has_one_logmel_fitted_to_its_training_set(corpus, tmp_path, norma
 def test_speaker_normalisation_uses_each_speakers_own_statistics(corpus, tmp_path):
     dm = EmotionDataModule(tiny_cfg(corpus, tmp_path / "runs"), "spk00")
     assert dm.cfg.features.normalise == "speaker"
-    assert dm.datasets["test"].speaker_stats is None          # the constructor reads no audio
+    assert dm.datasets["test"].speaker_stats is None  # the constructor reads no audio
     dm.setup()
-    test = dm.datasets["test"]                                # spk00 only
+    test = dm.datasets["test"]  # spk00 only
     logmel = LogMel.from_config(dm.cfg.features, dm.cfg.data.sample_rate)
     expected = logmel.stats([test.wave(i) for i in range(len(test))])
     assert torch.allclose(test[0]["stats"], expected)
@@ -290,7 +350,7 @@ def test_speaker_normalisation_uses_each_speakers_own_statistics(corpus, tmp_pat
     by_speaker = {}
     for i in range(len(train)):
         by_speaker.setdefault(train.speakers[i], []).append(train[(i, 0)]["stats"])
-    assert len(by_speaker) == 2                               # 4 speakers: 1 test, 1 validation, 2 train
+    assert len(by_speaker) == 2  # 4 speakers: 1 test, 1 validation, 2 train
     for stats in by_speaker.values():
         assert all(torch.equal(s, stats[0]) for s in stats)
     a, b = (v[0] for v in by_speaker.values())
@@ -307,23 +367,48 @@ class FallingValidation(pl.Callback):
 
 def test_last_checkpoint_is_every_epoch_and_select_picks_the_tested_model(corpus, tmp_path):
     from mtl_aug.evaluate import evaluate_frame, labelled_for, load_checkpoint
+
     cfg = tiny_cfg(corpus, tmp_path / "a", train__max_epochs=3)
     res = train_fold(cfg, "spk01", extra_callbacks=[FallingValidation()], verbose=False)
     ckpts = tmp_path / "a" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "checkpoints"
-    assert torch.load(ckpts / "last.ckpt", weights_only=False)["epoch"] == 2   # resume point: every epoch
+    assert (
+        torch.load(ckpts / "last.ckpt", weights_only=False)["epoch"] == 2
+    )  # resume point: every epoch
     assert torch.load(ckpts / "best.ckpt", weights_only=False)["epoch"] == 0
     assert res["checkpoint"] == str(ckpts / "last.ckpt") and res["val_uar"] == pytest.approx(0.8)
-    best = train_fold(tiny_cfg(corpus, tmp_path / "b", train__max_epochs=3, train__select="best"), "spk01",
-                      extra_callbacks=[FallingValidation()], verbose=False)
+    best = train_fold(
+        tiny_cfg(corpus, tmp_path / "b", train__max_epochs=3, train__select="best"),
+        "spk01",
+        extra_callbacks=[FallingValidation()],
+        verbose=False,
+    )
     assert best["val_uar"] == pytest.approx(1.0)
-    lit = load_checkpoint(tmp_path / "b" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "checkpoints" / "best.ckpt")
+    lit = load_checkpoint(
+        tmp_path
+        / "b"
+        / "synthetic_demo"
+        / "mtl_aug"
+        / "seed0"
+        / "spk01"
+        / "checkpoints"
+        / "best.ckpt"
+    )
     test = labelled_for(lit, corpus / "synthetic_demo.csv")
     test = test[test["speaker"] == "spk01"].reset_index(drop=True)
-    assert evaluate_frame(lit, test)["confusion"] == best["confusion"]          # the epoch-0 model was tested
-    # ... and Lightning's test path centred it on its own reference as evaluate_frame does: same probabilities,
+    assert (
+        evaluate_frame(lit, test)["confusion"] == best["confusion"]
+    )  # the epoch-0 model was tested
+    # ... and Lightning's test path centred it on its own reference as evaluate_frame does: same
+    # probabilities,
     # which centring changes (the synthetic speaker's offset is far from the training mean)
-    tested = pd.read_csv(tmp_path / "b" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "predictions.csv")
-    tested = tested.set_index("utt_id").loc[test["utt_id"], [f"p_{c}" for c in lit.class_names]].to_numpy()
+    tested = pd.read_csv(
+        tmp_path / "b" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "predictions.csv"
+    )
+    tested = (
+        tested.set_index("utt_id")
+        .loc[test["utt_id"], [f"p_{c}" for c in lit.class_names]]
+        .to_numpy()
+    )
     assert int(lit.model.emotion.reference_steps) > 0 and len(test) >= 10
     assert np.allclose(evaluate_frame(lit, test)["probs"].numpy(), tested, atol=2e-5)
     lit.model.emotion.centre = False
@@ -348,28 +433,44 @@ def test_crash_after_the_final_checkpoint_keeps_the_last_validation_uar(corpus, 
     assert (out / "checkpoints" / "last.ckpt").is_file() and not (out / "fit.json").exists()
     logged = pd.read_csv(out / "metrics.csv").dropna(subset=["val/uar"])
     res = train_fold(cfg, "spk02", verbose=False)
-    assert res["epochs_trained"] == 2 and res["last_val_uar"] == pytest.approx(logged["val/uar"].iloc[-1])
+    assert res["epochs_trained"] == 2 and res["last_val_uar"] == pytest.approx(
+        logged["val/uar"].iloc[-1]
+    )
 
 
 def test_a_cut_checkpoint_is_named_with_what_to_do(corpus, tmp_path, capsys):
     from mtl_aug.cli import main
+
     cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=3)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train_fold(cfg, "spk01", extra_callbacks=[Crash()], verbose=False)
     ckpts = tmp_path / "runs" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01" / "checkpoints"
     whole = (ckpts / "last.ckpt").read_bytes()
-    (ckpts / "last.ckpt").write_bytes(whole[: len(whole) // 2])          # a disk filled up while saving
-    with pytest.raises(DataError, match=r"last.ckpt cannot be read \(.*\): to resume from an earlier epoch, "
-                                        r"copy .*best.ckpt over it .*; or delete .*spk01 to start the fold again"):
+    (ckpts / "last.ckpt").write_bytes(whole[: len(whole) // 2])  # a disk filled up while saving
+    with pytest.raises(
+        DataError,
+        match=r"last.ckpt cannot be read \(.*\): to resume from an earlier epoch, "
+        r"copy .*best.ckpt over it .*; or delete .*spk01 to start the fold again",
+    ):
         train_fold(cfg, "spk01", verbose=False)
-    for argv in (["predict", str(corpus), "--checkpoint", str(ckpts / "last.ckpt")],
-                 ["evaluate", "--checkpoint", str(ckpts / "last.ckpt"), "--manifest", str(corpus / "synthetic_demo.csv")]):
+    for argv in (
+        ["predict", str(corpus), "--checkpoint", str(ckpts / "last.ckpt")],
+        [
+            "evaluate",
+            "--checkpoint",
+            str(ckpts / "last.ckpt"),
+            "--manifest",
+            str(corpus / "synthetic_demo.csv"),
+        ],
+    ):
         assert main(argv) == 2
         assert "last.ckpt cannot be read" in capsys.readouterr().err
     torch.save({"weights": 1}, tmp_path / "other.ckpt")
-    with pytest.raises(DataError, match="other.ckpt is not a whole checkpoint of this project .*lacks state_dict"):
+    with pytest.raises(
+        DataError, match="other.ckpt is not a whole checkpoint of this project .*lacks state_dict"
+    ):
         load_checkpoint(tmp_path / "other.ckpt")
-    shutil.copy(ckpts / "best.ckpt", ckpts / "last.ckpt")                 # the way out the message gives
+    shutil.copy(ckpts / "best.ckpt", ckpts / "last.ckpt")  # the way out the message gives
     assert train_fold(cfg, "spk01", verbose=False)["epochs_trained"] == 3
 
 
@@ -382,13 +483,16 @@ def test_crash_while_testing_resumes_at_testing_without_more_training(corpus, tm
     best = (out / "checkpoints" / "best.ckpt").stat().st_mtime
     rows = len(pd.read_csv(out / "metrics.csv"))
     res = train_fold(cfg, "spk02", verbose=False)
-    assert (out / "checkpoints" / "best.ckpt").stat().st_mtime == best      # no further training
+    assert (out / "checkpoints" / "best.ckpt").stat().st_mtime == best  # no further training
     assert len(pd.read_csv(out / "metrics.csv")) >= rows and res["epochs_trained"] == 2
     assert res["n"] == 12
 
 
-def test_lone_prob_normalises_that_share_of_training_items_with_the_training_set_statistics(corpus, tmp_path):
+def test_lone_prob_normalises_that_share_of_training_items_with_the_training_set_statistics(
+    corpus, tmp_path
+):
     from mtl_aug.data import collate
+
     plain = EmotionDataModule(tiny_cfg(corpus, tmp_path / "r"), "spk00")
     mixed = EmotionDataModule(tiny_cfg(corpus, tmp_path / "r", features__lone_prob=0.5), "spk00")
     plain.setup()
@@ -398,53 +502,93 @@ def test_lone_prob_normalises_that_share_of_training_items_with_the_training_set
     b = [mixed.datasets["train"][k] for k in keys]
     lone = [it["lone"] for it in b]
     assert 0 < sum(lone) < len(lone) and not any(it["lone"] for it in a)
-    for x, y in zip(a, b):                                    # the augmentation draws are those of lone_prob 0
+    for x, y in zip(a, b, strict=True):  # the augmentation draws are those of lone_prob 0
         assert x["aug"] == y["aug"] and x["lam"] == y["lam"] and torch.equal(x["wave"], y["wave"])
-    assert not any(it["lone"] for it in (mixed.datasets["val"][i] for i in range(len(mixed.datasets["val"]))))
+    assert not any(
+        it["lone"] for it in (mixed.datasets["val"][i] for i in range(len(mixed.datasets["val"])))
+    )
     lit = LitMTLAug(mixed.cfg, mixed.class_names, mixed.class_counts, logmel=mixed.logmel)
     train = mixed.datasets["train"]
-    assert torch.allclose(lit.logmel.training_stats(1)[0], lit.logmel.stats([train.wave(i) for i in range(len(train))]))
+    assert torch.allclose(
+        lit.logmel.training_stats(1)[0],
+        lit.logmel.stats([train.wave(i) for i in range(len(train))]),
+    )
     batch = collate(b)
-    batch["aug"][:] = 0                                       # no SpecAugment or mixup: the features as normalised
+    batch["aug"][:] = 0  # no SpecAugment or mixup: the features as normalised
     feats, _, _ = lit.features(batch, train=True)
     training_set = torch.stack([lit.logmel.mean, lit.logmel.std])
     for j, is_lone in enumerate(lone):
         stats = training_set if is_lone else batch["stats"][j]
-        expected, _ = lit.logmel(batch["waves"][j : j + 1], batch["lengths"][j : j + 1], stats[None])
+        expected, _ = lit.logmel(
+            batch["waves"][j : j + 1], batch["lengths"][j : j + 1], stats[None]
+        )
         assert torch.allclose(feats[j : j + 1, :, : expected.shape[-1]], expected, atol=1e-5)
     with pytest.raises(ConfigError, match="lone_prob .* needs features.normalise=speaker"):
-        load_config("synthetic_demo", overrides=["features.normalise=corpus", "features.lone_prob=0.5"])
+        load_config(
+            "synthetic_demo", overrides=["features.normalise=corpus", "features.lone_prob=0.5"]
+        )
 
 
 def test_bf16_mixed_precision_trains(corpus, tmp_path):
-    res = train_fold(tiny_cfg(corpus, tmp_path / "r", train__max_epochs=1, train__precision="bf16-mixed"), "spk01",
-                     verbose=False)
+    res = train_fold(
+        tiny_cfg(corpus, tmp_path / "r", train__max_epochs=1, train__precision="bf16-mixed"),
+        "spk01",
+        verbose=False,
+    )
     assert 0 <= res["uar"] <= 1
 
 
-def test_a_run_from_before_a_new_option_is_resumed_when_the_option_is_at_its_default(corpus, tmp_path):
+def test_a_run_from_before_a_new_option_is_resumed_when_the_option_is_at_its_default(
+    corpus, tmp_path
+):
     cfg = tiny_cfg(corpus, tmp_path / "r", train__max_epochs=1)
     done = train_fold(cfg, "spk01", verbose=False)
     out = tmp_path / "r" / "synthetic_demo" / "mtl_aug" / "seed0" / "spk01"
     old = cfg.to_dict()
     del old["features"]["lone_prob"]
-    (out / "config.yaml").write_text(yaml.safe_dump(old))    # as written before features.lone_prob existed
+    (out / "config.yaml").write_text(
+        yaml.safe_dump(old)
+    )  # as written before features.lone_prob existed
     assert train_fold(cfg, "spk01", verbose=False) == done
     changed = cfg.replace(features=replace(cfg.features, lone_prob=0.5))
     with pytest.raises(ConfigError, match=r"features\.lone_prob: 0\.0 -> 0\.5"):
         train_fold(changed, "spk01", verbose=False)
 
 
-@pytest.mark.skipif(not (SHARED / "emodb" / "wav").is_dir() or not (SHARED / "librispeech_sample").is_dir(),
-                    reason="../shared/data/emodb or librispeech_sample not present")
+@pytest.mark.skipif(
+    not (SHARED / "emodb" / "wav").is_dir() or not (SHARED / "librispeech_sample").is_dir(),
+    reason="../shared/data/emodb or librispeech_sample not present",
+)
 def test_bench_prints_every_figure_on_real_emodb(capsys):
     from mtl_aug.bench import main as bench
-    bench(["--emodb", str(SHARED / "emodb"), "--librispeech", str(SHARED / "librispeech_sample"), "--steps", "2", "--pgd-steps", "2"])
+
+    bench(
+        [
+            "--emodb",
+            str(SHARED / "emodb"),
+            "--librispeech",
+            str(SHARED / "librispeech_sample"),
+            "--steps",
+            "2",
+            "--pgd-steps",
+            "2",
+        ]
+    )
     out = capsys.readouterr().out
-    for line in ("training, end to end:", "training, model alone:", "data pipeline share of a training step:",
-                 "log-mel extraction:", "item augmentation:", "real-time factor", "peak memory:",
-                 "EMODB LOSO estimate", "IEMOCAP LOSO estimate", "adversarial attack, one budget",
-                 "exported, 10 s file, ONNX Runtime", "exported, onnx        file"):
+    for line in (
+        "training, end to end:",
+        "training, model alone:",
+        "data pipeline share of a training step:",
+        "log-mel extraction:",
+        "item augmentation:",
+        "real-time factor",
+        "peak memory:",
+        "EMODB LOSO estimate",
+        "IEMOCAP LOSO estimate",
+        "adversarial attack, one budget",
+        "exported, 10 s file, ONNX Runtime",
+        "exported, onnx        file",
+    ):
         assert line in out, line
     assert not re.search(r"\b(nan|inf)\b", out)
 
@@ -452,8 +596,10 @@ def test_bench_prints_every_figure_on_real_emodb(capsys):
 def test_a_model_with_the_speaker_adversary_trains_and_reloads(corpus, tmp_path):
     """The adversary is sized by the fold's training speakers, logs its loss, and its checkpoint
     loads back for evaluation and export."""
-    res = train_fold(tiny_cfg(corpus, tmp_path / "runs", loss__weights__speaker=0.2), "spk00", verbose=False)
+    res = train_fold(
+        tiny_cfg(corpus, tmp_path / "runs", loss__weights__speaker=0.2), "spk00", verbose=False
+    )
     lit = load_checkpoint(res["checkpoint"], "cpu")
     assert lit.model.speaker_head.net[-1].out_features == len(res["train_speakers"]) == 2
     metrics = pd.read_csv(Path(res["checkpoint"]).parents[1] / "metrics.csv")
-    assert metrics["train/speaker"].notna().sum() == 2                       # one value per epoch
+    assert metrics["train/speaker"].notna().sum() == 2  # one value per epoch

@@ -3,6 +3,7 @@
 The registry of what `mtl-aug prepare` (and `make manifests CORPUS=...`) knows: PREPARERS, the
 named corpora, each in its own documented layout; LAYOUTS, layouts that any corpus may come in
 (its manifest is named by --name)."""
+
 from .emodb import prepare_emodb
 from .folders import prepare_folders
 from .generic import prepare_generic
@@ -27,5 +28,18 @@ PREPARERS = {
 LAYOUTS = {"generic": prepare_generic, "folders": prepare_folders, "noise": prepare_noise}
 CORPUS_CHOICES = (*PREPARERS, *LAYOUTS)
 
-__all__ = ["CORPUS_CHOICES", "LAYOUTS", "PREPARERS", "prepare_emodb", "prepare_folders", "prepare_generic", "prepare_iemocap", "prepare_librispeech",
-           "prepare_msp_improv", "prepare_noise", "prepare_synthetic", "prepare_turev", "prepare_urdu"]
+__all__ = [
+    "CORPUS_CHOICES",
+    "LAYOUTS",
+    "PREPARERS",
+    "prepare_emodb",
+    "prepare_folders",
+    "prepare_generic",
+    "prepare_iemocap",
+    "prepare_librispeech",
+    "prepare_msp_improv",
+    "prepare_noise",
+    "prepare_synthetic",
+    "prepare_turev",
+    "prepare_urdu",
+]

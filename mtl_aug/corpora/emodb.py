@@ -1,4 +1,5 @@
 """Berlin EMODB: wav/SSTTTEV.wav (speaker, text, emotion, version)."""
+
 from __future__ import annotations
 
 import re
@@ -18,7 +19,9 @@ def prepare_emodb(root: Path, out: Path, strict: bool = False) -> pd.DataFrame:
     root = Path(root)
     wav_dir = root / "wav"
     if not wav_dir.is_dir():
-        raise DataError(f"no wav/ folder under {root}: is this the unpacked EMODB (wav/03a01Fa.wav ...)?")
+        raise DataError(
+            f"no wav/ folder under {root}: is this the unpacked EMODB (wav/03a01Fa.wav ...)?"
+        )
     report = Report("emodb", strict)
     rows = []
     for wav in sorted(wav_dir.iterdir()):
@@ -36,6 +39,16 @@ def prepare_emodb(root: Path, out: Path, strict: bool = False) -> pd.DataFrame:
         audio = inspect_audio(wav, report)
         if audio is None:
             continue
-        rows.append(make_row(root, wav, "emodb", audio, speaker=speaker,
-                             gender="M" if speaker in MALE else "F", emotion=emo, style="acted"))
+        rows.append(
+            make_row(
+                root,
+                wav,
+                "emodb",
+                audio,
+                speaker=speaker,
+                gender="M" if speaker in MALE else "F",
+                emotion=emo,
+                style="acted",
+            )
+        )
     return write_manifest(rows, out, root, report)

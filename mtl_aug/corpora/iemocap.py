@@ -1,5 +1,6 @@
 """IEMOCAP_full_release/Session1..5: labels from dialog/EmoEvaluation/*.txt,
 audio from sentences/wav/<dialog>/<utt>.wav."""
+
 from __future__ import annotations
 
 import logging
@@ -64,12 +65,24 @@ def prepare_iemocap(root: Path, out: Path, strict: bool = False) -> pd.DataFrame
                 audio = inspect_audio(wav, report)
                 if audio is None:
                     continue
-                rows.append(make_row(root, wav, "iemocap", audio, speaker=f"Ses0{sess}{gender}",
-                                     gender=gender, session=sess, emotion=emo,
-                                     style="improvised" if dialog_part.startswith("impro") else "scripted"))
+                rows.append(
+                    make_row(
+                        root,
+                        wav,
+                        "iemocap",
+                        audio,
+                        speaker=f"Ses0{sess}{gender}",
+                        gender=gender,
+                        session=sess,
+                        emotion=emo,
+                        style="improvised" if dialog_part.startswith("impro") else "scripted",
+                    )
+                )
     four = sum(r["emotion"] in FOUR_CLASS for r in rows)
-    note = (f"4-class view (ang, hap+exc, neu, sad): {four} utterances "
-            f"(the full corpus has {EXPECTED_FOUR_CLASS})")
+    note = (
+        f"4-class view (ang, hap+exc, neu, sad): {four} utterances "
+        f"(the full corpus has {EXPECTED_FOUR_CLASS})"
+    )
     if four != EXPECTED_FOUR_CLASS:
         note += " -- MISMATCH: partial corpus or skipped files"
     df = write_manifest(rows, out, root, report, extra={"four_class_count": four, "check": note})

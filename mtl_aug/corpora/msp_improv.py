@@ -1,5 +1,6 @@
 """MSP-IMPROV: consensus labels from Evaluation.txt, audio MSP-IMPROV-S01A-F01-P-FM01.wav
 anywhere under the root (its release files them as Audio/session1/S01A/P/...)."""
+
 from __future__ import annotations
 
 import re
@@ -24,14 +25,21 @@ def prepare_msp_improv(root: Path, out: Path, strict: bool = False) -> pd.DataFr
     if not evaluations:
         raise DataError(f"no Evaluation.txt under {root}: is this the MSP-IMPROV release folder?")
     if len(evaluations) > 1:
-        raise DataError(f"{len(evaluations)} Evaluation.txt files under {root} ({', '.join(map(str, evaluations))}): "
-                        "point at a folder holding one release")
+        raise DataError(
+            f"{len(evaluations)} Evaluation.txt files under {root} "
+            f"({', '.join(map(str, evaluations))}): "
+            "point at a folder holding one release"
+        )
     evaluation = evaluations[0]
     report = Report("msp_improv", strict)
     audio_index: dict[str, Path] = {}
     for wav in sorted(root.rglob("MSP-IMPROV-*.wav")):
         if wav.stem in audio_index:
-            report.skip(f"a second copy of an utterance's audio (the first, {audio_index[wav.stem]}, is used)", wav)
+            report.skip(
+                f"a second copy of an utterance's audio (the first, {audio_index[wav.stem]}, is "
+                f"used)",
+                wav,
+            )
         else:
             audio_index[wav.stem] = wav
     if not audio_index:
@@ -60,6 +68,17 @@ def prepare_msp_improv(root: Path, out: Path, strict: bool = False) -> pd.DataFr
         if audio is None:
             continue
         gender, session, style = nm.groups()
-        rows.append(make_row(root, wav, "msp_improv", audio, speaker=f"{gender}0{session}",
-                             gender=gender, session=session, emotion=label, style=STYLE[style]))
+        rows.append(
+            make_row(
+                root,
+                wav,
+                "msp_improv",
+                audio,
+                speaker=f"{gender}0{session}",
+                gender=gender,
+                session=session,
+                emotion=label,
+                style=STYLE[style],
+            )
+        )
     return write_manifest(rows, out, root, report)

@@ -1,5 +1,6 @@
 """TurEV-DB (Canpolat et al. 2020): <Emotion>/<speaker>_<code>_<word>.{wav,flac}; 6 speakers,
 emotion folders Angry, Calm, Happy, Sad."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """URDU (Latif et al. 2018): <Emotion>/SGX_FYY_EZZ.{wav,flac}, gender G and speaker number X
 (SM1_F01_A12: male speaker 1); 4 emotion folders Angry, Happy, Neutral, Sad."""
+
 from __future__ import annotations
 
 from pathlib import Path

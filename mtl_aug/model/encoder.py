@@ -1,4 +1,5 @@
-"""Shared CNN encoder: log-mel (B, F, T) (and prosody rows after it) -> frame sequence (B, T', D)."""
+"""Shared CNN encoder: log-mel (B, F, T) (+ prosody rows) -> frame sequence (B, T', D)."""
+
 from __future__ import annotations
 
 import math
@@ -20,21 +21,34 @@ def _deltas(x: torch.Tensor) -> torch.Tensor:
     the ONNX exporters cannot follow (export.py)."""
     padded = nn.functional.pad(x, (2, 2), mode="replicate")
     kernel = torch.arange(-2, 3, dtype=x.dtype, device=x.device).view(1, 1, 5)
-    return (nn.functional.conv1d(padded.reshape(-1, 1, padded.shape[-1]), kernel) / 10).reshape(x.shape)
+    return (nn.functional.conv1d(padded.reshape(-1, 1, padded.shape[-1]), kernel) / 10).reshape(
+        x.shape
+    )
 
 
 class CNNEncoder(nn.Module):
-    def __init__(self, n_mels: int, channels: list[int], freq_pool: list[int], time_pool: list[int],
-                 frame_dim: int, dropout: float, deltas: bool = False, pool_before_norm: bool = False,
-                 prosody_rows: int = 0):
+    def __init__(
+        self,
+        n_mels: int,
+        channels: list[int],
+        freq_pool: list[int],
+        time_pool: list[int],
+        frame_dim: int,
+        dropout: float,
+        deltas: bool = False,
+        pool_before_norm: bool = False,
+        prosody_rows: int = 0,
+    ):
         """`prosody_rows` rows follow the `n_mels` mel bins of the input: they bypass the CNN,
         (with their deltas) averaged over each time-pooling window, and join its output frames."""
         super().__init__()
         self.deltas, self.pool_before_norm = deltas, pool_before_norm
         self.n_mels, self.prosody_rows = n_mels, prosody_rows
         self.blocks, self.pools, c_in = nn.ModuleList(), nn.ModuleList(), 3 if deltas else 1
-        for c, fp, tp in zip(channels, freq_pool, time_pool):
-            self.blocks.append(nn.Sequential(nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU()))
+        for c, fp, tp in zip(channels, freq_pool, time_pool, strict=True):
+            self.blocks.append(
+                nn.Sequential(nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU())
+            )
             self.pools.append(nn.MaxPool2d((fp, tp)))
             c_in = c
         self.time_pool = list(time_pool)
@@ -42,7 +56,9 @@ class CNNEncoder(nn.Module):
         self.out_freq = n_mels // math.prod(freq_pool)
         self.out_channels = c_in
         extra = prosody_rows * (3 if deltas else 1)
-        self.proj = nn.Sequential(nn.Linear(c_in * self.out_freq + extra, frame_dim), nn.ReLU(), nn.Dropout(dropout))
+        self.proj = nn.Sequential(
+            nn.Linear(c_in * self.out_freq + extra, frame_dim), nn.ReLU(), nn.Dropout(dropout)
+        )
 
     def pad_time(self, feats: torch.Tensor) -> torch.Tensor:
         """Zero-pad (B, F, T) so T is a multiple of the time stride."""
@@ -62,30 +78,35 @@ class CNNEncoder(nn.Module):
     def out_lengths(self, n_frames: torch.Tensor) -> torch.Tensor:
         return torch.div(n_frames + self.time_stride - 1, self.time_stride, rounding_mode="floor")
 
-    def forward(self, feats: torch.Tensor, n_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """feats (B, F (+ prosody rows), T) with T a multiple of the stride -> frames (B, T', D), lengths (B,)."""
+    def forward(
+        self, feats: torch.Tensor, n_frames: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """feats (B, F (+ prosody rows), T), T a multiple of the stride -> frames (B, T', D),
+        lengths (B,)."""
         feats, prosody = feats[:, : self.n_mels], feats[:, self.n_mels :]
-        x, n = feats[:, None], n_frames                     # (B, 1, F, T)
-        if self.deltas:   # deltas are non-zero just past an utterance's end: zero them there
+        x, n = feats[:, None], n_frames  # (B, 1, F, T)
+        if self.deltas:  # deltas are non-zero just past an utterance's end: zero them there
             x = _zero_padding(torch.cat([x, self.time_deltas(feats)], 1), n)
-        x = x.contiguous(memory_format=torch.channels_last)   # the faster layout for conv/pool on CPU (oneDNN)
-        for block, pool, tp in zip(self.blocks, self.pools, self.time_pool):
+        x = x.contiguous(
+            memory_format=torch.channels_last
+        )  # the faster layout for conv/pool on CPU (oneDNN)
+        for block, pool, tp in zip(self.blocks, self.pools, self.time_pool, strict=True):
             # zero the padding frames: conv bias and batch norm shift them off zero, and the next
             # layer would then see different values beside an utterance depending on its padding
             m = torch.div(n + tp - 1, tp, rounding_mode="floor")
-            if self.pool_before_norm:   # conv, pool, norm, ReLU: normalises 1/(fp*tp) of the values
+            if self.pool_before_norm:  # conv, pool, norm, ReLU: normalises 1/(fp*tp) of the values
                 # (the first mask keeps conv output on padding out of a last, part-padding window)
                 x = _zero_padding(block[0](x), n)
                 x = _zero_padding(block[2](block[1](pool(x))), m)
-            else:                       # conv, norm, ReLU, pool
+            else:  # conv, norm, ReLU, pool
                 x = pool(_zero_padding(block(x), n))
             n = m
         # x: (B, C, F', T')
-        x = x.permute(0, 3, 1, 2).flatten(2)               # (B, T', C*F')
+        x = x.permute(0, 3, 1, 2).flatten(2)  # (B, T', C*F')
         if self.prosody_rows:
             p = prosody[:, None]
             if self.deltas:
                 p = _zero_padding(torch.cat([p, self.time_deltas(prosody)], 1), n_frames)
-            p = nn.functional.avg_pool1d(p.flatten(1, 2), self.time_stride)   # (B, rows (x3), T')
+            p = nn.functional.avg_pool1d(p.flatten(1, 2), self.time_stride)  # (B, rows (x3), T')
             x = torch.cat([x, p.transpose(1, 2)], -1)
         return self.proj(x), self.out_lengths(n_frames)

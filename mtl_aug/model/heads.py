@@ -1,4 +1,5 @@
 """The three heads on the shared encoder output (B, T', D)."""
+
 from __future__ import annotations
 
 import warnings
@@ -9,9 +10,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..audio import frame_mask, masked_moments
 
-
-MIN_CENTRED = 10         # a speaker with fewer utterances is classified without centring
-REFERENCE_WINDOW = 100   # training steps the running mean embedding averages over, roughly
+MIN_CENTRED = 10  # a speaker with fewer utterances is classified without centring
+REFERENCE_WINDOW = 100  # training steps the running mean embedding averages over, roughly
 
 
 def functionals(feats: torch.Tensor, n_frames: torch.Tensor) -> torch.Tensor:
@@ -29,45 +29,68 @@ class EmotionHead(nn.Module):
     classifier: a per-speaker normalisation of the emotion embedding, from the speaker's own
     unlabelled audio. Training is unchanged by it. Under DDP each rank updates `reference` from
     its own batches; DDP's buffer broadcast before every training forward starts each step from
-    rank 0's, and rank 0 saves the checkpoint: a mean over 1/world of the batches, the same estimate.
+    rank 0's, and rank 0 saves the checkpoint: a mean over 1/world of the batches, the same
+    estimate.
 
     `stats_dim` > 0: utterance-level statistics of that size (`functionals`) join the pooled
     context before the embedding."""
 
-    def __init__(self, frame_dim: int, hidden: int, attention_dim: int, embedding_dim: int,
-                 num_classes: int, dropout: float, centre: bool = False, stats_dim: int = 0):
+    def __init__(
+        self,
+        frame_dim: int,
+        hidden: int,
+        attention_dim: int,
+        embedding_dim: int,
+        num_classes: int,
+        dropout: float,
+        centre: bool = False,
+        stats_dim: int = 0,
+    ):
         super().__init__()
         self.centre, self.stats_dim = centre, stats_dim
         if centre:
             self.register_buffer("reference", torch.zeros(embedding_dim))
             self.register_buffer("reference_steps", torch.zeros((), dtype=torch.long))
         self.lstm = nn.LSTM(frame_dim, hidden, batch_first=True, bidirectional=True)
-        self.score = nn.Sequential(nn.Linear(2 * hidden, attention_dim), nn.Tanh(),
-                                   nn.Linear(attention_dim, 1, bias=False))
+        self.score = nn.Sequential(
+            nn.Linear(2 * hidden, attention_dim), nn.Tanh(), nn.Linear(attention_dim, 1, bias=False)
+        )
         self.embed = nn.Sequential(nn.Linear(2 * hidden + stats_dim, embedding_dim), nn.ReLU())
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(embedding_dim, num_classes)
 
-    def forward(self, frames: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None) -> dict:
+    def forward(
+        self, frames: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None
+    ) -> dict:
         packed = pack_padded_sequence(frames, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        h, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=frames.shape[1])
+        h, _ = pad_packed_sequence(
+            self.lstm(packed)[0], batch_first=True, total_length=frames.shape[1]
+        )
         return self.pool(h, lengths, stats)
 
-    def pool(self, h: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None) -> dict:
+    def pool(
+        self, h: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None
+    ) -> dict:
         """BLSTM states (B, T', 2H) (and the utterance statistics (B, stats_dim) when the head
         takes them) -> logits, embedding and attention weights. For one unpadded utterance
         `self.lstm(frames)[0]` gives the same states without packing (export.py)."""
         if (stats is None) != (self.stats_dim == 0):
-            raise ValueError(f"the emotion head takes {self.stats_dim} utterance statistics, given "
-                             f"{0 if stats is None else stats.shape[-1]}")
-        scores = self.score(h).squeeze(-1)                                   # (B, T')
+            raise ValueError(
+                f"the emotion head takes {self.stats_dim} utterance statistics, given "
+                f"{0 if stats is None else stats.shape[-1]}"
+            )
+        scores = self.score(h).squeeze(-1)  # (B, T')
         scores = scores.masked_fill(~frame_mask(lengths, h.shape[1]), float("-inf"))
-        alpha = torch.softmax(scores, dim=1)                                 # padding frames get 0
-        context = (alpha.unsqueeze(-1) * h).sum(1)                           # (B, 2H)
+        alpha = torch.softmax(scores, dim=1)  # padding frames get 0
+        context = (alpha.unsqueeze(-1) * h).sum(1)  # (B, 2H)
         if stats is not None:
             context = torch.cat([context, stats.to(context.dtype)], -1)
         embedding = self.embed(context)
-        return {"logits": self.out(self.drop(embedding)), "embedding": embedding, "attention": alpha}
+        return {
+            "logits": self.out(self.drop(embedding)),
+            "embedding": embedding,
+            "attention": alpha,
+        }
 
     @torch.no_grad()
     def track(self, embedding: torch.Tensor) -> None:
@@ -77,21 +100,30 @@ class EmotionHead(nn.Module):
             return
         self.reference_steps += 1
         rate = 1.0 / min(int(self.reference_steps), REFERENCE_WINDOW)
-        self.reference.lerp_(embedding.to(self.reference.dtype).mean(0), rate)   # mixed precision: bf16/fp16 in
+        self.reference.lerp_(
+            embedding.to(self.reference.dtype).mean(0), rate
+        )  # mixed precision: bf16/fp16 in
 
-    def classify(self, embedding: torch.Tensor, speakers: torch.Tensor | None = None) -> torch.Tensor:
+    def classify(
+        self, embedding: torch.Tensor, speakers: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Logits (N, C) for evaluation embeddings (N, E), centred per speaker (`centred`)."""
         return self.out(self.centred(embedding, speakers))
 
-    def centred(self, embedding: torch.Tensor, speakers: torch.Tensor | None = None) -> torch.Tensor:
+    def centred(
+        self, embedding: torch.Tensor, speakers: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Evaluation embeddings (N, E) centred per speaker (codes (N,)) when the head centres
         and speakers are given. Speakers with fewer than MIN_CENTRED utterances stay uncentred,
         with a warning that counts them; so does everything when no training step has set the
         reference yet. Mixed-precision embeddings are cast to the classifier's dtype first."""
         embedding = embedding.to(self.out.weight.dtype)
         if self.centre and speakers is not None and int(self.reference_steps) == 0:
-            warnings.warn("the head has not seen a training step, so it has no reference embedding to "
-                          "centre speakers on: classified without per-speaker centring")
+            warnings.warn(
+                "the head has not seen a training step, so it has no reference embedding to "
+                "centre speakers on: classified without per-speaker centring",
+                stacklevel=2,
+            )
         elif self.centre and speakers is not None:
             embedding, speakers, uncentred = embedding.clone(), speakers.to(embedding.device), 0
             for s in speakers.unique():
@@ -101,16 +133,26 @@ class EmotionHead(nn.Module):
                 else:
                     embedding[m] += self.reference - embedding[m].mean(0)
             if uncentred:
-                warnings.warn(f"{uncentred} of {len(speakers)} utterances are classified without per-speaker "
-                              f"centring: their speaker has fewer than {MIN_CENTRED} utterances")
+                warnings.warn(
+                    f"{uncentred} of {len(speakers)} utterances are classified without per-speaker "
+                    f"centring: their speaker has fewer than {MIN_CENTRED} utterances",
+                    stacklevel=2,
+                )
         return embedding
 
 
 class Decoder(nn.Module):
     """Encoder output (B, T', D) back to the encoder input (B, F, T' * time_stride)."""
 
-    def __init__(self, frame_dim: int, channels: list[int], freq_pool: list[int], time_pool: list[int],
-                 out_freq: int, refine: bool = True):
+    def __init__(
+        self,
+        frame_dim: int,
+        channels: list[int],
+        freq_pool: list[int],
+        time_pool: list[int],
+        out_freq: int,
+        refine: bool = True,
+    ):
         """Transposed convolutions undo the encoder's pooling, block by block. `refine` keeps
         the last one at channels[0] and adds a 3x3 conv to one channel at full resolution;
         without it the last transposed conv outputs the one channel itself (the full-resolution
@@ -120,18 +162,24 @@ class Decoder(nn.Module):
         self.proj = nn.Linear(frame_dim, channels[-1] * out_freq)
         layers = []
         outs = list(reversed(channels[:-1])) + [channels[0] if refine else 1]
-        for c_in, c_out, fp, tp in zip(reversed(channels), outs, reversed(freq_pool), reversed(time_pool)):
-            layers += [nn.ConvTranspose2d(c_in, c_out, (fp, tp), stride=(fp, tp)), nn.BatchNorm2d(c_out), nn.ReLU()]
+        for c_in, c_out, fp, tp in zip(
+            reversed(channels), outs, reversed(freq_pool), reversed(time_pool), strict=True
+        ):
+            layers += [
+                nn.ConvTranspose2d(c_in, c_out, (fp, tp), stride=(fp, tp)),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(),
+            ]
         if refine:
             layers.append(nn.Conv2d(channels[0], 1, 3, padding=1))
         else:
-            layers = layers[:-2]                                   # a linear output: log-mels can be negative
+            layers = layers[:-2]  # a linear output: log-mels can be negative
         self.net = nn.Sequential(*layers)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         b, t, _ = frames.shape
-        x = self.proj(frames).view(b, t, self.c, self.f).permute(0, 2, 3, 1)   # (B, C, F', T')
-        return self.net(x).squeeze(1)                                          # (B, F, T)
+        x = self.proj(frames).view(b, t, self.c, self.f).permute(0, 2, 3, 1)  # (B, C, F', T')
+        return self.net(x).squeeze(1)  # (B, F, T)
 
 
 class AugmentationHead(nn.Module):
@@ -139,7 +187,9 @@ class AugmentationHead(nn.Module):
 
     def __init__(self, frame_dim: int, hidden: int, num_types: int = 4):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(frame_dim, hidden), nn.ReLU(), nn.Linear(hidden, num_types))
+        self.net = nn.Sequential(
+            nn.Linear(frame_dim, hidden), nn.ReLU(), nn.Linear(hidden, num_types)
+        )
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         mask = frame_mask(lengths, frames.shape[1]).unsqueeze(-1).float()
@@ -165,7 +215,9 @@ class SpeakerHead(nn.Module):
 
     def __init__(self, embedding_dim: int, hidden: int, num_speakers: int):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(embedding_dim, hidden), nn.ReLU(), nn.Linear(hidden, num_speakers))
+        self.net = nn.Sequential(
+            nn.Linear(embedding_dim, hidden), nn.ReLU(), nn.Linear(hidden, num_speakers)
+        )
 
     def forward(self, embedding: torch.Tensor) -> torch.Tensor:
         return self.net(_Reverse.apply(embedding))

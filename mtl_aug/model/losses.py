@@ -1,4 +1,5 @@
 """The four losses of MTL-AUG; total = sum of weight x loss (weights in config loss.weights)."""
+
 from __future__ import annotations
 
 import torch
@@ -7,8 +8,9 @@ import torch.nn.functional as F
 from ..audio import frame_mask
 
 
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor,
-                       class_weight: torch.Tensor | None = None) -> torch.Tensor:
+def soft_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, class_weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """Cross-entropy against (B, C) soft targets: for a mixup target lam*a + (1-lam)*b this is
     lam * CE(a) + (1-lam) * CE(b). With (C,) class weights, the weighted mean (as
     F.cross_entropy(weight=...) for hard targets): each target class counts w_c times."""
@@ -18,9 +20,11 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor,
     return -(weighted * F.log_softmax(logits, dim=-1)).sum() / weighted.sum().clamp(min=1e-8)
 
 
-def center_loss(embedding: torch.Tensor, centers: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """0.5 * squared distance of each embedding to its class center, weighted by the (soft) target."""
-    dist = ((embedding[:, None, :] - centers[None]) ** 2).sum(-1)     # (B, C)
+def center_loss(
+    embedding: torch.Tensor, centers: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
+    """0.5 * squared distance of each embedding to its class center, weighted by the soft target."""
+    dist = ((embedding[:, None, :] - centers[None]) ** 2).sum(-1)  # (B, C)
     return 0.5 * (targets * dist).sum(-1).mean()
 
 

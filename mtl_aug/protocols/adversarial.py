@@ -1,6 +1,7 @@
 """The adversarial protocol: each variant's LOSO models attacked on their own test speaker
 (white-box, FGSM and PGD at each budget), plus the transfer of each variant's adversarial
 examples to the other variants' models of the same fold."""
+
 from __future__ import annotations
 
 import json
@@ -24,45 +25,72 @@ from ..report import markdown_table, mean_std, paired_difference, plot_snr
 
 log = logging.getLogger(__name__)
 
-EXAMPLES = 2   # utterances of the first fold written as WAV per variant, attack and budget, to listen to
+EXAMPLES = (
+    2  # utterances of the first fold written as WAV per variant, attack and budget, to listen to
+)
 
 
-def run_adversarial(cfgs: list[Config], attacks: list[Attack], budgets: list[Budget], seeds: list[int],
-                    jobs: int = 1, train: bool = True) -> Path:
+def run_adversarial(
+    cfgs: list[Config],
+    attacks: list[Attack],
+    budgets: list[Budget],
+    seeds: list[int],
+    jobs: int = 1,
+    train: bool = True,
+) -> Path:
     """For each variant config (its LOSO trained first unless `train` is False), attack every
     fold's tested checkpoint on its test speaker at each budget, score the white-box examples on
     the model they were made on and on every other variant's model of that fold (transfer)."""
-    from .loso import check_distinct_variants, run_loso
     from ..runs import check_same_config, fold_checkpoint, run_dir
+    from .loso import check_distinct_variants, run_loso
+
     base = cfgs[0]
     check_distinct_variants(cfgs)
     out = Path(base.results_dir) / "adversarial" / base.corpus
     df, _, _ = load_labelled(base)
     folds = speakers(df)
     runs = [(cfg, seed, s) for cfg in cfgs for seed in seeds for s in folds]
-    for cfg, seed, s in runs:   # every variant's folders checked before any training or attack
+    for cfg, seed, s in runs:  # every variant's folders checked before any training or attack
         check_same_config(run_dir(cfg.replace(seed=seed), s), cfg.replace(seed=seed))
-    missing = [run_dir(cfg.replace(seed=seed), s) for cfg, seed, s in runs
-               if not (run_dir(cfg.replace(seed=seed), s) / "results.json").is_file()]
+    missing = [
+        run_dir(cfg.replace(seed=seed), s)
+        for cfg, seed, s in runs
+        if not (run_dir(cfg.replace(seed=seed), s) / "results.json").is_file()
+    ]
     if missing and not train:
-        raise DataError(f"{len(missing)} LOSO models are missing (e.g. {missing[0]}) and training was refused "
-                        "(--no-train): train them with make loso, or drop --no-train")
+        raise DataError(
+            f"{len(missing)} LOSO models are missing (e.g. {missing[0]}) and training was refused "
+            "(--no-train): train them with make loso, or drop --no-train"
+        )
     for cfg in cfgs:
         run_loso(cfg, seeds, jobs=jobs)
     out.mkdir(parents=True, exist_ok=True)
     sr = base.data.sample_rate
     rows, transfer = [], []
-    bar = tqdm(total=len(seeds) * len(folds) * len(cfgs) * len(attacks) * len(budgets), desc="attacks", unit="attack")
-    settings = {"attacks": [vars(a) for a in attacks], "budgets": [b.label for b in budgets],
-                "variants": [c.variant for c in cfgs]}
+    bar = tqdm(
+        total=len(seeds) * len(folds) * len(cfgs) * len(attacks) * len(budgets),
+        desc="attacks",
+        unit="attack",
+    )
+    settings = {
+        "attacks": [vars(a) for a in attacks],
+        "budgets": [b.label for b in budgets],
+        "variants": [c.variant for c in cfgs],
+    }
     for seed in seeds:
         for f, s in enumerate(folds):
             checkpoints = {}
             for cfg in cfgs:
                 run_cfg = cfg.replace(seed=seed)
                 checkpoints[cfg.variant] = fold_checkpoint(run_cfg, s)
-            # a finished fold is kept and reused by a rerun with the same settings and the same models
-            made_with = {**settings, "models": {v: [str(c.resolve()), c.stat().st_mtime_ns] for v, c in checkpoints.items()}}
+            # a finished fold is kept and reused by a rerun with the same settings and the same
+            # models
+            made_with = {
+                **settings,
+                "models": {
+                    v: [str(c.resolve()), c.stat().st_mtime_ns] for v, c in checkpoints.items()
+                },
+            }
             kept = out / "folds" / f"seed{seed}_{s}.json"
             if kept.is_file() and (k := json.loads(kept.read_text()))["settings"] == made_with:
                 rows += k["rows"]
@@ -81,25 +109,57 @@ def run_adversarial(cfgs: list[Config], attacks: list[Attack], budgets: list[Bud
                 for b, budget in enumerate(budgets):
                     made = {}
                     for variant, lit in models.items():
-                        made[variant] = attack(lit, waves, labels, [s] * len(waves), budget, how,
-                                               seed=((seed * 1009 + f) * 101 + a) * 101 + b)
+                        made[variant] = attack(
+                            lit,
+                            waves,
+                            labels,
+                            [s] * len(waves),
+                            budget,
+                            how,
+                            seed=((seed * 1009 + f) * 101 + a) * 101 + b,
+                        )
                         r = evaluate_frame(lit, test, lambda w, i, adv=made[variant]: adv[i])
                         rows.append(_row(variant, seed, s, how.method, budget.label, r))
                         bar.update()
-                        bar.set_postfix_str(f"seed {seed} fold {s} {variant} {how.method} {budget.label}: "
-                                            f"UAR {r['uar']:.3f}")
+                        bar.set_postfix_str(
+                            f"seed {seed} fold {s} {variant} {how.method} {budget.label}: "
+                            f"UAR {r['uar']:.3f}"
+                        )
                         if seed == seeds[0] and f == 0:
-                            _write_examples(out / "examples", variant, how.method, budget, test, waves,
-                                            made[variant], sr)
-                    for source, adv in made.items():   # random noise is the same for every model: no transfer
+                            _write_examples(
+                                out / "examples",
+                                variant,
+                                how.method,
+                                budget,
+                                test,
+                                waves,
+                                made[variant],
+                                sr,
+                            )
+                    for (
+                        source,
+                        adv,
+                    ) in made.items():  # random noise is the same for every model: no transfer
                         for target, lit in models.items():
                             if target != source and how.method != "random":
                                 r = evaluate_frame(lit, test, lambda w, i, adv=adv: adv[i])
-                                transfer.append({**_row(target, seed, s, how.method, budget.label, r),
-                                                 "source": source})
+                                transfer.append(
+                                    {
+                                        **_row(target, seed, s, how.method, budget.label, r),
+                                        "source": source,
+                                    }
+                                )
             kept.parent.mkdir(exist_ok=True)
-            kept.write_text(json.dumps({"settings": made_with, "rows": rows[first[0]:],
-                                        "transfer": transfer[first[1]:]}) + "\n")
+            kept.write_text(
+                json.dumps(
+                    {
+                        "settings": made_with,
+                        "rows": rows[first[0] :],
+                        "transfer": transfer[first[1] :],
+                    }
+                )
+                + "\n"
+            )
     bar.close()
     table, moved = pd.DataFrame(rows), pd.DataFrame(transfer)
     table.to_csv(out / "folds.csv", index=False)
@@ -108,58 +168,114 @@ def run_adversarial(cfgs: list[Config], attacks: list[Attack], budgets: list[Bud
     lines = _summary(table, moved, base.corpus, attacks, budgets, seeds)
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     _plot(table, budgets, out / "uar_vs_budget.png", base.corpus)
-    (out / "summary.json").write_text(json.dumps({
-        "attacks": [vars(a) for a in attacks], "budgets": [b.label for b in budgets], "seeds": seeds,
-        "variants": [c.variant for c in cfgs],
-        "table": table.groupby(["variant", "attack", "budget"], sort=False)["uar"].mean().reset_index()
-                      .to_dict(orient="records")}, indent=2) + "\n")
+    (out / "summary.json").write_text(
+        json.dumps(
+            {
+                "attacks": [vars(a) for a in attacks],
+                "budgets": [b.label for b in budgets],
+                "seeds": seeds,
+                "variants": [c.variant for c in cfgs],
+                "table": table.groupby(["variant", "attack", "budget"], sort=False)["uar"]
+                .mean()
+                .reset_index()
+                .to_dict(orient="records"),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     log.info("\n".join(lines))
     return out
 
 
 def _row(variant: str, seed: int, fold: str, method: str, budget: str, r: dict) -> dict:
-    return {"variant": variant, "seed": seed, "fold": fold, "attack": method, "budget": budget,
-            "uar": r["uar"], "wa": r["wa"], "n": r["n"]}
+    return {
+        "variant": variant,
+        "seed": seed,
+        "fold": fold,
+        "attack": method,
+        "budget": budget,
+        "uar": r["uar"],
+        "wa": r["wa"],
+        "n": r["n"],
+    }
 
 
-def _summary(table: pd.DataFrame, moved: pd.DataFrame, corpus: str, attacks: list[Attack],
-             budgets: list[Budget], seeds: list[int]) -> list[str]:
+def _summary(
+    table: pd.DataFrame,
+    moved: pd.DataFrame,
+    corpus: str,
+    attacks: list[Attack],
+    budgets: list[Budget],
+    seeds: list[int],
+) -> list[str]:
     cols = [("clean", "clean")] + [(a.method, b.label) for a in attacks for b in budgets]
     head = [("clean" if m == "clean" else f"{m} {b}") for m, b in cols]
     pick = lambda t, v, m, b: t[(t["variant"] == v) & (t["attack"] == m) & (t["budget"] == b)]  # noqa: E731
-    lines = [f"# {corpus}: UAR % under white-box attacks on the waveform", "",
-             f"Mean ± std over LOSO folds and seeds ({', '.join(map(str, seeds))}) of the per-fold UAR; each "
-             "model attacked on its own test speaker. Budget: signal-to-perturbation ratio per utterance "
-             "(L-infinity bound). " + "; ".join(f"{a.method}: " + _describe(a) for a in attacks) + ".", ""]
+    lines = [
+        f"# {corpus}: UAR % under white-box attacks on the waveform",
+        "",
+        f"Mean ± std over LOSO folds and seeds ({', '.join(map(str, seeds))}) of the per-fold "
+        f"UAR; each "
+        "model attacked on its own test speaker. Budget: signal-to-perturbation ratio per "
+        "utterance "
+        "(L-infinity bound). " + "; ".join(f"{a.method}: " + _describe(a) for a in attacks) + ".",
+        "",
+    ]
     variants = list(table["variant"].unique())
-    lines += markdown_table(["variant", *head],
-                            [[v] + [mean_std(pick(table, v, m, b)["uar"]) for m, b in cols] for v in variants])
+    lines += markdown_table(
+        ["variant", *head],
+        [[v] + [mean_std(pick(table, v, m, b)["uar"]) for m, b in cols] for v in variants],
+    )
     if len(variants) > 1:
-        lines += ["", f"Paired per-fold difference against {variants[0]} (points; mean ± standard error over "
-                  "folds, seeds averaged per fold first; folds better / worse):", ""]
+        lines += [
+            "",
+            f"Paired per-fold difference against {variants[0]} (points; mean ± standard error over "
+            "folds, seeds averaged per fold first; folds better / worse):",
+            "",
+        ]
         rows = []
         for v in variants[1:]:
             cells = []
             for m, b in cols:
                 d = paired_difference(pick(table, variants[0], m, b), pick(table, v, m, b))
-                cells.append(f"{100 * d['mean']:+.2f} ± {100 * d['se']:.2f} ({d['better']}/{d['worse']})")
+                cells.append(
+                    f"{100 * d['mean']:+.2f} ± {100 * d['se']:.2f} ({d['better']}/{d['worse']})"
+                )
             rows.append([f"{v} - {variants[0]}", *cells])
         lines += markdown_table(["variant", *head], rows)
     if len(moved):
         made = [(m, b) for m, b in cols[1:] if m != "random"]
-        lines += ["", "Transfer (black-box): examples made on the source's model of a fold, scored by the target's "
-                  "model of the same fold (UAR %, mean ± std over folds and seeds):", ""]
-        lines += markdown_table(["source -> target", *(f"{m} {b}" for m, b in made)],
-                                [[f"{source} -> {target}", *(mean_std(pick(group, target, m, b)["uar"]) for m, b in made)]
-                                 for (source, target), group in moved.groupby(["source", "variant"], sort=False)])
+        lines += [
+            "",
+            "Transfer (black-box): examples made on the source's model of a fold, scored by the "
+            "target's "
+            "model of the same fold (UAR %, mean ± std over folds and seeds):",
+            "",
+        ]
+        lines += markdown_table(
+            ["source -> target", *(f"{m} {b}" for m, b in made)],
+            [
+                [
+                    f"{source} -> {target}",
+                    *(mean_std(pick(group, target, m, b)["uar"]) for m, b in made),
+                ]
+                for (source, target), group in moved.groupby(["source", "variant"], sort=False)
+            ],
+        )
     return lines
 
 
 def _describe(a: Attack) -> str:
     if a.method == "pgd":
-        return f"{a.steps} steps of {a.step_size:g} times the bound" + (", random start" if a.random_start else "")
-    return "one step of the bound times the gradient's sign" if a.method == "fgsm" else \
-        "random sign times the bound per sample (noise, no gradient)"
+        return f"{a.steps} steps of {a.step_size:g} times the bound" + (
+            ", random start" if a.random_start else ""
+        )
+    return (
+        "one step of the bound times the gradient's sign"
+        if a.method == "fgsm"
+        else "random sign times the bound per sample (noise, no gradient)"
+    )
 
 
 def _plot(table: pd.DataFrame, budgets: list[Budget], path: Path, corpus: str) -> None:
@@ -167,20 +283,41 @@ def _plot(table: pd.DataFrame, budgets: list[Budget], path: Path, corpus: str) -
     in_db = {b.label: b.snr_db for b in budgets if b.snr_db is not None and math.isfinite(b.snr_db)}
     mean = table.groupby(["variant", "attack", "budget"], sort=False)["uar"].mean().reset_index()
     curves = []
-    for (variant, method), group in mean[mean["attack"] != "clean"].groupby(["variant", "attack"], sort=False):
+    for (variant, method), group in mean[mean["attack"] != "clean"].groupby(
+        ["variant", "attack"], sort=False
+    ):
         clean = mean[(mean["variant"] == variant) & (mean["attack"] == "clean")]["uar"].iloc[0]
         curves.append({"variant": f"{variant} {method}", "snr": "clean", "uar": clean})
-        curves += [{"variant": f"{variant} {method}", "snr": in_db[b], "uar": u}
-                   for b, u in zip(group["budget"], group["uar"]) if b in in_db]
-    plot_snr(pd.DataFrame(curves), path, f"{corpus}: white-box attacks",
-             xlabel="signal-to-perturbation ratio (dB); dashed: clean")
+        curves += [
+            {"variant": f"{variant} {method}", "snr": in_db[b], "uar": u}
+            for b, u in zip(group["budget"], group["uar"], strict=True)
+            if b in in_db
+        ]
+    plot_snr(
+        pd.DataFrame(curves),
+        path,
+        f"{corpus}: white-box attacks",
+        xlabel="signal-to-perturbation ratio (dB); dashed: clean",
+    )
 
 
-def _write_examples(folder: Path, variant: str, method: str, budget: Budget, test: pd.DataFrame,
-                    clean: list[torch.Tensor], adv: list[torch.Tensor], sr: int) -> None:
+def _write_examples(
+    folder: Path,
+    variant: str,
+    method: str,
+    budget: Budget,
+    test: pd.DataFrame,
+    clean: list[torch.Tensor],
+    adv: list[torch.Tensor],
+    sr: int,
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tag = budget.label.replace(" ", "")
-    for i in range(min(EXAMPLES, len(adv))):   # 32-bit float: 16-bit samples would round a 50 dB perturbation away
+    for i in range(
+        min(EXAMPLES, len(adv))
+    ):  # 32-bit float: 16-bit samples would round a 50 dB perturbation away
         utt = str(test["utt_id"].iloc[i]).replace("/", "_")
         sf.write(folder / f"{utt}_clean.wav", clean[i].numpy(), sr, subtype="FLOAT")
-        sf.write(folder / f"{utt}_{variant}_{method}_{tag}.wav", adv[i].numpy(), sr, subtype="FLOAT")
+        sf.write(
+            folder / f"{utt}_{variant}_{method}_{tag}.wav", adv[i].numpy(), sr, subtype="FLOAT"
+        )

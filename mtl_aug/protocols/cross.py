@@ -1,5 +1,6 @@
 """Cross-corpus / cross-language (train on every speaker of one corpus or a union, test on
 another) and leave-one-corpus-out."""
+
 from __future__ import annotations
 
 import logging
@@ -23,9 +24,12 @@ def run_cross(cfg: Config, test_corpus: str, seeds: list[int]) -> Path:
     """Train on all speakers of cfg.corpus (validation speaker(s) held out of it), test on
     every utterance of `test_corpus`, one row per seed; returns the results folder."""
     from ..report import markdown_table, mean_std, plot_confusion
+
     if test_corpus in cfg.corpus.split("+"):
-        raise ConfigError(f"{test_corpus} is among the training corpora ({cfg.corpus}): a test on it "
-                          "is not cross-corpus")
+        raise ConfigError(
+            f"{test_corpus} is among the training corpora ({cfg.corpus}): a test on it "
+            "is not cross-corpus"
+        )
     # the test corpus must be prepared and map into the class set; data.styles filters training only
     load_labelled(cfg.replace(data=replace(cfg.data, styles=None)), test_corpus)
     out = Path(cfg.results_dir) / "cross" / f"{cfg.corpus}_to_{test_corpus}" / cfg.variant
@@ -35,21 +39,45 @@ def run_cross(cfg: Config, test_corpus: str, seeds: list[int]) -> Path:
         trained = train_fold(cfg.replace(seed=seed), all_speakers=True)
         checkpoints.append(fold_checkpoint(cfg.replace(seed=seed), trained["fold"], trained))
         res = evaluate_checkpoint([checkpoints[-1]], manifest, out / f"seed{seed}")
-        rows.append({"seed": seed, "uar": res["uar"], "wa": res["wa"], "n": res["n"], "val_uar": trained["val_uar"]})
-        confusion = res["confusion"] if confusion is None else (torch.tensor(confusion) + torch.tensor(res["confusion"])).tolist()
+        rows.append(
+            {
+                "seed": seed,
+                "uar": res["uar"],
+                "wa": res["wa"],
+                "n": res["n"],
+                "val_uar": trained["val_uar"],
+            }
+        )
+        confusion = (
+            res["confusion"]
+            if confusion is None
+            else (torch.tensor(confusion) + torch.tensor(res["confusion"])).tolist()
+        )
         names = res["class_names"]
     table = pd.DataFrame(rows)
     table.to_csv(out / "seeds.csv", index=False)
-    plot_confusion(confusion, names, out / "confusion.png", f"{cfg.corpus} -> {test_corpus} ({cfg.variant})")
-    md = [f"# {cfg.corpus} -> {test_corpus}, {cfg.variant}", "",
-          f"Trained on every speaker of {cfg.corpus} (validation speakers held out of it), tested on every "
-          f"utterance of {test_corpus}; classes {', '.join(names)}.", ""]
-    md += markdown_table(["seeds", "UAR (mean ± std over seeds)", "WA (mean ± std over seeds)", "utterances"],
-                         [[", ".join(map(str, seeds)), mean_std(table["uar"]), mean_std(table["wa"]), rows[0]["n"]]])
+    plot_confusion(
+        confusion, names, out / "confusion.png", f"{cfg.corpus} -> {test_corpus} ({cfg.variant})"
+    )
+    md = [
+        f"# {cfg.corpus} -> {test_corpus}, {cfg.variant}",
+        "",
+        f"Trained on every speaker of {cfg.corpus} (validation speakers held out of it), tested "
+        f"on every "
+        f"utterance of {test_corpus}; classes {', '.join(names)}.",
+        "",
+    ]
+    md += markdown_table(
+        ["seeds", "UAR (mean ± std over seeds)", "WA (mean ± std over seeds)", "utterances"],
+        [[", ".join(map(str, seeds)), mean_std(table["uar"]), mean_std(table["wa"]), rows[0]["n"]]],
+    )
     if len(seeds) > 1:
         ens = evaluate_checkpoint(checkpoints, manifest, out / "ensemble")
-        md += [f"| ensemble of {len(seeds)} (probabilities averaged) | {100 * ens['uar']:.2f} | {100 * ens['wa']:.2f} | "
-               f"{ens['n']} |"]
+        md += [
+            f"| ensemble of {len(seeds)} (probabilities averaged) "
+            f"| {100 * ens['uar']:.2f} | {100 * ens['wa']:.2f} | "
+            f"{ens['n']} |"
+        ]
     (out / "summary.md").write_text("\n".join(md) + "\n")
     log.info("\n".join(md))
     return out
@@ -59,26 +87,43 @@ def run_loco(cfg: Config, corpora: list[str], seeds: list[int]) -> Path:
     """Leave one corpus out: for each corpus, train on the union of the others and test on it
     (run_cross); one summary table over the held-out corpora."""
     from ..report import markdown_table, mean_std
+
     if len(corpora) < 2 or len(set(corpora)) < len(corpora):
-        raise ConfigError(f"leave-one-corpus-out needs two or more different corpora, got {corpora}")
-    for c in corpora:                            # every manifest prepared and mapped before any training
+        raise ConfigError(
+            f"leave-one-corpus-out needs two or more different corpora, got {corpora}"
+        )
+    for c in corpora:  # every manifest prepared and mapped before any training
         load_labelled(cfg.replace(data=replace(cfg.data, styles=None)), c)
     rows = []
     for held_out in corpora:
         train = "+".join(c for c in corpora if c != held_out)
         out = run_cross(cfg.replace(corpus=train), held_out, seeds)
         table = pd.read_csv(out / "seeds.csv")
-        rows.append({"test": held_out, "train": train, "uar": mean_std(table["uar"]), "wa": mean_std(table["wa"]),
-                     "utterances": int(table["n"].iloc[0])})
+        rows.append(
+            {
+                "test": held_out,
+                "train": train,
+                "uar": mean_std(table["uar"]),
+                "wa": mean_std(table["wa"]),
+                "utterances": int(table["n"].iloc[0]),
+            }
+        )
     out = Path(cfg.results_dir) / "loco" / "+".join(corpora) / cfg.variant
     out.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame(rows)
     table.to_csv(out / "corpora.csv", index=False)
-    md = [f"# Leave one corpus out: {', '.join(corpora)} ({cfg.variant})", "",
-          f"UAR % and WA % (mean ± std over seeds {', '.join(map(str, seeds))}) on each held-out corpus, "
-          "trained on the others.", ""]
-    md += markdown_table(["held out", "trained on", "UAR", "WA", "utterances"],
-                         [[r["test"], r["train"], r["uar"], r["wa"], r["utterances"]] for r in rows])
+    md = [
+        f"# Leave one corpus out: {', '.join(corpora)} ({cfg.variant})",
+        "",
+        f"UAR % and WA % (mean ± std over seeds {', '.join(map(str, seeds))}) on each held-out "
+        f"corpus, "
+        "trained on the others.",
+        "",
+    ]
+    md += markdown_table(
+        ["held out", "trained on", "UAR", "WA", "utterances"],
+        [[r["test"], r["train"], r["uar"], r["wa"], r["utterances"]] for r in rows],
+    )
     (out / "summary.md").write_text("\n".join(md) + "\n")
     log.info("\n".join(md))
     return out

@@ -2,6 +2,7 @@
 own test speaker's files, one file at a time and grouped by speaker, beside the evaluation
 path's figures for the same models and files. A figure counts for users only if `predict`
 reaches it."""
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,11 @@ from ..runs import fold_checkpoint, run_dir
 
 log = logging.getLogger(__name__)
 
-MODES = {"evaluation path": None, "predict, one file at a time": "lone", "predict --speaker-from": "grouped"}
+MODES = {
+    "evaluation path": None,
+    "predict, one file at a time": "lone",
+    "predict --speaker-from": "grouped",
+}
 
 
 def run_deployed(cfg: Config, seeds: list[int]) -> Path:
@@ -35,37 +40,66 @@ def run_deployed(cfg: Config, seeds: list[int]) -> Path:
             ckpt = fold_checkpoint(run_cfg, s)
             test = df[df["speaker"] == s].reset_index(drop=True)
             evaluated = pd.read_csv(run_dir(run_cfg, s) / "predictions.csv", dtype={"utt_id": str})
-            by_utt = dict(zip(evaluated["utt_id"], evaluated["pred"]))
+            by_utt = dict(zip(evaluated["utt_id"], evaluated["pred"], strict=True))
             paths = [Path(p) for p in test["path"]]
             outputs = {"evaluation path": [by_utt[u] for u in test["utt_id"]]}
             for mode, kind in MODES.items():
                 if kind is not None:
-                    rows, errors = predict_files(paths, [ckpt], speakers=[s] * len(paths) if kind == "grouped" else None)
+                    rows, errors = predict_files(
+                        paths, [ckpt], speakers=[s] * len(paths) if kind == "grouped" else None
+                    )
                     if errors:
-                        raise DataError(f"fold {s}: {len(errors)} test files unreadable: {errors[0]}")
+                        raise DataError(
+                            f"fold {s}: {len(errors)} test files unreadable: {errors[0]}"
+                        )
                     outputs[mode] = [r["pred"] for r in rows]
             fold_uar = {}
             for mode, preds in outputs.items():
-                fold = [{"seed": seed, "fold": s, "path": mode, "utt_id": u, "target": int(t), "pred": idx[p]}
-                        for u, t, p in zip(test["utt_id"], test["label"], preds)]
+                fold = [
+                    {
+                        "seed": seed,
+                        "fold": s,
+                        "path": mode,
+                        "utt_id": u,
+                        "target": int(t),
+                        "pred": idx[p],
+                    }
+                    for u, t, p in zip(test["utt_id"], test["label"], preds, strict=True)
+                ]
                 fold_uar[mode] = _uar(fold, len(names))
                 records += fold
-            log.info(f"seed {seed} fold {s}: " + ", ".join(f"{m} {100 * u:.1f}" for m, u in fold_uar.items()))
+            log.info(
+                f"seed {seed} fold {s}: "
+                + ", ".join(f"{m} {100 * u:.1f}" for m, u in fold_uar.items())
+            )
     table = pd.DataFrame(records)
     out = Path(cfg.results_dir) / cfg.corpus / cfg.variant / "deployed"
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "predictions.csv", index=False)
-    lines = [f"# {cfg.corpus} {cfg.variant}: the deployed path on each fold's test speaker", "",
-             f"UAR % of the same LOSO models (seeds {', '.join(map(str, seeds))}) on the same files. `predict, one file "
-             "at a time` is what a single new recording gets; `predict --speaker-from` groups a speaker's "
-             "files, as the evaluation does.", ""]
+    lines = [
+        f"# {cfg.corpus} {cfg.variant}: the deployed path on each fold's test speaker",
+        "",
+        f"UAR % of the same LOSO models (seeds {', '.join(map(str, seeds))}) on the same files. "
+        f"`predict, one file "
+        "at a time` is what a single new recording gets; `predict --speaker-from` groups a "
+        "speaker's "
+        "files, as the evaluation does.",
+        "",
+    ]
     summary, cells = {}, []
     for mode in MODES:
         t = table[table["path"] == mode]
         fold_uars = [_uar(g.to_dict("records"), len(names)) for _, g in t.groupby(["seed", "fold"])]
-        pooled = sum(_uar(g.to_dict("records"), len(names)) for _, g in t.groupby("seed")) / len(seeds)
-        summary[mode] = {"uar_mean_over_folds": sum(fold_uars) / len(fold_uars), "pooled_uar": pooled}
-        cells.append([mode, f"{100 * summary[mode]['uar_mean_over_folds']:.2f}", f"{100 * pooled:.2f}"])
+        pooled = sum(_uar(g.to_dict("records"), len(names)) for _, g in t.groupby("seed")) / len(
+            seeds
+        )
+        summary[mode] = {
+            "uar_mean_over_folds": sum(fold_uars) / len(fold_uars),
+            "pooled_uar": pooled,
+        }
+        cells.append(
+            [mode, f"{100 * summary[mode]['uar_mean_over_folds']:.2f}", f"{100 * pooled:.2f}"]
+        )
     lines += markdown_table(["path", "UAR % (mean over folds and seeds)", "pooled UAR %"], cells)
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -74,4 +108,6 @@ def run_deployed(cfg: Config, seeds: list[int]) -> Path:
 
 
 def _uar(records: list[dict], k: int) -> float:
-    return scores(torch.tensor([r["pred"] for r in records]), torch.tensor([r["target"] for r in records]), k)["uar"]
+    return scores(
+        torch.tensor([r["pred"] for r in records]), torch.tensor([r["target"] for r in records]), k
+    )["uar"]

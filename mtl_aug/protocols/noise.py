@@ -1,4 +1,5 @@
-"""The noise-robustness protocol: LOSO models tested on their speaker mixed with noise at each SNR."""
+"""The noise-robustness protocol: LOSO models on their speaker mixed with noise at each SNR."""
+
 from __future__ import annotations
 
 import json
@@ -17,18 +18,21 @@ from ..report import markdown_table, mean_std, plot_snr
 log = logging.getLogger(__name__)
 
 
-def run_noise(cfgs: list[Config], noise_dir: Path, snrs: list[float], seeds: list[int], jobs: int = 1) -> Path:
+def run_noise(
+    cfgs: list[Config], noise_dir: Path, snrs: list[float], seeds: list[int], jobs: int = 1
+) -> Path:
     """For each variant config (trained LOSO on clean speech first, resumably), test every fold's
     tested checkpoint on its test speaker clean and mixed with noise at each SNR."""
-    from .loso import check_distinct_variants, run_loso
     from ..runs import fold_checkpoint
+    from .loso import check_distinct_variants, run_loso
+
     base = cfgs[0]
     check_distinct_variants(cfgs)
     out = Path(base.results_dir) / "noise" / base.corpus / Path(noise_dir).name
     out.mkdir(parents=True, exist_ok=True)
     df, _, _ = load_labelled(base)
     keys = {u: i for i, u in enumerate(sorted(df["utt_id"]))}
-    checked = NoiseBank(noise_dir, seeds[0], base.data.sample_rate)   # files checked before training
+    checked = NoiseBank(noise_dir, seeds[0], base.data.sample_rate)  # files checked before training
     banks = {seed: checked.with_seed(seed) for seed in seeds}
     rows = []
     for cfg in cfgs:
@@ -43,23 +47,54 @@ def run_noise(cfgs: list[Config], noise_dir: Path, snrs: list[float], seeds: lis
                 for snr in ["clean", *snrs]:
                     mix = None if snr == "clean" else bank.mixer(float(snr), test_keys)
                     r = evaluate_frame(lit, test, mix)
-                    rows.append({"variant": cfg.variant, "seed": seed, "fold": s, "snr": snr,
-                                 "uar": r["uar"], "wa": r["wa"], "n": r["n"]})
+                    rows.append(
+                        {
+                            "variant": cfg.variant,
+                            "seed": seed,
+                            "fold": s,
+                            "snr": snr,
+                            "uar": r["uar"],
+                            "wa": r["wa"],
+                            "n": r["n"],
+                        }
+                    )
                     log.info(f"{cfg.variant} seed {seed} fold {s} SNR {snr}: UAR {r['uar']:.4f}")
     table = pd.DataFrame(rows)
     table.to_csv(out / "folds.csv", index=False)
     mean = table.groupby(["variant", "snr"], sort=False)["uar"].agg(["mean", "std"]).reset_index()
-    plot_snr(mean.rename(columns={"mean": "uar"}), out / "uar_vs_snr.png",
-             f"{base.corpus} + {Path(noise_dir).name} noise")
+    plot_snr(
+        mean.rename(columns={"mean": "uar"}),
+        out / "uar_vs_snr.png",
+        f"{base.corpus} + {Path(noise_dir).name} noise",
+    )
     cols = ["clean", *snrs]
-    lines = [f"# {base.corpus}: UAR % by SNR ({Path(noise_dir).name} noise)", "",
-             "Mean ± std over LOSO folds (and seeds) of the per-fold UAR; models trained on clean speech.", ""]
+    lines = [
+        f"# {base.corpus}: UAR % by SNR ({Path(noise_dir).name} noise)",
+        "",
+        "Mean ± std over LOSO folds (and seeds) of the per-fold UAR; models trained on clean "
+        "speech.",
+        "",
+    ]
     lines += markdown_table(
         ["variant"] + [f"{c:g} dB" if c != "clean" else "clean" for c in cols],
-        [[v] + [mean_std(table[(table["variant"] == v) & (table["snr"] == c)]["uar"]) for c in cols]
-         for v in table["variant"].unique()])
+        [
+            [v]
+            + [mean_std(table[(table["variant"] == v) & (table["snr"] == c)]["uar"]) for c in cols]
+            for v in table["variant"].unique()
+        ],
+    )
     (out / "summary.md").write_text("\n".join(lines) + "\n")
-    (out / "summary.json").write_text(json.dumps({"noise": str(noise_dir), "snrs": snrs, "seeds": seeds,
-                                                  "table": mean.to_dict(orient="records")}, indent=2) + "\n")
+    (out / "summary.json").write_text(
+        json.dumps(
+            {
+                "noise": str(noise_dir),
+                "snrs": snrs,
+                "seeds": seeds,
+                "table": mean.to_dict(orient="records"),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     log.info("\n".join(lines))
     return out
