@@ -121,7 +121,7 @@ serve: $(STAMP)
 	$(MTL) serve --checkpoint $(CHECKPOINT) --host $(HOST) --port $(PORT)
 
 bench: $(STAMP)
-	$(PY) -m mtl_aug.bench
+	$(PY) -m mtl_aug.reporting.bench
 
 clean:
 	rm -rf runs results lightning_logs

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from .config import load_config
 from .console import to_console
-from .corpora import CORPUS_CHOICES, LAYOUTS, PREPARERS
+from .data.corpora import CORPUS_CHOICES, LAYOUTS, PREPARERS
+from .data.manifest import Report
 from .errors import ConfigError, DataError
-from .manifest import Report
 
 DEMO_DATA = Path("data/synthetic_demo")
 
@@ -68,7 +68,7 @@ def _add_seeds(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_prepare(args) -> None:
-    from .corpora import prepare_librispeech
+    from .data.corpora import prepare_librispeech
 
     name = args.name or args.corpus
     out = Path(args.out_dir) / f"{name}.csv"
@@ -96,20 +96,20 @@ def cmd_prepare(args) -> None:
 
 
 def cmd_download(args) -> None:
-    from .download import download_emodb
+    from .data.download import download_emodb
 
     download_emodb(Path(args.dest), url=args.url)
 
 
 def cmd_train(args) -> None:
-    from .train import train_fold
+    from .training.train import train_fold
 
     train_fold(load_config(args.corpus, args.config, args.set, args.seed), fold_speaker=args.fold)
 
 
 def cmd_demo(args) -> None:
-    from .corpora import prepare_synthetic
-    from .train import train_fold
+    from .data.corpora import prepare_synthetic
+    from .training.train import train_fold
 
     cfg = load_config("synthetic_demo", args.config, args.set, args.seed)
     prepare_synthetic(DEMO_DATA, Path(cfg.data.manifest_dir) / "synthetic_demo.csv")
@@ -154,7 +154,7 @@ def cmd_noise(args) -> None:
 
 
 def cmd_adversarial(args) -> None:
-    from .attacks import Attack, Budget
+    from .inference.attacks import Attack, Budget
     from .protocols.adversarial import run_adversarial
 
     budgets = [Budget.parse(b) for b in args.budgets]
@@ -167,7 +167,7 @@ def cmd_adversarial(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from .evaluate import evaluate_checkpoint
+    from .inference.evaluate import evaluate_checkpoint
 
     evaluate_checkpoint(args.checkpoint, args.manifest, Path(args.out) if args.out else None)
 
@@ -176,8 +176,8 @@ def cmd_predict(args) -> None:
     import csv
     import json
 
-    from .manifest import AUDIO_SUFFIXES, audio_files
-    from .predict import predict_files, speakers_from
+    from .data.manifest import AUDIO_SUFFIXES, audio_files
+    from .inference.predict import predict_files, speakers_from
 
     paths, missing = [], []
     for p in map(Path, args.inputs):  # one rule for a file named and a file in a folder: its suffix
@@ -215,7 +215,7 @@ def cmd_predict(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from .export import FORMATS, export
+    from .inference.export import FORMATS, export
 
     out = (
         Path(args.out)
@@ -230,7 +230,7 @@ def cmd_export(args) -> None:
 
 
 def cmd_serve(args) -> None:
-    from .serve import (
+    from .inference.serve import (
         serve,
     )  # a bad checkpoint is reported by its loading, before the server starts
 
@@ -238,7 +238,7 @@ def cmd_serve(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from .report import report
+    from .reporting.report import report
 
     print(report([Path(d) for d in args.dirs]))
 

@@ -11,8 +11,8 @@ import pytest
 import soundfile as sf
 from builders import REAL_DATA, tiny_cfg
 
-from mtl_aug.corpora import prepare_generic, prepare_librispeech
-from mtl_aug.corpora.synthetic import generate_synthetic
+from mtl_aug.data.corpora import prepare_generic, prepare_librispeech
+from mtl_aug.data.corpora.synthetic import generate_synthetic
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -67,7 +67,7 @@ def checkpoints(corpus, tmp_path_factory) -> dict[str, str]:
     """Tiny models of both normalisations: per speaker (the defaults; a lone file takes the
     training set's statistics) and portable (corpus statistics over speech frames, silence
     trimmed), and portable with the prosody rows and the utterance functionals."""
-    from mtl_aug.train import train_fold
+    from mtl_aug.training.train import train_fold
 
     root = tmp_path_factory.mktemp("serve_models")
     return {
@@ -86,7 +86,7 @@ def checkpoints(corpus, tmp_path_factory) -> dict[str, str]:
 def speech(corpus, tmp_path_factory) -> list[Path]:
     import torch
 
-    from mtl_aug.audio import load_audio
+    from mtl_aug.data.audio import load_audio
 
     """Real EMODB files where the shared data is present (else the synthetic corpus's), a
     0.4 s cut and a 23 s concatenation of them (three windows)."""

@@ -13,13 +13,13 @@ import soundfile as sf
 import torch
 from builders import tiny_cfg
 
-from mtl_aug.attacks import Attack, Budget, attack, loss_gradient
-from mtl_aug.audio import load_audio
 from mtl_aug.cli import main
+from mtl_aug.data.audio import load_audio
 from mtl_aug.errors import ConfigError
-from mtl_aug.evaluate import evaluate_frame, labelled_for, load_checkpoint
+from mtl_aug.inference.attacks import Attack, Budget, attack, loss_gradient
+from mtl_aug.inference.evaluate import evaluate_frame, labelled_for, load_checkpoint
 from mtl_aug.protocols.adversarial import run_adversarial
-from mtl_aug.train import train_fold
+from mtl_aug.training.train import train_fold
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import soundfile as sf
 import torch
 from builders import write_audio
 
-from mtl_aug.audio import LogMel, Prosody, load_audio, pad_batch
 from mtl_aug.config import load_config
-from mtl_aug.corpora import prepare_generic
+from mtl_aug.data.audio import LogMel, Prosody, load_audio, pad_batch
+from mtl_aug.data.corpora import prepare_generic
+from mtl_aug.data.manifest import read_manifest
 from mtl_aug.errors import ConfigError, DataError
-from mtl_aug.manifest import read_manifest
 
 SR = 16000
 
@@ -118,7 +118,7 @@ def test_prosody_follows_pyin_on_real_speech(real_data):
     """On EMODB sentences, most frames that both call voiced get pYIN's F0 within a semitone."""
     import librosa
 
-    from mtl_aug.audio import load_audio
+    from mtl_aug.data.audio import load_audio
 
     p = Prosody(SR, 160)
     for name in ("03a01Fa.wav", "16b10Wb.wav"):

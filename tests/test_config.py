@@ -119,7 +119,7 @@ def test_upgrade_gives_an_older_config_the_behaviour_it_was_trained_with():
 
 def test_a_run_folder_whose_config_this_version_cannot_read(tmp_path):
     """Nothing trained there: started again. Something trained: refused, with the way out."""
-    from mtl_aug.runs import check_same_config
+    from mtl_aug.training.runs import check_same_config
 
     cfg = load_config("emodb")
     tree = cfg.to_dict()

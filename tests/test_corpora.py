@@ -31,10 +31,10 @@ from builders import (
     write_audio,
 )
 
-from mtl_aug.audio import load_audio
 from mtl_aug.cli import main
 from mtl_aug.config import load_config
-from mtl_aug.corpora import (
+from mtl_aug.data.audio import load_audio
+from mtl_aug.data.corpora import (
     prepare_emodb,
     prepare_folders,
     prepare_generic,
@@ -44,10 +44,10 @@ from mtl_aug.corpora import (
     prepare_noise,
     prepare_synthetic,
 )
-from mtl_aug.corpora import synthetic as synthetic_module
-from mtl_aug.data import load_labelled
+from mtl_aug.data.corpora import synthetic as synthetic_module
+from mtl_aug.data.datamodule import load_labelled
+from mtl_aug.data.manifest import COLUMNS, apply_class_map, read_manifest
 from mtl_aug.errors import DataError
-from mtl_aug.manifest import COLUMNS, apply_class_map, read_manifest
 
 
 def rows_by_id(out: Path) -> dict[str, dict]:
@@ -628,7 +628,7 @@ def test_real_librispeech_sample(tmp_path):
 
 @requires_real_data
 def test_real_urdu_and_turev(tmp_path):
-    from mtl_aug.corpora import prepare_turev, prepare_urdu
+    from mtl_aug.data.corpora import prepare_turev, prepare_urdu
 
     prepare_urdu(REAL_DATA / "urdu", tmp_path / "urdu.csv", strict=True)
     urdu = read_manifest(tmp_path / "urdu.csv")

@@ -8,10 +8,10 @@ import torch
 from builders import tiny_cfg
 
 from mtl_aug.config import load_config
-from mtl_aug.corrupt import Corruptor
-from mtl_aug.data import EmotionDataModule
+from mtl_aug.data.corrupt import Corruptor
+from mtl_aug.data.datamodule import EmotionDataModule
+from mtl_aug.data.mixing import active_power
 from mtl_aug.errors import ConfigError, DataError
-from mtl_aug.mixing import active_power
 
 SR = 16000
 

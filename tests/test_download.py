@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from mtl_aug import download
-from mtl_aug.download import download_emodb
+from mtl_aug.data.download import download_emodb
 from mtl_aug.errors import DataError
 
 NAMES = ("03a01Fa.wav", "03a01Nc.wav")

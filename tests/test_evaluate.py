@@ -17,20 +17,20 @@ import soundfile as sf
 import torch
 from builders import REAL_DATA, tiny_cfg
 
-from mtl_aug.audio import load_audio
 from mtl_aug.cli import build_parser, main
-from mtl_aug.corpora import prepare_generic
-from mtl_aug.corpora.synthetic import generate_synthetic
+from mtl_aug.data.audio import load_audio
+from mtl_aug.data.corpora import prepare_generic
+from mtl_aug.data.corpora.synthetic import generate_synthetic
+from mtl_aug.data.mixing import NoiseBank, active_power, mix_at_snr
 from mtl_aug.errors import ConfigError, DataError
-from mtl_aug.evaluate import evaluate_checkpoint, predict_waves
-from mtl_aug.metrics import scores
-from mtl_aug.mixing import NoiseBank, active_power, mix_at_snr
-from mtl_aug.predict import predict_files
+from mtl_aug.inference.evaluate import evaluate_checkpoint, predict_waves
+from mtl_aug.inference.predict import predict_files
 from mtl_aug.protocols.cross import run_cross
 from mtl_aug.protocols.deployed import run_deployed
 from mtl_aug.protocols.loso import run_loso
 from mtl_aug.protocols.noise import run_noise
-from mtl_aug.report import report, summarise_loso
+from mtl_aug.reporting.metrics import scores
+from mtl_aug.reporting.report import report, summarise_loso
 
 
 def test_loso_runs_every_fold_once_and_summarises(corpus, tmp_path, monkeypatch):
@@ -102,7 +102,7 @@ def test_loso_runs_every_fold_once_and_summarises(corpus, tmp_path, monkeypatch)
 PARENT = """
 import os, sys, time
 from pathlib import Path
-import mtl_aug.pool as pool
+import mtl_aug.training.pool as pool
 from mtl_aug.config import load_config
 
 def fold_job(cfg, speaker, threads):          # stands in for training a fold
@@ -193,7 +193,7 @@ def test_cross_corpus_trains_once_and_tests_every_utterance(corpus, tmp_path):
     again = evaluate_checkpoint(res["checkpoints"], corpus / "other_corpus.csv")
     assert again["uar"] == res["uar"] and again["confusion"] == res["confusion"]
     # the two seeds as an ensemble: the argmax of their averaged probabilities
-    from mtl_aug.evaluate import evaluate_frame, labelled_for, load_checkpoint
+    from mtl_aug.inference.evaluate import evaluate_frame, labelled_for, load_checkpoint
 
     seed1 = json.loads((out / "seed1" / "results.json").read_text())["checkpoints"]
     models = [load_checkpoint(c) for c in res["checkpoints"] + seed1]
@@ -224,7 +224,7 @@ def test_loso_ensemble_averages_each_utterance_over_seeds():
             "p1": [0.2, 0.3, 0.4, 0.9, 0.4, 0.7],
         }
     )
-    from mtl_aug.report import ensemble_scores
+    from mtl_aug.reporting.report import ensemble_scores
 
     e = ensemble_scores(preds, 2)
     # fold a: both right (UAR 1); fold b: u3 mean p1 0.55 -> right (UAR over the class present: 1)
@@ -294,7 +294,7 @@ def test_eval_noise_end_to_end_with_real_noise(corpus, tmp_path):
 
 def test_predict_handles_long_and_unreadable_files(corpus, tmp_path, capsys):
     cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1)
-    from mtl_aug.train import train_fold
+    from mtl_aug.training.train import train_fold
 
     ckpt = train_fold(cfg, "spk00", verbose=False)["checkpoint"]
     audio = tmp_path / "audio"
@@ -369,9 +369,9 @@ def test_predict_grouped_by_speaker_matches_the_evaluation_path(corpus, tmp_path
     """`predict --speaker-from` on a test speaker's files gives the evaluation's probabilities
     (speaker statistics and centring from the same files); a lone file is normalised with the
     training statistics that the checkpoint carries."""
-    from mtl_aug.evaluate import evaluate_frame, labelled_for, load_checkpoint
-    from mtl_aug.predict import speakers_from
-    from mtl_aug.train import train_fold
+    from mtl_aug.inference.evaluate import evaluate_frame, labelled_for, load_checkpoint
+    from mtl_aug.inference.predict import speakers_from
+    from mtl_aug.training.train import train_fold
 
     cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1)
     ckpt = train_fold(cfg, "spk00", verbose=False)["checkpoint"]
@@ -533,7 +533,7 @@ def test_noise_bank_skips_and_counts_bad_files(tmp_path, capsys):
 def test_multi_corpus_union_and_leave_one_corpus_out(corpus, tmp_path):
     """`a+b` trains on the union with speakers kept apart by corpus; a test corpus among the
     training ones is refused; leave-one-corpus-out tests each corpus on a model of the others."""
-    from mtl_aug.data import load_labelled
+    from mtl_aug.data.datamodule import load_labelled
     from mtl_aug.protocols.cross import run_loco
 
     manifests = tmp_path / "m"

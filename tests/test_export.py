@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from mtl_aug.audio import load_audio
-from mtl_aug.evaluate import load_ensemble
-from mtl_aug.export import Deployed, export
-from mtl_aug.predict import predict_files
+from mtl_aug.data.audio import load_audio
+from mtl_aug.inference.evaluate import load_ensemble
+from mtl_aug.inference.export import Deployed, export
+from mtl_aug.inference.predict import predict_files
 
 
 @pytest.mark.parametrize("model", ["defaults", "portable", "prosody"])

@@ -8,10 +8,16 @@ import pandas as pd
 import pytest
 from builders import make_emodb, make_iemocap
 
-from mtl_aug.corpora import prepare_emodb, prepare_iemocap
+from mtl_aug.data.corpora import prepare_emodb, prepare_iemocap
+from mtl_aug.data.folds import (
+    all_speakers_fold,
+    loso_fold,
+    loso_folds,
+    speakers,
+    validation_speakers,
+)
+from mtl_aug.data.manifest import COLUMNS, read_manifest
 from mtl_aug.errors import DataError
-from mtl_aug.folds import all_speakers_fold, loso_fold, loso_folds, speakers, validation_speakers
-from mtl_aug.manifest import COLUMNS, read_manifest
 
 IEMOCAP_SPEAKERS = [f"Ses0{s}{g}" for s in range(1, 6) for g in "FM"]
 EMODB_SPEAKERS = ["03", "08", "09", "10", "11", "12", "13", "14", "15", "16"]

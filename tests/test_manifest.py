@@ -27,7 +27,7 @@ from builders import (
     write_bad,
 )
 
-from mtl_aug.corpora import (
+from mtl_aug.data.corpora import (
     prepare_emodb,
     prepare_generic,
     prepare_iemocap,
@@ -35,8 +35,8 @@ from mtl_aug.corpora import (
     prepare_msp_improv,
     prepare_noise,
 )
+from mtl_aug.data.manifest import read_manifest
 from mtl_aug.errors import DataError
-from mtl_aug.manifest import read_manifest
 
 
 def _emodb_with(tmp_path, kind):

@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from mtl_aug.audio import LogMel
 from mtl_aug.config import load_config, upgrade
-from mtl_aug.lit import LitMTLAug
+from mtl_aug.data.audio import LogMel
 from mtl_aug.model import MTLAug
 from mtl_aug.model.heads import REFERENCE_WINDOW, functionals
 from mtl_aug.model.losses import center_loss, soft_cross_entropy
+from mtl_aug.training.lit import LitMTLAug
 
 NAMES = ["angry", "happy", "neutral", "sad"]
 COUNTS = [1, 1, 1, 1]  # training utterances per class: equal, so class-balanced CE is plain CE

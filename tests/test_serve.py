@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mtl_aug.evaluate import load_ensemble
-from mtl_aug.predict import predict_files
+from mtl_aug.inference.evaluate import load_ensemble
+from mtl_aug.inference.predict import predict_files
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

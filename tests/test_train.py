@@ -24,14 +24,14 @@ from builders import tiny_cfg
 from test_model import batch as make_batch
 
 from mtl_aug import data as data_module
-from mtl_aug.audio import LogMel
 from mtl_aug.config import CONFIG_DIR, load_config, save_config
-from mtl_aug.corpora import prepare_emodb, prepare_librispeech
-from mtl_aug.data import EmotionDataModule
+from mtl_aug.data.audio import LogMel
+from mtl_aug.data.corpora import prepare_emodb, prepare_librispeech
+from mtl_aug.data.datamodule import EmotionDataModule
 from mtl_aug.errors import ConfigError, DataError
-from mtl_aug.evaluate import load_checkpoint
-from mtl_aug.lit import LitMTLAug
-from mtl_aug.train import train_fold
+from mtl_aug.inference.evaluate import load_checkpoint
+from mtl_aug.training.lit import LitMTLAug
+from mtl_aug.training.train import train_fold
 
 VARIANTS = sorted(p.stem for p in (CONFIG_DIR / "variant").glob("*.yaml") if p.stem != "debug")
 
@@ -183,7 +183,7 @@ class HoldsLock(pl.Callback):
 HOLDER = """
 import sys, time
 from pathlib import Path
-from mtl_aug.runs import run_lock
+from mtl_aug.training.runs import run_lock
 with run_lock(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(120)
@@ -366,7 +366,7 @@ class FallingValidation(pl.Callback):
 
 
 def test_last_checkpoint_is_every_epoch_and_select_picks_the_tested_model(corpus, tmp_path):
-    from mtl_aug.evaluate import evaluate_frame, labelled_for, load_checkpoint
+    from mtl_aug.inference.evaluate import evaluate_frame, labelled_for, load_checkpoint
 
     cfg = tiny_cfg(corpus, tmp_path / "a", train__max_epochs=3)
     res = train_fold(cfg, "spk01", extra_callbacks=[FallingValidation()], verbose=False)
@@ -491,7 +491,7 @@ def test_crash_while_testing_resumes_at_testing_without_more_training(corpus, tm
 def test_lone_prob_normalises_that_share_of_training_items_with_the_training_set_statistics(
     corpus, tmp_path
 ):
-    from mtl_aug.data import collate
+    from mtl_aug.data.datamodule import collate
 
     plain = EmotionDataModule(tiny_cfg(corpus, tmp_path / "r"), "spk00")
     mixed = EmotionDataModule(tiny_cfg(corpus, tmp_path / "r", features__lone_prob=0.5), "spk00")
@@ -560,7 +560,7 @@ def test_a_run_from_before_a_new_option_is_resumed_when_the_option_is_at_its_def
     reason="../shared/data/emodb or librispeech_sample not present",
 )
 def test_bench_prints_every_figure_on_real_emodb(capsys):
-    from mtl_aug.bench import main as bench
+    from mtl_aug.reporting.bench import main as bench
 
     bench(
         [

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..audio import Prosody
 from ..config import Config, Weights
 from ..config import Model as ModelConfig
+from ..data.audio import Prosody
 from .encoder import CNNEncoder
 from .heads import AugmentationHead, Decoder, EmotionHead, SpeakerHead, functionals
 

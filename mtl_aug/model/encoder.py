@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from ..audio import frame_mask
+from ..data.audio import frame_mask
 
 
 def _zero_padding(x: torch.Tensor, n_frames: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..audio import frame_mask, masked_moments
+from ..data.audio import frame_mask, masked_moments
 
 MIN_CENTRED = 10  # a speaker with fewer utterances is classified without centring
 REFERENCE_WINDOW = 100  # training steps the running mean embedding averages over, roughly

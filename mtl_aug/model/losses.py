@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..audio import frame_mask
+from ..data.audio import frame_mask
 
 
 def soft_cross_entropy(

@@ -14,14 +14,14 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from ..attacks import Attack, Budget, attack
-from ..audio import load_audio
 from ..config import Config
-from ..data import load_labelled
+from ..data.audio import load_audio
+from ..data.datamodule import load_labelled
+from ..data.folds import speakers
 from ..errors import DataError
-from ..evaluate import evaluate_frame, load_checkpoint
-from ..folds import speakers
-from ..report import markdown_table, mean_std, paired_difference, plot_snr
+from ..inference.attacks import Attack, Budget, attack
+from ..inference.evaluate import evaluate_frame, load_checkpoint
+from ..reporting.report import markdown_table, mean_std, paired_difference, plot_snr
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def run_adversarial(
     """For each variant config (its LOSO trained first unless `train` is False), attack every
     fold's tested checkpoint on its test speaker at each budget, score the white-box examples on
     the model they were made on and on every other variant's model of that fold (transfer)."""
-    from ..runs import check_same_config, fold_checkpoint, run_dir
+    from ..training.runs import check_same_config, fold_checkpoint, run_dir
     from .loso import check_distinct_variants, run_loso
 
     base = cfgs[0]

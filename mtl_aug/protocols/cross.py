@@ -11,11 +11,11 @@ import pandas as pd
 import torch
 
 from ..config import Config
-from ..data import load_labelled
+from ..data.datamodule import load_labelled
 from ..errors import ConfigError
-from ..evaluate import evaluate_checkpoint
-from ..runs import fold_checkpoint
-from ..train import train_fold
+from ..inference.evaluate import evaluate_checkpoint
+from ..training.runs import fold_checkpoint
+from ..training.train import train_fold
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def run_cross(cfg: Config, test_corpus: str, seeds: list[int]) -> Path:
     """Train on all speakers of cfg.corpus (validation speaker(s) held out of it), test on
     every utterance of `test_corpus`, one row per seed; returns the results folder."""
-    from ..report import markdown_table, mean_std, plot_confusion
+    from ..reporting.report import markdown_table, mean_std, plot_confusion
 
     if test_corpus in cfg.corpus.split("+"):
         raise ConfigError(
@@ -86,7 +86,7 @@ def run_cross(cfg: Config, test_corpus: str, seeds: list[int]) -> Path:
 def run_loco(cfg: Config, corpora: list[str], seeds: list[int]) -> Path:
     """Leave one corpus out: for each corpus, train on the union of the others and test on it
     (run_cross); one summary table over the held-out corpora."""
-    from ..report import markdown_table, mean_std
+    from ..reporting.report import markdown_table, mean_std
 
     if len(corpora) < 2 or len(set(corpora)) < len(corpora):
         raise ConfigError(

@@ -13,13 +13,13 @@ import pandas as pd
 import torch
 
 from ..config import Config
-from ..data import load_labelled
+from ..data.datamodule import load_labelled
+from ..data.folds import speakers
 from ..errors import DataError
-from ..folds import speakers
-from ..metrics import scores
-from ..predict import predict_files
-from ..report import markdown_table
-from ..runs import fold_checkpoint, run_dir
+from ..inference.predict import predict_files
+from ..reporting.metrics import scores
+from ..reporting.report import markdown_table
+from ..training.runs import fold_checkpoint, run_dir
 
 log = logging.getLogger(__name__)
 

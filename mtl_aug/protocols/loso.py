@@ -9,13 +9,13 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import Config
-from ..data import load_labelled
+from ..data.datamodule import load_labelled
+from ..data.folds import speakers
 from ..errors import ConfigError
-from ..folds import speakers
-from ..pool import run_parallel
-from ..report import summarise_loso
-from ..runs import check_same_config, run_dir
-from ..train import train_fold
+from ..reporting.report import summarise_loso
+from ..training.pool import run_parallel
+from ..training.runs import check_same_config, run_dir
+from ..training.train import train_fold
 
 log = logging.getLogger(__name__)
 

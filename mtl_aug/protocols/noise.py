@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import Config
-from ..data import load_labelled
-from ..evaluate import evaluate_frame, load_checkpoint
-from ..folds import speakers
-from ..mixing import NoiseBank
-from ..report import markdown_table, mean_std, plot_snr
+from ..data.datamodule import load_labelled
+from ..data.folds import speakers
+from ..data.mixing import NoiseBank
+from ..inference.evaluate import evaluate_frame, load_checkpoint
+from ..reporting.report import markdown_table, mean_std, plot_snr
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def run_noise(
 ) -> Path:
     """For each variant config (trained LOSO on clean speech first, resumably), test every fold's
     tested checkpoint on its test speaker clean and mixed with noise at each SNR."""
-    from ..runs import fold_checkpoint
+    from ..training.runs import fold_checkpoint
     from .loso import check_distinct_variants, run_loso
 
     base = cfgs[0]

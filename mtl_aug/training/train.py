@@ -17,11 +17,11 @@ import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
-from .config import Config, save_config
-from .data import EmotionDataModule
+from ..config import Config, save_config
+from ..data.datamodule import EmotionDataModule
+from ..reporting.report import fold_summary, write_predictions
 from .lit import LitMTLAug, check_checkpoint
 from .provenance import provenance
-from .report import fold_summary, write_predictions
 from .runs import carry_metrics, check_same_config, finished, run_dir, run_lock
 
 log = logging.getLogger(__name__)

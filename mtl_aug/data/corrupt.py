@@ -14,8 +14,8 @@ import torch
 from audiomentations import AddColorNoise
 from scipy.signal import fftconvolve
 
-from .config import Corrupt as CorruptConfig
-from .errors import DataError
+from ..config import Corrupt as CorruptConfig
+from ..errors import DataError
 from .mixing import NoiseBank, mix_at_snr
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torchaudio
 
-from .config import Augment
+from ..config import Augment
 
 NONE, SPEED, SPECAUG, MIXUP = 0, 1, 2, 3
 

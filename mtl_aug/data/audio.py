@@ -13,8 +13,8 @@ import torch
 import torchaudio
 from torch import nn
 
-from .config import Features
-from .errors import DataError
+from ..config import Features
+from ..errors import DataError
 
 
 def load_audio(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .errors import DataError
+from ..errors import DataError
 
 
 @dataclass(frozen=True)

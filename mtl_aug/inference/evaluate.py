@@ -11,12 +11,12 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from .audio import load_audio, pad_batch
-from .errors import ConfigError, DataError
-from .lit import LitMTLAug, check_checkpoint
-from .manifest import apply_class_map, read_manifest
-from .metrics import scores
-from .report import confusion_table
+from ..data.audio import load_audio, pad_batch
+from ..data.manifest import apply_class_map, read_manifest
+from ..errors import ConfigError, DataError
+from ..reporting.metrics import scores
+from ..reporting.report import confusion_table
+from ..training.lit import LitMTLAug, check_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def evaluate_checkpoint(
     )
     log.info(confusion_table(result["confusion"], lit.class_names))
     if out is not None:
-        from .report import plot_confusion
+        from ..reporting.report import plot_confusion
 
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from . import augment
 from .audio import LogMel, load_audio, pad_batch
-from .config import Config
-from .errors import DataError
+from ..config import Config
+from ..errors import DataError
 from .folds import Fold, all_speakers_fold, loso_fold
 from .manifest import apply_class_map, manifest_path, read_manifest
 

@@ -11,7 +11,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from .errors import DataError
+from ..errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 import torchaudio
 
-from .errors import DataError
+from ..errors import DataError
 from .manifest import Report, audio_files, inspect_audio
 
 log = logging.getLogger(__name__)

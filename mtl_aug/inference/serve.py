@@ -23,8 +23,8 @@ from fastapi import FastAPI, HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from .audio import load_audio
-from .errors import ConfigError, DataError
+from ..data.audio import load_audio
+from ..errors import ConfigError, DataError
 from .export import Deployed, metadata
 from .predict import file_warning, windows
 
@@ -167,7 +167,7 @@ def create_app(
         "max_pending": max_pending,
         "window_seconds": WINDOW_SECONDS,
     }
-    page = resources.files("mtl_aug").joinpath("page.html").read_text()
+    page = resources.files(__package__).joinpath("page.html").read_text()
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:

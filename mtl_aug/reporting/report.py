@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from .errors import DataError  # noqa: E402
+from ..errors import DataError  # noqa: E402
 from .metrics import scores  # noqa: E402
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 from pytorch_lightning.utilities import rank_zero_only
 
-from .config import Config, upgrade
-from .errors import ConfigError, DataError
-from .report import fold_summary
+from ..config import Config, upgrade
+from ..errors import ConfigError, DataError
+from ..reporting.report import fold_summary
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ import sys
 import threading
 import time
 
-from .config import Config
-from .console import to_console
-from .errors import ConfigError, DataError
+from ..config import Config
+from ..console import to_console
+from ..errors import ConfigError, DataError
 from .runs import run_dir
 from .train import train_fold
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import DataError
+from ...errors import DataError
 from ..manifest import Report, inspect_audio, make_row, write_manifest
 
 # UTD-IMPROV-S01A-F01-P-FM01.avi; A; A:4.0; V:2.2; D:3.4; N:2.0

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from .config import load_class_sets
-from .errors import ConfigError, DataError
+from ..config import load_class_sets
+from ..errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .audio import load_audio
-from .errors import ConfigError, DataError
+from ..data.audio import load_audio
+from ..errors import ConfigError, DataError
+from ..training.lit import LitMTLAug
 from .evaluate import load_ensemble, predict_waves
-from .lit import LitMTLAug
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def speakers_from(paths: list[Path], spec: str) -> list[str]:
         by = dict(zip(table["path"], table["speaker"], strict=True))
         found = {p: by.get(str(p), by.get(p.name, "")) for p in paths}
     else:
-        from .corpora.folders import speaker_pattern
+        from ..data.corpora.folders import speaker_pattern
 
         pattern = speaker_pattern(spec)
         found = {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import DataError
+from ...errors import DataError
 from ..manifest import Report, audio_files, inspect_audio, make_row, write_manifest
 
 

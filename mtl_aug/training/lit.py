@@ -12,13 +12,13 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from . import augment
-from .audio import LogMel, frame_mask
-from .config import Config, upgrade
-from .errors import DataError
-from .metrics import scores
-from .model import MTLAug
-from .model.losses import center_loss, masked_mse, soft_cross_entropy, total_loss
+from ..config import Config, upgrade
+from ..data import augment
+from ..data.audio import LogMel, frame_mask
+from ..errors import DataError
+from ..model import MTLAug
+from ..model.losses import center_loss, masked_mse, soft_cross_entropy, total_loss
+from ..reporting.metrics import scores
 
 
 def check_checkpoint(

@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import pad_batch
-from .config import load_config
-from .corpora import prepare_emodb, prepare_librispeech
-from .data import EmotionDataModule
-from .evaluate import predict_waves
-from .lit import LitMTLAug
+from ..config import load_config
+from ..data.audio import pad_batch
+from ..data.corpora import prepare_emodb, prepare_librispeech
+from ..data.datamodule import EmotionDataModule
+from ..inference.evaluate import predict_waves
+from ..training.lit import LitMTLAug
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 WARMUP_STEPS = 5
 
 
@@ -146,7 +146,7 @@ def main(argv=None) -> None:
     _deployment(lit, waves, ten, tmp)
 
     # one budget of each attack on the fold's test speaker, through the evaluation path
-    from .attacks import Attack, Budget, attack
+    from ..inference.attacks import Attack, Budget, attack
 
     test = dm.frames["test"]
     test_waves = [dm.datasets["test"].wave(i) for i in range(len(test))]
@@ -220,7 +220,7 @@ def _deployment(lit, waves: list[torch.Tensor], ten: torch.Tensor, tmp: Path) ->
             "exported model: not measured, onnxruntime is not installed (pip install -e '.[serve]')"
         )
         return
-    from .export import Deployed, metadata, write
+    from ..inference.export import Deployed, metadata, write
 
     lit = copy.deepcopy(lit).cpu()  # the original stays on its device
     deployed = Deployed([lit]).eval().requires_grad_(False)

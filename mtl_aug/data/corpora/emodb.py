@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import DataError
+from ...errors import DataError
 from ..manifest import Report, inspect_audio, make_row, write_manifest
 
 NAME = re.compile(r"^(\d\d)([a-b]\d\d)([WLEAFTN])([a-z])$")

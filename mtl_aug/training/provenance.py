@@ -21,7 +21,7 @@ PACKAGES = (
     "audiomentations",
     "scipy",
 )
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _git(*args: str) -> str | None:

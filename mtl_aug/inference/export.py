@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .audio import speech_frames, speech_span, utterance_normalised
-from .errors import ConfigError
-from .lit import LitMTLAug
-from .model.heads import functionals
+from ..data.audio import speech_frames, speech_span, utterance_normalised
+from ..errors import ConfigError
+from ..model.heads import functionals
+from ..training.lit import LitMTLAug
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 OUTPUTS = ["probs", "embeddings", "attention", "offset"]

@@ -1,0 +1,1 @@
+"""Inference and deployment: evaluation, predict, export, the HTTP API, attacks."""

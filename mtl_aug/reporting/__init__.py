@@ -1,0 +1,1 @@
+"""Reporting: metrics, tables and plots, benchmarks."""

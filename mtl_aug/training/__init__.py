@@ -1,0 +1,1 @@
+"""Training: the LightningModule, one fold's fit, run folders, parallel folds."""
