@@ -9,8 +9,8 @@ import torch
 import torchaudio
 from builders import write_audio
 
-from mtl_aug import augment
 from mtl_aug.config import load_config
+from mtl_aug.data import augment
 from mtl_aug.data.datamodule import EpochSampler, UtteranceDataset
 
 

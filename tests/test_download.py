@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mtl_aug import download
+from mtl_aug.data import download
 from mtl_aug.data.download import download_emodb
 from mtl_aug.errors import DataError
 

@@ -23,8 +23,8 @@ from builders import REAL_DATA as SHARED
 from builders import tiny_cfg
 from test_model import batch as make_batch
 
-from mtl_aug import data as data_module
 from mtl_aug.config import CONFIG_DIR, load_config, save_config
+from mtl_aug.data import datamodule as data_module
 from mtl_aug.data.audio import LogMel
 from mtl_aug.data.corpora import prepare_emodb, prepare_librispeech
 from mtl_aug.data.datamodule import EmotionDataModule
