@@ -1,0 +1,1 @@
+"""Data: corpora and manifests, folds, audio and features, augmentation, batches."""
