@@ -14,6 +14,7 @@ import torch
 import torchaudio
 
 from ..config import Augment
+from .audio import frame_mask
 
 NONE, SPEED, SPECAUG, MIXUP = 0, 1, 2, 3
 
@@ -83,3 +84,20 @@ def mixup(
     mixed = lam[:, None, None] * feats + (1 - lam[:, None, None]) * feats[partner]
     mixed_targets = lam[:, None] * targets + (1 - lam[:, None]) * targets[partner]
     return mixed, mixed_targets
+
+
+def apply_to_batch(
+    feats: torch.Tensor, n: torch.Tensor, targets: torch.Tensor, batch: dict, cfg: Augment
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A training batch's SpecAugment and mixup items transformed, (B, F, T) log-mels and (B, C)
+    soft targets, with padding frames zeroed again afterwards (mixup mixes in a longer partner)."""
+    feats = spec_augment(
+        feats,
+        n,
+        batch["freq_masks"],
+        batch["time_masks"],
+        cfg.time_mask_fraction,
+        batch["aug"] == SPECAUG,
+    )
+    feats, targets = mixup(feats, targets, batch["lam"], batch["aug"] == MIXUP)
+    return feats * frame_mask(n, feats.shape[-1])[:, None, :], targets

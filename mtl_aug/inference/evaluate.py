@@ -16,7 +16,8 @@ from ..data.manifest import apply_class_map, read_manifest
 from ..errors import ConfigError, DataError
 from ..reporting.metrics import scores
 from ..reporting.report import confusion_table
-from ..training.lit import LitMTLAug, check_checkpoint
+from ..training.checkpoint import check_checkpoint
+from ..training.lit import LitMTLAug
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.audio import frame_mask
+from ..data.augment import MIXUP
 
 
 def soft_cross_entropy(
@@ -36,3 +37,47 @@ def masked_mse(recon: torch.Tensor, target: torch.Tensor, n_frames: torch.Tensor
 
 def total_loss(losses: dict, weights: dict) -> torch.Tensor:
     return sum(weights[name] * value for name, value in losses.items())
+
+
+def class_weights(class_counts: list[int] | None, num_classes: int) -> torch.Tensor:
+    """loss.class_balanced: class c weighs N / (C * count_c), so each class weighs the same."""
+    if class_counts is None or len(class_counts) != num_classes or min(class_counts) < 1:
+        raise ValueError(
+            f"loss.class_balanced needs a positive training count per class, got {class_counts}"
+        )
+    counts = torch.tensor(class_counts, dtype=torch.float)
+    return counts.sum() / (len(counts) * counts)
+
+
+def mtl_losses(
+    model,
+    out: dict,
+    targets: torch.Tensor,
+    n: torch.Tensor,
+    aug: torch.Tensor,
+    labelled: dict,
+    weights: dict,
+    class_weight: torch.Tensor | None,
+) -> dict:
+    """The named losses of one step, `total` among them: emotion cross-entropy (labelled items)
+    and, where `weights` has them, center loss, reconstruction and augmentation type (all
+    items), and the speaker adversary (labelled items that are not mixup). `out`: the model's
+    outputs for the labelled items followed by the unlabelled ones."""
+    losses = {"ce": soft_cross_entropy(out["logits"], targets, class_weight)}
+    if "center" in weights:
+        losses["center"] = center_loss(out["embedding"], model.centers, targets)
+    if "recon" in weights:
+        losses["recon"] = masked_mse(out["recon"], out["input"], n)
+    if "aug" in weights:
+        losses["aug"] = F.cross_entropy(out["aug_logits"], aug)
+    if "speaker" in weights:  # mixup items have two speakers: left out
+        own = labelled["aug"] != MIXUP
+        losses["speaker"] = (
+            F.cross_entropy(model.speaker_head(out["embedding"][own]), labelled["speaker"][own])
+            # an all-mixup batch: a zero that still reaches the head (DDP wants every
+            # parameter in the graph)
+            if bool(own.any())
+            else model.speaker_head(out["embedding"]).sum() * 0
+        )
+    losses["total"] = total_loss({k_: v for k_, v in losses.items() if k_ in weights}, weights)
+    return losses

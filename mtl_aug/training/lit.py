@@ -1,11 +1,11 @@
-"""The LightningModule: batch-level features and augmentation on the device, one `step`
-returning named losses, UAR/WA on validation and test."""
+"""The LightningModule, kept to the loop: a batch's features (log-mel, then the augmentations of
+data.augment), one `step` returning the named losses of model.losses, evaluation collected per
+split and scored at the epoch's end, the reseed before each step, the optimizer."""
 
 from __future__ import annotations
 
 import dataclasses
 import random
-from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
@@ -14,37 +14,11 @@ import torch.nn.functional as F
 
 from ..config import Config, upgrade
 from ..data import augment
-from ..data.audio import LogMel, frame_mask
-from ..errors import DataError
+from ..data.audio import LogMel
 from ..model import MTLAug
-from ..model.losses import center_loss, masked_mse, soft_cross_entropy, total_loss
+from ..model.losses import class_weights, mtl_losses
 from ..reporting.metrics import scores
-
-
-def check_checkpoint(
-    path: str | Path, resume: bool = False, advice: str = "train the model again"
-) -> None:
-    """Read a checkpoint once to see that it is whole: a truncated or foreign file is a DataError
-    naming it, the reason and `advice`, not a traceback from deep inside torch or Lightning.
-    `resume` also requires what training needs to continue (optimizer and loop states)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"checkpoint {path} not found")
-    needed = ["state_dict", "hyper_parameters"] + (
-        ["optimizer_states", "loops", "epoch"] if resume else []
-    )
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=False)
-    # a cut-off zip, an empty file, another format: torch raises several types
-    except Exception as exc:
-        first = str(exc).splitlines()[0][:100] if str(exc) else ""
-        reason = f"cannot be read ({type(exc).__name__}: {first})"
-    else:
-        missing = [k for k in needed if not isinstance(content, dict) or k not in content]
-        if not missing:
-            return
-        reason = f"is not a whole checkpoint of this project (it lacks {', '.join(missing)})"
-    raise DataError(f"checkpoint {path} {reason}: {advice}")
+from .distributed import gather_once
 
 
 class LitMTLAug(pl.LightningModule):
@@ -78,19 +52,7 @@ class LitMTLAug(pl.LightningModule):
             logmel if logmel is not None else LogMel.from_config(cfg.features, cfg.data.sample_rate)
         )
         self.model = MTLAug.from_config(cfg, len(class_names), num_speakers)
-        weight = None
-        if cfg.loss.class_balanced:
-            if (
-                class_counts is None
-                or len(class_counts) != len(class_names)
-                or min(class_counts) < 1
-            ):
-                raise ValueError(
-                    f"loss.class_balanced needs a positive training count per class, got "
-                    f"{class_counts}"
-                )
-            counts = torch.tensor(class_counts, dtype=torch.float)
-            weight = counts.sum() / (len(counts) * counts)
+        weight = class_weights(class_counts, len(class_names)) if cfg.loss.class_balanced else None
         self.register_buffer("class_weight", weight)
         self.weights = {k: v for k, v in dataclasses.asdict(cfg.loss.weights).items() if v > 0}
         self._outputs: dict[str, list] = {"val": [], "test": []}
@@ -113,19 +75,7 @@ class LitMTLAug(pl.LightningModule):
         labels = batch["labels"]
         targets = F.one_hot(labels.clamp(min=0), self.num_classes).float() * (labels >= 0)[:, None]
         if train:
-            a = self.cfg.augment
-            feats = augment.spec_augment(
-                feats,
-                n,
-                batch["freq_masks"],
-                batch["time_masks"],
-                a.time_mask_fraction,
-                batch["aug"] == augment.SPECAUG,
-            )
-            feats, targets = augment.mixup(
-                feats, targets, batch["lam"], batch["aug"] == augment.MIXUP
-            )
-            feats = feats * frame_mask(n, feats.shape[-1])[:, None, :]
+            feats, targets = augment.apply_to_batch(feats, n, targets, batch, self.cfg.augment)
         return feats, n, targets
 
     def step(
@@ -144,26 +94,8 @@ class LitMTLAug(pl.LightningModule):
         out = self.model(feats, n, n_labelled=k)
         if train:  # the running mean embedding that evaluation centres speakers on (clean items)
             self.model.emotion.track(out["embedding"][labelled["aug"] == augment.NONE].detach())
-        losses = {"ce": soft_cross_entropy(out["logits"], targets, self.class_weight)}
-        if "center" in self.weights:
-            losses["center"] = center_loss(out["embedding"], self.model.centers, targets)
-        if "recon" in self.weights:
-            losses["recon"] = masked_mse(out["recon"], out["input"], n)
-        if "aug" in self.weights:
-            losses["aug"] = F.cross_entropy(out["aug_logits"], aug)
-        if "speaker" in self.weights:  # mixup items have two speakers: left out
-            own = labelled["aug"] != augment.MIXUP
-            losses["speaker"] = (
-                F.cross_entropy(
-                    self.model.speaker_head(out["embedding"][own]), labelled["speaker"][own]
-                )
-                # an all-mixup batch: a zero that still reaches the head (DDP wants every
-                # parameter in the graph)
-                if bool(own.any())
-                else self.model.speaker_head(out["embedding"]).sum() * 0
-            )
-        losses["total"] = total_loss(
-            {k_: v for k_, v in losses.items() if k_ in self.weights}, self.weights
+        losses = mtl_losses(
+            self.model, out, targets, n, aug, labelled, self.weights, self.class_weight
         )
         return losses, out
 
@@ -213,22 +145,9 @@ class LitMTLAug(pl.LightningModule):
             torch.cat(x) for x in zip(*self._outputs[split], strict=True)
         )
         c = {"embedding": embedding, "targets": targets, "speakers": speakers, "index": index}
-        c = c if self.trainer.world_size == 1 else self._gather(c)
+        c = c if self.trainer.world_size == 1 else gather_once(self, c)
         logits = self.model.emotion.classify(c.pop("embedding").to(self.device), c.pop("speakers"))
         return {"preds": logits.argmax(-1).cpu(), "probs": logits.softmax(-1).cpu(), **c}
-
-    def _gather(self, c: dict) -> dict:
-        """Every rank's predictions (DDP): padded to one length, gathered, then the padding and
-        the distributed sampler's repeated items dropped, so metrics cover each item once."""
-        sizes = self.all_gather(torch.tensor(len(c["index"]), device=self.device)).flatten().cpu()
-        m = int(sizes.max())
-        out = {}
-        for k, v in c.items():
-            padded = torch.cat([v, v.new_zeros((m - len(v),) + v.shape[1:])]).to(self.device)
-            g = self.all_gather(padded).cpu()  # (world, m, ...)
-            out[k] = torch.cat([g[r, : sizes[r]] for r in range(len(sizes))])
-        _, first = np.unique(out["index"].numpy(), return_index=True)
-        return {k: v[torch.from_numpy(first)] for k, v in out.items()}
 
     def _eval_epoch_end(self, split: str) -> None:
         if not self._outputs[split]:

@@ -20,7 +20,8 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from ..config import Config, save_config
 from ..data.datamodule import EmotionDataModule
 from ..reporting.report import fold_summary, write_predictions
-from .lit import LitMTLAug, check_checkpoint
+from .checkpoint import check_checkpoint
+from .lit import LitMTLAug
 from .provenance import provenance
 from .runs import carry_metrics, check_same_config, finished, run_dir, run_lock
 
