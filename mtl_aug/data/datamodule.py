@@ -12,10 +12,10 @@ import torch
 from pytorch_lightning.utilities import CombinedLoader
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from . import augment
-from .audio import LogMel, load_audio, pad_batch
 from ..config import Config
 from ..errors import DataError
+from . import augment
+from .audio import LogMel, load_audio, pad_batch
 from .folds import Fold, all_speakers_fold, loso_fold
 from .manifest import apply_class_map, manifest_path, read_manifest
 
