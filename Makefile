@@ -44,7 +44,7 @@ help:
 	@echo "make lint                                   ruff: lint and formatting check (CI runs it)"
 	@echo "make lock                                   rewrite constraints.txt from the installed versions"
 	@echo "make manifests CORPUS=<c> DATA_DIR=<path>   corpus folder -> data_manifests/<c>.csv"
-	@echo "            (c: iemocap msp_improv emodb urdu turev librispeech demand noise generic folders;"
+	@echo "            (c: iemocap msp_improv emodb urdu turev tess emovo librispeech demand noise generic folders;"
 	@echo "             NAME=, HOURS=, STRICT=1 (stop at the first bad file); generic: ENCODING=latin-1;"
 	@echo "             folders: SPEAKER='<regex with (?P<speaker>...)>')"
 	@echo "make download CORPUS=emodb DATA_DIR=<path>  download and unpack EMODB"

@@ -66,6 +66,11 @@ class Report:
             raise DataError(f"{item}: {reason} (strict mode; drop --strict to skip and count)")
         self.skipped.setdefault(reason, []).append(str(item))
 
+    def exclude(self, reason: str, item: str | Path) -> None:
+        """Leave out a known defect of the corpus itself (not bad input): counted and reported
+        like a skip, but never an error in strict mode."""
+        self.skipped.setdefault(f"excluded: {reason}", []).append(str(item))
+
     @property
     def n_skipped(self) -> int:
         return sum(len(v) for v in self.skipped.values())

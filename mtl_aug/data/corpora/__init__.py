@@ -5,6 +5,7 @@ named corpora, each in its own documented layout; LAYOUTS, layouts that any corp
 (its manifest is named by --name)."""
 
 from .emodb import prepare_emodb
+from .emovo import prepare_emovo
 from .folders import prepare_folders
 from .generic import prepare_generic
 from .iemocap import prepare_iemocap
@@ -12,6 +13,7 @@ from .librispeech import prepare_librispeech
 from .msp_improv import prepare_msp_improv
 from .noise import prepare_noise
 from .synthetic import prepare_synthetic
+from .tess import prepare_tess
 from .turev import prepare_turev
 from .urdu import prepare_urdu
 
@@ -21,6 +23,8 @@ PREPARERS = {
     "emodb": prepare_emodb,
     "urdu": prepare_urdu,
     "turev": prepare_turev,
+    "tess": prepare_tess,
+    "emovo": prepare_emovo,
     "librispeech": prepare_librispeech,
     "demand": prepare_noise,
     "synthetic_demo": prepare_synthetic,
@@ -33,6 +37,7 @@ __all__ = [
     "LAYOUTS",
     "PREPARERS",
     "prepare_emodb",
+    "prepare_emovo",
     "prepare_folders",
     "prepare_generic",
     "prepare_iemocap",
@@ -40,6 +45,7 @@ __all__ = [
     "prepare_msp_improv",
     "prepare_noise",
     "prepare_synthetic",
+    "prepare_tess",
     "prepare_turev",
     "prepare_urdu",
 ]
