@@ -209,7 +209,10 @@ def cmd_predict(args) -> None:
     for r in rows:
         if r["warning"]:
             print(f"warning: {r['file']}: {r['warning']}", file=sys.stderr)
-    print(f"{len(rows)} files predicted, {len(errors)} unreadable or missing", file=sys.stderr)
+    print(
+        f"{len(rows)} files predicted, {len(errors)} skipped (missing, unreadable or refused)",
+        file=sys.stderr,
+    )
     if not rows:
         raise DataError("no file could be predicted")
 
