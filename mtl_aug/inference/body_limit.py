@@ -34,7 +34,7 @@ class JsonBodyLimit:
         return f"the upload is over {limit} (cut off after {_mb(size)}); the limit is {limit}"
 
     async def refuse(self, send: Send, detail: str) -> None:
-        body = json.dumps({"detail": detail}).encode()
+        body = json.dumps({"detail": detail}, separators=(",", ":")).encode()  # as FastAPI
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
