@@ -46,6 +46,7 @@ help:
 	@echo "make manifests CORPUS=<c> DATA_DIR=<path>   corpus folder -> data_manifests/<c>.csv"
 	@echo "            (c: iemocap msp_improv emodb urdu turev tess emovo librispeech demand noise generic folders;"
 	@echo "             NAME=, HOURS=, STRICT=1 (stop at the first bad file); generic: ENCODING=latin-1;"
+	@echo "             CLASSES=<class set the labels are checked against (default: the config's)>;"
 	@echo "             folders: SPEAKER='<regex with (?P<speaker>...)>')"
 	@echo "make download CORPUS=emodb DATA_DIR=<path>  download and unpack EMODB"
 	@echo "make train CORPUS=<c> [FOLD=<speaker>] [CONFIG='stl ...'] [SEED=n] [SET='train.lr=1e-3 data.batch_size=32']"
@@ -83,7 +84,7 @@ lint: $(STAMP)
 
 manifests: $(STAMP)
 	@test -n "$(DATA_DIR)" || (echo "DATA_DIR=<path to the corpus> is required" && exit 2)
-	$(MTL) prepare $(CORPUS) $(DATA_DIR) $(call opt,--name,$(NAME)) $(call opt,--hours,$(HOURS)) $(if $(SPEAKER),--speaker '$(SPEAKER)') $(if $(filter 1 yes true,$(STRICT)),--strict) $(call opt,--encoding,$(ENCODING))
+	$(MTL) prepare $(CORPUS) $(DATA_DIR) $(call opt,--name,$(NAME)) $(call opt,--hours,$(HOURS)) $(if $(SPEAKER),--speaker '$(SPEAKER)') $(if $(filter 1 yes true,$(STRICT)),--strict) $(call opt,--encoding,$(ENCODING)) $(call opt,--classes,$(CLASSES))
 
 download: $(STAMP)
 	@test "$(CORPUS)" = emodb || (echo "only EMODB is freely downloadable (CORPUS=emodb)" && exit 2)

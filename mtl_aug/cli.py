@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .config import load_config
+from .config import load_class_sets, load_config
 from .console import to_console
 from .data.corpora import CORPUS_CHOICES, LAYOUTS, PREPARERS
 from .data.manifest import Report
@@ -72,6 +72,13 @@ def cmd_prepare(args) -> None:
 
     name = args.name or args.corpus
     out = Path(args.out_dir) / f"{name}.csv"
+    # the class set training on this corpus would use, checked before any audio is read
+    classes = args.classes or load_config(name).data.classes
+    if classes not in load_class_sets():
+        raise ConfigError(
+            f"{'--classes' if args.classes else 'data.classes'}: unknown class set '{classes}' "
+            f"(known: {', '.join(load_class_sets())}; configs/classes.yaml)"
+        )
     if args.corpus == "librispeech":
         df = prepare_librispeech(
             args.root, out, strict=args.strict, hours=args.hours, seed=args.seed
@@ -93,6 +100,17 @@ def cmd_prepare(args) -> None:
     if meta["emotions"]:
         print("emotions: " + ", ".join(f"{k} {v}" for k, v in sorted(meta["emotions"].items())))
     print(Report(meta["corpus"], skipped=meta["skipped"]).summary() or "skipped 0")
+    from .data.class_report import class_set_summary
+
+    summary = class_set_summary(df, classes)
+    if summary:
+        print(f"{name}: {summary}")
+    if "outside it" in summary:
+        print(
+            "  (kept in the manifest; to train on them, map them to a class in "
+            "configs/classes.yaml, relabel them, or choose another class set: --classes, "
+            "data.classes)"
+        )
 
 
 def cmd_download(args) -> None:
@@ -209,7 +227,10 @@ def cmd_predict(args) -> None:
     for r in rows:
         if r["warning"]:
             print(f"warning: {r['file']}: {r['warning']}", file=sys.stderr)
-    print(f"{len(rows)} files predicted, {len(errors)} unreadable or missing", file=sys.stderr)
+    print(
+        f"{len(rows)} files predicted, {len(errors)} skipped (missing, unreadable or refused)",
+        file=sys.stderr,
+    )
     if not rows:
         raise DataError("no file could be predicted")
 
@@ -284,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="librispeech: seed of the --hours subset")
     p.add_argument(
         "--encoding", default="utf-8", help="generic: text encoding of the CSV (e.g. latin-1)"
+    )
+    p.add_argument(
+        "--classes",
+        help="the class set (configs/classes.yaml) the labels are checked against; labels "
+        "outside it are counted and named (default: data.classes of the config training on "
+        "this corpus would use)",
     )
     p.set_defaults(func=cmd_prepare)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import soundfile as sf
 from builders import REAL_DATA, tiny_cfg
@@ -87,11 +86,12 @@ def speech(corpus, tmp_path_factory) -> list[Path]:
     import torch
 
     from mtl_aug.data.audio import load_audio
+    from mtl_aug.data.manifest import read_manifest
 
     """Real EMODB files where the shared data is present (else the synthetic corpus's), a
     0.4 s cut and a 23 s concatenation of them (three windows)."""
     real = sorted((REAL_DATA / "emodb" / "wav").glob("08a0*.wav"))[:4]
-    files = real or [Path(p) for p in pd.read_csv(corpus / "synthetic_demo.csv")["path"][:4]]
+    files = real or [Path(p) for p in read_manifest(corpus / "synthetic_demo.csv")["path"][:4]]
     out = tmp_path_factory.mktemp("speech")
     waves = [load_audio(f) for f in files]
     sf.write(out / "short.wav", waves[0][:6400].numpy(), 16000)

@@ -45,7 +45,7 @@ from mtl_aug.data.corpora import (
     prepare_synthetic,
 )
 from mtl_aug.data.corpora import synthetic as synthetic_module
-from mtl_aug.data.datamodule import load_labelled
+from mtl_aug.data.datamodule import EmotionDataModule, load_labelled
 from mtl_aug.data.manifest import COLUMNS, apply_class_map, read_manifest
 from mtl_aug.errors import DataError
 
@@ -460,6 +460,46 @@ def test_generic_csv_in_another_encoding_names_the_line(tmp_path):
     assert "J\u00fcrgen" in set(read_manifest(tmp_path / "m" / "generic.csv")["speaker"])
     with pytest.raises(DataError, match="--encoding latin-9x: not an encoding"):
         prepare_generic(csv, tmp_path / "g.csv", encoding="latin-9x")
+
+
+def test_labels_outside_the_class_set_are_reported_at_prepare_as_training_reports_them(
+    tmp_path, capsys
+):
+    """A label outside the class set (furious) is kept in the manifest, and counted and named by
+    `prepare` with the class set it was checked against; training's description of the corpus
+    says the same, so its speaker count does not contradict prepare's."""
+    folder = tmp_path / "corpus"
+    lines = ["path,speaker,emotion"]
+    for speaker in ("s1", "s2", "s3", "s4"):
+        for emotion in ("angry", "happy", "neutral", "sad"):
+            write_audio(folder / f"{speaker}_{emotion}.wav", seconds=0.3)
+            lines.append(f"{speaker}_{emotion}.wav,{speaker},{emotion}")
+    for name, speaker in (("s1_x", "s1"), ("s5_a", "s5"), ("s5_b", "s5")):  # s5: furious only
+        write_audio(folder / f"{name}.wav", seconds=0.3)
+        lines.append(f"{name}.wav,{speaker},furious")
+    (folder / "corpus.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "m"
+    args = ["prepare", "generic", str(folder / "corpus.csv"), "--name", "mine"]
+    assert main([*args, "--out-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    said = (
+        "mine: class set four_class (angry, happy, neutral, sad): 16 of 19 utterances and 4 of 5 "
+        "speakers in it; 1 label(s) outside it, dropped in training: furious 3"
+    )
+    assert "wrote" in printed and "19 utterances, 5 speakers" in printed and said in printed
+    assert len(read_manifest(out / "mine.csv")) == 19  # kept: another class set may take them
+    dm = EmotionDataModule(
+        load_config("mine", [], [f"data.manifest_dir={out}", "data.unlabelled=null"])
+    )
+    assert said in dm.describe().splitlines()
+    # another class set, named: every label is checked against it
+    assert main([*args, "--out-dir", str(out), "--classes", "emodb7"]) == 0
+    assert (
+        "4 of 19 utterances and 4 of 5 speakers in it; 4 label(s) outside it, dropped in "
+        "training: angry 4, furious 3, happy 4, sad 4" in (capsys.readouterr().out)
+    )
+    assert main([*args, "--out-dir", str(out), "--classes", "nine"]) == 2
+    assert "--classes: unknown class set 'nine' (known: four_class," in capsys.readouterr().err
 
 
 def test_generic_given_a_folder_says_it_needs_the_csv(tmp_path):

@@ -317,7 +317,7 @@ def test_predict_handles_long_and_unreadable_files(corpus, tmp_path, capsys):
     assert len(errors) == 1 and "broken.wav" in errors[0]
     assert [r["warning"] for r in rows] == ["", ""]
     sf.write(audio / "silent.wav", np.zeros(16000, np.float32), 16000)
-    sf.write(audio / "blip.wav", np.full(800, 0.1, np.float32), 16000)
+    sf.write(audio / "blip.wav", np.full(3200, 0.1, np.float32), 16000)  # 0.2 s: under 0.1, refused
     out = tmp_path / "not" / "yet" / "pred.jsonl"  # its folder is made before the work
     (audio / "notes.txt").write_text("a file in the folder that is not audio")
     assert (

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from mtl_aug.cli import main
 from mtl_aug.inference.evaluate import load_ensemble
 from mtl_aug.inference.predict import predict_files
 
@@ -103,6 +104,10 @@ def test_api_answers_as_predict_does(server, checkpoints, speech):
         "max_pending": 32,
         "window_seconds": 10.0,
     }
+    assert meta["accepted"]["sample_rates"][0] == 8000 and meta["accepted"]["max_channels"] == 2
+    # the tiny corpus: fold spk00, 2 training speakers of 12 utterances (3 per class)
+    per_class = {c: 6 for c in meta["class_names"]}
+    assert meta["training"] == [{"speakers": 2, "utterances": 24, "per_class": per_class}]
     rows, _ = predict_files(speech[:4], [checkpoints["portable"]])
     for path, row in zip(speech[:4], rows, strict=True):
         r = server.post(path.name, path.read_bytes())
@@ -160,28 +165,69 @@ def test_serve_refuses_a_limit_that_would_refuse_everything(checkpoints):
     assert done.returncode == 2 and "--max-pending must be at least 1" in done.stderr
 
 
-def test_api_refuses_bad_uploads_with_a_reason(server, speech):
-    rng = np.random.default_rng(0)
-    nan = rng.standard_normal(8000).astype(np.float32)
+def _refused_by_both() -> dict[str, tuple[int, bytes, str]]:
+    """Files that `predict` and the API both refuse (accept.read_accepted): name -> the API's
+    status, the bytes, and a phrase of the reason both give."""
+    nan = np.random.default_rng(0).standard_normal(8000).astype(np.float32)
     nan[100] = np.nan
-    cases = {
-        "empty": (400, b"", "empty"),
-        "notes.txt": (415, b"just some text, not audio at all", "not audio"),
+    return {
+        "empty.wav": (400, b"", "empty"),
+        "notes.wav": (415, b"just some text, not audio at all", "not audio"),
         "nan.wav": (422, _wav(nan, subtype="FLOAT"), "NaN"),
-        "long.wav": (413, _wav(np.zeros(26 * 8000, np.int16), sr=8000), "over the limit of 25 s"),
-        "big.wav": (
-            413,
-            _wav(rng.standard_normal(300_000).astype(np.float32) * 0.1, subtype="FLOAT"),
-            "Too Large",
-        ),  # 1.2 MB
         "tiny.wav": (422, _wav(np.zeros(800, np.int16)), "under the 0.1 s"),
+        "five_ms.wav": (422, _wav(np.full(40, 1000, np.int16), sr=8000), "0.005 s of audio"),
         # an odd rate would make the resampler's memory grow out of proportion to the file
         "odd_rate.wav": (415, _wav(np.zeros(8001, np.int16), sr=8001), "at 8001 Hz"),
         "surround.wav": (415, _wav(np.zeros((16000, 6), np.int16)), "6 channels"),
     }
+
+
+def test_api_and_predict_refuse_the_same_files_for_the_same_reasons(
+    server, checkpoints, speech, tmp_path, capsys
+):
+    cases = _refused_by_both()
     for name, (status, data, reason) in cases.items():
         r = server.post(name, data)
-        assert r.status_code == status and reason in r.text, (name, r.status_code, r.text)
+        assert r.status_code == status and reason in r.json()["detail"], (name, r.text)
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    for name, (_, data, _) in cases.items():
+        (folder / name).write_bytes(data)
+    good = folder / "good.wav"
+    good.write_bytes(speech[0].read_bytes())
+    rows, errors = predict_files(sorted(folder.iterdir()), [checkpoints["portable"]])
+    assert [Path(r["file"]).name for r in rows] == ["good.wav"]
+    assert len(errors) == len(cases)
+    for name, (_, _, reason) in cases.items():
+        assert any(e.startswith(str(folder / name)) and reason in e for e in errors), (name, errors)
+    # the command: each refused file named and counted, the batch goes on (exit 0)
+    out = tmp_path / "pred.csv"
+    assert (
+        main(["predict", str(folder), "--checkpoint", checkpoints["portable"], "--out", str(out)])
+        == 0
+    )
+    err = capsys.readouterr().err
+    assert f"1 files predicted, {len(cases)} skipped (missing, unreadable or refused)" in err
+    assert f"skipped: {folder / 'odd_rate.wav'}: audio at 8001 Hz" in err
+    assert len(out.read_text().splitlines()) == 2  # the header and good.wav
+
+
+def test_api_refuses_bad_uploads_with_a_reason(server, speech):
+    rng = np.random.default_rng(0)
+    cases = {
+        "long.wav": (413, _wav(np.zeros(26 * 8000, np.int16), sr=8000), "over the limit of 25 s"),
+        "big.wav": (
+            413,
+            _wav(rng.standard_normal(300_000).astype(np.float32) * 0.1, subtype="FLOAT"),
+            "the upload is 1.2 MB; the limit is 1 MB",
+        ),  # 1.2 MB
+    }
+    for name, (status, data, reason) in cases.items():
+        r = server.post(name, data)
+        # every refusal is JSON with its reason, the body limit's too
+        assert r.status_code == status and r.json()["detail"] == (
+            reason if name == "big.wav" else f"{name}: 26.0 s of audio, over the limit of 25 s"
+        ), (name, r.status_code, r.text)
 
     # a body over the limit without a Content-Length (chunked) is cut off as it arrives
     def chunks():
@@ -196,6 +242,7 @@ def test_api_refuses_bad_uploads_with_a_reason(server, speech):
         headers={"content-type": "multipart/form-data; boundary=b"},
     )
     assert r.status_code == 413
+    assert r.json()["detail"].startswith("the upload is over 1 MB (cut off after 1.")
     r = httpx.post(server.url + "/predict", data={"other": "1"}, timeout=10)
     assert r.status_code == 422  # no file field
     assert server.post(speech[0].name, speech[0].read_bytes()).status_code == 200  # still serving
@@ -225,13 +272,14 @@ def test_api_serves_20_requests_at_once_and_refuses_beyond_its_queue(
     assert all("busy" in a.json()["detail"] for a in answers if a.status_code == 503)
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="no Chromium installed (Debian: apt-get install chromium)"
-)
-def test_page_shows_the_answer_bars_and_attention_in_a_real_browser(server, speech):
+@pytest.fixture
+def page(server):
+    """The web page in headless Chromium (fake microphone allowed), the model's description
+    loaded; skipped without Chromium."""
+    if CHROMIUM is None:
+        pytest.skip("no Chromium installed (Debian: apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    expected = server.post(speech[0].name, speech[0].read_bytes()).json()
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
@@ -247,37 +295,57 @@ def test_page_shows_the_answer_bars_and_attention_in_a_real_browser(server, spee
             page.wait_for_function(
                 "document.getElementById('model').textContent.includes('trained on')"
             )
-            assert "angry, happy, neutral, sad" in page.inner_text("#model")
-            page.set_input_files("#file", str(speech[0]))
-            page.wait_for_selector("#spectrogram[data-drawn]", timeout=30000)
-            assert page.inner_text("#emotion") == expected["emotion"]
-            bars = page.query_selector_all(".bar")
-            assert [b.get_attribute("data-emotion") for b in bars] == sorted(
-                expected["probs"], key=lambda c: -expected["probs"][c]
-            )
-            assert (
-                page.query_selector(".bar.top").get_attribute("data-emotion") == expected["emotion"]
-            )
-            # the attention line is drawn in white over the spectrogram
-            white = page.evaluate("""() => { const c = document.getElementById('spectrogram');
-                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
-                for (let i = 0; i < d.length; i += 4) if (d[i] > 250 && d[i + 1] > 250 && d[i + 2]
-                > 250) n++;
-                return n; }""")
-            assert white > 200
-            # a refused file shows the server's reason
-            page.set_input_files(
-                "#file", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not audio"}
-            )
-            page.wait_for_function("document.getElementById('status').className === 'error'")
-            assert "not audio" in page.inner_text("#status")
-            # the microphone (Chromium's fake device): record, stop, and the recording is judged
-            page.click("#record")
-            page.wait_for_timeout(1200)
-            page.click("#record")
-            page.wait_for_function(
-                "document.getElementById('status').textContent.startsWith('recording.wav')",
-                timeout=30000,
-            )
+            yield page
         finally:
             browser.close()
+
+
+def test_page_says_which_model_answers_and_what_it_accepts(page):
+    described = page.inner_text("#model")
+    assert "angry, happy, neutral, sad (class set four_class)" in described
+    assert "trained on synthetic_demo: 2 speakers, 24 utterances (angry 6," in described
+    # what is accepted, stated on the page, all of it: no range to misread, no README
+    accepted = page.inner_text("#accepted")
+    rates = "8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200 or 96000"
+    assert f"{rates} Hz" in accepted and "WAV, FLAC, OGG or MP3" in accepted
+    assert "mono or stereo" in accepted and "from 0.1 s to 25 s long, at most 1 MB" in accepted
+    text = page.inner_text("body")
+    assert "README" not in text and "kHz" not in text
+    assert "less reliable" in page.inner_text("#caution")
+
+
+def test_page_shows_the_answer_bars_and_attention_in_a_real_browser(server, speech, page):
+    expected = server.post(speech[0].name, speech[0].read_bytes()).json()
+    page.set_input_files("#file", str(speech[0]))
+    page.wait_for_selector("#spectrogram[data-drawn]", timeout=30000)
+    assert page.inner_text("#emotion") == expected["emotion"]
+    bars = page.query_selector_all(".bar")
+    assert [b.get_attribute("data-emotion") for b in bars] == sorted(
+        expected["probs"], key=lambda c: -expected["probs"][c]
+    )
+    assert page.query_selector(".bar.top").get_attribute("data-emotion") == expected["emotion"]
+    # the attention line is drawn in white over the spectrogram
+    white = page.evaluate("""() => { const c = document.getElementById('spectrogram');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 250 && d[i + 1] > 250 && d[i + 2]
+        > 250) n++;
+        return n; }""")
+    assert white > 200
+    # a refused file shows the server's reason
+    page.set_input_files(
+        "#file", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not audio"}
+    )
+    page.wait_for_function("document.getElementById('status').className === 'error'")
+    assert "not audio" in page.inner_text("#status")
+    # and nothing of the previous file's result is left to read as the refused file's
+    assert page.is_hidden("#result") and page.query_selector_all(".bar") == []
+    assert page.get_attribute("#spectrogram", "data-drawn") is None
+    # the microphone (Chromium's fake device): record, stop, and the recording is judged
+    page.click("#record")
+    page.wait_for_timeout(1200)
+    page.click("#record")
+    page.wait_for_function(
+        "document.getElementById('status').textContent.startsWith('recording.wav')",
+        timeout=30000,
+    )
+    assert "portable model trained on synthetic_demo" in page.inner_text("#answered")

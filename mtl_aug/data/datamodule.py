@@ -16,6 +16,7 @@ from ..config import Config
 from ..errors import DataError
 from . import augment
 from .audio import LogMel, load_audio, pad_batch
+from .class_report import class_set_summary
 from .folds import Fold, all_speakers_fold, loso_fold
 from .manifest import apply_class_map, manifest_path, read_manifest
 
@@ -209,6 +210,11 @@ class EmotionDataModule(pl.LightningDataModule):
         super().__init__()
         self.cfg = cfg
         df, self.class_names, self.dropped = load_labelled(cfg)
+        # as `prepare` printed it for each corpus (the manifest as written, before data.styles)
+        self.class_lines = []
+        for part in cfg.corpus.split("+"):
+            raw = read_manifest(manifest_path(cfg.data.manifest_dir, part))
+            self.class_lines.append(f"{part}: {class_set_summary(raw, cfg.data.classes)}")
         self.fold: Fold = (
             all_speakers_fold(df)
             if all_speakers
@@ -276,10 +282,12 @@ class EmotionDataModule(pl.LightningDataModule):
             f"val {list(self.fold.val)} ({len(f['val'])}), train {len(self.fold.train)} speakers "
             f"({len(f['train'])})"
         ]
-        if self.dropped:
+        lines += self.class_lines
+        styles = {k: v for k, v in self.dropped.items() if k.startswith("style ")}
+        if styles:
             lines.append(
-                "dropped (native labels outside the class set, styles outside data.styles): "
-                + ", ".join(f"{k or '<none>'} {v}" for k, v in sorted(self.dropped.items()))
+                "dropped (styles outside data.styles): "
+                + ", ".join(f"{k} {v}" for k, v in sorted(styles.items()))
             )
         if self.unlabelled is not None:
             lines.append(f"unlabelled: {self.cfg.data.unlabelled} ({len(self.unlabelled)} utts)")

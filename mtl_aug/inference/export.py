@@ -191,7 +191,19 @@ def metadata(models: list[LitMTLAug], checkpoints: list[str | Path]) -> dict:
         "variant": cfg.variant,
         "classes": cfg.data.classes,
         "seeds": [m.cfg.seed for m in models],
+        "training": [_training(m) for m in models],
         "checkpoints": [str(c) for c in checkpoints],
+    }
+
+
+def _training(lit: LitMTLAug) -> dict:
+    """What one model was trained on: its training speakers and utterances per class (from its
+    checkpoint; None where an older checkpoint lacks them)."""
+    counts = lit.hparams.get("class_counts")
+    return {
+        "speakers": lit.hparams.get("num_speakers") or None,
+        "utterances": sum(counts) if counts else None,
+        "per_class": dict(zip(lit.class_names, counts, strict=True)) if counts else None,
     }
 
 

@@ -9,22 +9,23 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..data.audio import load_audio
 from ..errors import ConfigError, DataError
 from ..training.lit import LitMTLAug
+from .accept import read_accepted
 from .evaluate import load_ensemble, predict_waves
 
 log = logging.getLogger(__name__)
 
 
-MIN_SECONDS = 0.25  # a shorter file is flagged: too little speech to judge an emotion
+SHORT_SECONDS = 0.25  # a shorter file is flagged: too little speech to judge an emotion
+# (under accept.MIN_SECONDS it is refused)
 SILENT_DBFS = -60.0  # a file whose loudest 25 ms frame is quieter than this is flagged as silent
 
 
 def file_warning(wave: torch.Tensor, sr: int) -> str:
     """Why a prediction for this audio should not be trusted, or ''."""
-    if len(wave) < MIN_SECONDS * sr:
-        return f"shorter than {MIN_SECONDS} s: too short to judge"
+    if len(wave) < SHORT_SECONDS * sr:
+        return f"shorter than {SHORT_SECONDS} s: too short to judge"
     frame = int(0.025 * sr)
     power = wave[: len(wave) // frame * frame].view(-1, frame).pow(2).mean(1)
     if 10 * torch.log10(power.max() + 1e-12) < SILENT_DBFS:
@@ -106,7 +107,8 @@ def predict_files(
     """Per file: predicted emotion, class probabilities and a warning for audio too short or
     silent to judge. Files longer than `window` seconds are cut into windows whose
     probabilities are averaged, as are those of several checkpoints (an ensemble). Unreadable
-    files are reported by name and skipped.
+    files and those the API refuses too (accept.read_accepted: sample rate, channels, under
+    0.1 s, ...) are skipped and returned as errors, one sentence each naming the file.
 
     With `speakers` (one per path), each speaker's files are predicted together, as the
     evaluation does: per-speaker normalisation statistics from all of that speaker's audio,
@@ -139,8 +141,8 @@ def predict_files(
         waves, owner, warn = [], [], {}
         for i in members:
             try:
-                wave = load_audio(paths[i], sr)
-            except DataError as exc:
+                wave = read_accepted(paths[i], str(paths[i]), sr)
+            except DataError as exc:  # unreadable, or refused as the API refuses it (accept.py)
                 errors.append(str(exc))
                 continue
             chunks = windows(wave, sr, window)

@@ -3,9 +3,9 @@ ensemble), through the lone-file inference that `predict` and the exported model
 (export.Deployed). FastAPI + uvicorn: typed endpoints, a bounded server and no other service.
 
 Bounds: an upload over `max_mb` is refused (413, FastAPI's body limit) before it is read past the
-limit; audio over `max_seconds`, with more than MAX_CHANNELS channels or at a sample rate outside
-SAMPLE_RATES is refused (413/415) from its header, before it is decoded (resampling from an odd
-rate costs memory out of proportion to the file). At most `max_pending` requests wait for the
+limit, with a JSON reason as every other refusal (body_limit.py); audio over `max_seconds`, or
+that `predict` refuses too (accept.py: the sample rate, the channels, ...) is refused (4xx) from
+its header where it can be, before it is decoded. At most `max_pending` requests wait for the
 model (503 beyond); one request at a time is decoded and computed, in a worker thread, so one
 decoded file is in memory at once and the server keeps answering meanwhile."""
 
@@ -17,14 +17,14 @@ import threading
 from importlib import resources
 from pathlib import Path
 
-import soundfile as sf
 import torch
 from fastapi import FastAPI, HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from ..data.audio import load_audio
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
+from .accept import Refused, accepted, read_accepted
+from .body_limit import JsonBodyLimit
 from .export import Deployed, metadata
 from .predict import file_warning, windows
 
@@ -34,8 +34,6 @@ WINDOW_SECONDS = (
     10.0  # as `predict`: longer audio is cut into windows, their probabilities averaged
 )
 MAX_COLUMNS = 600  # the spectrogram sent to the page: at most this many time columns
-MAX_CHANNELS = 2
-SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000)
 
 
 class Model:
@@ -115,51 +113,22 @@ def _named(names: list[str], probs: torch.Tensor) -> dict:
     return {n: round(float(p), 5) for n, p in zip(names, probs, strict=True)}
 
 
+STATUS = {"empty": 400, "unreadable": 415, "format": 415, "long": 413, "corrupt": 422, "short": 422}
+
+
 def read_upload(data: bytes, name: str, sample_rate: int, max_seconds: float) -> torch.Tensor:
-    """The waveform of an uploaded file, or an HTTPException saying why not (4xx)."""
-    if not data:
-        raise HTTPException(400, f"{name}: the upload is empty")
+    """The waveform of an uploaded file, or an HTTPException saying why not (4xx): the rules
+    `predict` applies too (accept.read_accepted), and the server's `max_seconds`."""
     try:
-        info = sf.info(io.BytesIO(data))
-    except Exception:
-        raise HTTPException(
-            415, f"{name}: not audio that can be read (wav, flac, ogg, mp3)"
-        ) from None
-    if info.samplerate <= 0 or info.frames <= 0:
-        raise HTTPException(400, f"{name}: the audio has no samples")
-    if info.samplerate not in SAMPLE_RATES:
-        raise HTTPException(
-            415,
-            f"{name}: audio at {info.samplerate} Hz; accepted: "
-            f"{', '.join(map(str, SAMPLE_RATES))} Hz",
-        )
-    if info.channels > MAX_CHANNELS:
-        raise HTTPException(
-            415, f"{name}: {info.channels} channels; at most {MAX_CHANNELS} are accepted"
-        )
-    if info.frames / info.samplerate > max_seconds:
-        raise HTTPException(
-            413,
-            f"{name}: {info.frames / info.samplerate:.1f} s of audio, over the limit of "
-            f"{max_seconds:g} s",
-        )
-    buffer = io.BytesIO(data)
-    buffer.name = name
-    try:
-        wave = load_audio(buffer, sample_rate)
-    except DataError as exc:
-        raise HTTPException(422, str(exc)) from None
-    if len(wave) < sample_rate // 10:
-        raise HTTPException(
-            422, f"{name}: {len(wave) / sample_rate:.3f} s of audio, under the 0.1 s needed"
-        )
-    return wave
+        return read_accepted(io.BytesIO(data), name, sample_rate, max_seconds)
+    except Refused as exc:
+        raise HTTPException(STATUS[exc.kind], str(exc)) from None
 
 
 def create_app(
     model: Model, max_mb: float = 20.0, max_seconds: float = 120.0, max_pending: int = 16
 ):
-    """The FastAPI app: /, /health, /metadata, POST /predict."""
+    """The ASGI app: FastAPI's /, /health, /metadata, POST /predict, inside JsonBodyLimit."""
     app = FastAPI(title="MTL-AUG speech emotion recognition", max_body_size=int(max_mb * 1e6))
     limits = {
         "max_mb": max_mb,
@@ -179,7 +148,7 @@ def create_app(
 
     @app.get("/metadata")
     def meta() -> dict:
-        return {**model.meta, "limits": limits}
+        return {**model.meta, "limits": limits, "accepted": accepted()}
 
     waiting = 0  # requests between their start and their answer (the event loop is one thread)
 
@@ -206,7 +175,7 @@ def create_app(
         finally:
             waiting -= 1
 
-    return app
+    return JsonBodyLimit(app, int(max_mb * 1e6))
 
 
 def serve(

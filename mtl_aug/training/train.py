@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytorch_lightning as pl
 import torch
+from lightning_utilities.core import rank_zero as rank_zero_module
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
@@ -33,9 +34,23 @@ SYNTHETIC_NOTE = (
 )
 
 
+class _NoAdverts(logging.Filter):
+    """Drops Lightning's advertising lines ("Tip: ... try installing litlogger / litmodels"),
+    which it logs at INFO on every Trainer: they are no part of a run's output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pypi.org/project/lit" not in record.getMessage()
+
+
+_NO_ADVERTS = _NoAdverts()
+
+
 def make_trainer(
     cfg: Config, out: Path | None, callbacks: list = (), enable_progress: bool = True
 ) -> pl.Trainer:
+    # rank_zero_info logs through this logger (set by pytorch_lightning.utilities.rank_zero); a
+    # filter on a logger sees the records made on it, before any handler (addFilter: once)
+    rank_zero_module.log.addFilter(_NO_ADVERTS)
     t = cfg.train
     deterministic = t.deterministic
     if deterministic and torch.cuda.is_available() and t.accelerator != "cpu":
