@@ -67,6 +67,15 @@ def _add_seeds(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_no_speech_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-speech-check",
+        action="store_true",
+        help="give every file an emotion, even where no speech is found (by default such a "
+        "file gets 'no speech found'; e.g. for the synthetic demo corpus, which is not speech)",
+    )
+
+
 def cmd_prepare(args) -> None:
     from .data.corpora import prepare_librispeech
 
@@ -161,7 +170,9 @@ def cmd_loco(args) -> None:
 def cmd_deployed(args) -> None:
     from .protocols.deployed import run_deployed
 
-    run_deployed(load_config(args.corpus, args.config, args.set), args.seeds)
+    run_deployed(
+        load_config(args.corpus, args.config, args.set), args.seeds, not args.no_speech_check
+    )
 
 
 def cmd_noise(args) -> None:
@@ -210,7 +221,9 @@ def cmd_predict(args) -> None:
     speakers = speakers_from(paths, args.speaker_from) if args.speaker_from else None
     if args.out:  # before the work, so that a bad location loses nothing
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    rows, errors = predict_files(paths, args.checkpoint, args.window, speakers)
+    rows, errors = predict_files(
+        paths, args.checkpoint, args.window, speakers, not args.no_speech_check
+    )
     errors = missing + errors
     out = open(args.out, "w", newline="") if args.out else sys.stdout
     if args.format == "jsonl":
@@ -227,8 +240,10 @@ def cmd_predict(args) -> None:
     for r in rows:
         if r["warning"]:
             print(f"warning: {r['file']}: {r['warning']}", file=sys.stderr)
+    silent = sum(not r["speech"] for r in rows)
     print(
-        f"{len(rows)} files predicted, {len(errors)} skipped (missing, unreadable or refused)",
+        f"{len(rows) - silent} files predicted, {silent} without speech (no emotion), "
+        f"{len(errors)} skipped (missing, unreadable or refused)",
         file=sys.stderr,
     )
     if not rows:
@@ -387,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_overlays(p)
     _add_seeds(p)
+    _add_no_speech_check(p)
     p.set_defaults(func=cmd_deployed)
 
     p = sub.add_parser("eval-noise", help="LOSO models trained on clean speech, tested at each SNR")
@@ -491,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and centring): 'folder' (each file's folder), a CSV with columns path, "
         "speaker, or a regex with (?P<speaker>...) searched in the path",
     )
+    _add_no_speech_check(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser(

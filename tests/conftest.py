@@ -30,6 +30,22 @@ def real_data() -> Path:
     return REAL_DATA
 
 
+@pytest.fixture
+def no_speech(real_data, tmp_path) -> list[Path]:
+    """Files without speech: digital silence, low white noise and 2 s of a real background
+    recording (a running tap), in tmp_path / "no_speech"."""
+    from mtl_aug.data.audio import load_audio
+
+    folder = tmp_path / "no_speech"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    sf.write(folder / "silence.wav", np.zeros(16000, np.float32), 16000)
+    sf.write(folder / "white.wav", (rng.standard_normal(32000) * 0.01).astype(np.float32), 16000)
+    tap = load_audio(real_data / "background_noise" / "running_tap.wav")
+    sf.write(folder / "tap.wav", tap[30 * 16000 : 32 * 16000].numpy(), 16000)
+    return [folder / n for n in ("silence.wav", "white.wav", "tap.wav")]
+
+
 # ---------------------------------------------------------------- training fixtures
 
 

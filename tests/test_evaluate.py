@@ -21,7 +21,9 @@ from mtl_aug.cli import build_parser, main
 from mtl_aug.data.audio import load_audio
 from mtl_aug.data.corpora import prepare_generic
 from mtl_aug.data.corpora.synthetic import generate_synthetic
+from mtl_aug.data.manifest import read_manifest
 from mtl_aug.data.mixing import NoiseBank, active_power, mix_at_snr
+from mtl_aug.data.vad import speech_found
 from mtl_aug.errors import ConfigError, DataError
 from mtl_aug.inference.evaluate import evaluate_checkpoint, predict_waves
 from mtl_aug.inference.predict import predict_files
@@ -54,7 +56,8 @@ def test_loso_runs_every_fold_once_and_summarises(corpus, tmp_path, monkeypatch)
     table = report([out])
     assert "synthetic_demo mtl_aug" in table and f"{100 * summary['pooled_uar']:.2f}" in table
     # the same models through predict: grouped by speaker it is the evaluation path, file by file
-    deployed = json.loads((run_deployed(cfg, [0]) / "summary.json").read_text())
+    # (the synthetic corpus is not speech: judged without the speech check)
+    deployed = json.loads((run_deployed(cfg, [0], check_speech=False) / "summary.json").read_text())
     assert deployed["evaluation path"]["pooled_uar"] == pytest.approx(summary["pooled_uar"])
     assert deployed["evaluation path"]["uar_mean_over_folds"] == pytest.approx(
         summary["uar_mean_over_folds"]
@@ -65,6 +68,14 @@ def test_loso_runs_every_fold_once_and_summarises(corpus, tmp_path, monkeypatch)
         "predict, one file at a time",
         "predict --speaker-from",
     }
+    # with it, as users get it: a file without speech found is a miss, and counted
+    checked = json.loads((run_deployed(cfg, [0]) / "summary.json").read_text())
+    paths = read_manifest(corpus / "synthetic_demo.csv")["path"]
+    silent = sum(not speech_found(load_audio(p), 16000) for p in paths)
+    assert 0 < silent < len(paths)  # the synthetic signals: some pass for speech, some not
+    assert checked["predict, one file at a time"]["no_speech_found"] == silent
+    assert checked["predict --speaker-from"]["no_speech_found"] == silent
+    assert checked["evaluation path"] == deployed["evaluation path"]
     # folds trained two at a time in worker processes: the same results, a log per fold; a fold
     # another process is training is refused with the plain message, the others trained
     par = cfg.replace(
@@ -310,7 +321,8 @@ def test_predict_handles_long_and_unreadable_files(corpus, tmp_path, capsys):
         16000,
     )
     (audio / "broken.wav").write_text("not audio")
-    rows, errors = predict_files(sorted(audio.iterdir()), [ckpt])
+    # white noise holds no speech: judged only with the check turned off
+    rows, errors = predict_files(sorted(audio.iterdir()), [ckpt], check_speech=False)
     assert [Path(r["file"]).name for r in rows] == ["long.wav", "short.flac"]
     assert rows[0]["windows"] == 3 and rows[1]["windows"] == 1
     assert sum(v for k, v in rows[0].items() if k.startswith("p_")) == pytest.approx(1, abs=1e-3)
@@ -320,10 +332,12 @@ def test_predict_handles_long_and_unreadable_files(corpus, tmp_path, capsys):
     sf.write(audio / "blip.wav", np.full(3200, 0.1, np.float32), 16000)  # 0.2 s: under 0.1, refused
     out = tmp_path / "not" / "yet" / "pred.jsonl"  # its folder is made before the work
     (audio / "notes.txt").write_text("a file in the folder that is not audio")
-    assert (
-        main(["predict", str(audio), "--checkpoint", ckpt, "--format", "jsonl", "--out", str(out)])
-        == 0
-    )
+    args = ["predict", str(audio), "--checkpoint", ckpt, "--format", "jsonl", "--out", str(out)]
+    assert main(args) == 0  # by default, none of these files holds speech
+    lines = {Path(r["file"]).name: r for r in map(json.loads, out.read_text().splitlines())}
+    assert all(r["pred"] is None and r["warning"] == "no speech found" for r in lines.values())
+    assert "0 files predicted, 4 without speech" in capsys.readouterr().err
+    assert main([*args, "--no-speech-check"]) == 0
     lines = {Path(r["file"]).name: r for r in map(json.loads, out.read_text().splitlines())}
     assert [lines[Path(r["file"]).name]["pred"] for r in rows] == [r["pred"] for r in rows]
     assert (
@@ -333,6 +347,7 @@ def test_predict_handles_long_and_unreadable_files(corpus, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "broken.wav" in err and "1 files not read, not audio by their suffix (.txt 1" in err
     assert "warning: " in err and "silent.wav: silent" in err
+    assert "4 files predicted, 0 without speech" in err
     # one rule for a file named and the same file in a folder: its suffix (mp3 is audio; txt is not)
     sf.write(
         audio / "clip.mp3",
@@ -386,7 +401,10 @@ def test_predict_grouped_by_speaker_matches_the_evaluation_path(corpus, tmp_path
         paths.append(tmp_path / "by" / spk / Path(path).name)
         paths[-1].parent.mkdir(parents=True, exist_ok=True)
         paths[-1].write_bytes(Path(path).read_bytes())
-    rows, errors = predict_files(paths, [ckpt], speakers=speakers_from(paths, "folder"))
+    # the synthetic signals are not speech: judged without the speech check
+    rows, errors = predict_files(
+        paths, [ckpt], speakers=speakers_from(paths, "folder"), check_speech=False
+    )
     got = torch.tensor([[r[f"p_{n}"] for n in lit.class_names] for r in rows])
     assert not errors and [r["speaker"] for r in rows] == test["speaker"].tolist()
     assert torch.allclose(got, expected, atol=1e-4)
@@ -396,7 +414,7 @@ def test_predict_grouped_by_speaker_matches_the_evaluation_path(corpus, tmp_path
     assert torch.allclose(
         stored, lit.logmel.stats([load_audio(p) for p in train["path"]]), atol=1e-4
     )
-    lone = predict_files(paths[:1], [ckpt])[0][0]
+    lone = predict_files(paths[:1], [ckpt], check_speech=False)[0][0]
     wave = load_audio(paths[0])
     manual = predict_waves(lit, [wave], stats=stored[None])[0]
     assert [lone[f"p_{n}"] for n in lit.class_names] == pytest.approx(manual.tolist(), abs=1e-4)

@@ -17,10 +17,11 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
+from builders import REAL_DATA, requires_real_data
 
 from mtl_aug.cli import main
 from mtl_aug.inference.evaluate import load_ensemble
-from mtl_aug.inference.predict import predict_files
+from mtl_aug.inference.predict import NO_SPEECH, predict_files
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -114,7 +115,9 @@ def test_api_answers_as_predict_does(server, checkpoints, speech):
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["emotion"] == row["pred"] and body["file"] == path.name
-        assert body["duration"] == row["duration"]
+        assert body["duration"] == row["duration"] and body["speech"] == row["speech"]
+        if not row["speech"]:  # the synthetic stand-in, where the real corpora are absent
+            continue
         np.testing.assert_allclose(
             [body["probs"][c] for c in meta["class_names"]],
             [row[f"p_{c}"] for c in meta["class_names"]],
@@ -141,6 +144,28 @@ def test_api_answers_as_predict_does(server, checkpoints, speech):
         len(spec["logmel"]) == len(spec["attention"]) == 576 and len(spec["logmel"][0]) == n_mels
     )  # 2301 frames / 4
     assert max(spec["attention"]) == 1.0
+
+
+@requires_real_data
+def test_api_answers_no_speech_found_as_predict_does(server, checkpoints, no_speech):
+    """Silence, white noise and a real background recording: 200 with no emotion, `speech`
+    false and the reason, where `predict` says the same; a real EMODB file gets an emotion."""
+    files = no_speech
+    emodb = REAL_DATA / "emodb" / "wav" / "03a01Fa.wav"
+    rows, _ = predict_files([*files, emodb], [checkpoints["portable"]])
+    for path, row in zip([*files, emodb], rows, strict=True):
+        r = server.post(path.name, path.read_bytes(), detail="true")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["speech"] == row["speech"] and body["emotion"] == row["pred"]
+        if row["speech"]:
+            assert body["emotion"] in body["probs"] and body["reason"] == ""
+        else:
+            assert body["emotion"] is None and body["probs"] is None and body["windows"] == []
+            assert body["reason"] == NO_SPEECH == "no speech found"
+            # what was heard is still shown, without attention: nothing was judged
+            assert body["spectrogram"]["logmel"] and body["spectrogram"]["attention"] is None
+    assert [r["speech"] for r in rows] == [False, False, False, True]
 
 
 def test_serve_refuses_a_limit_that_would_refuse_everything(checkpoints):
@@ -331,6 +356,13 @@ def test_page_shows_the_answer_bars_and_attention_in_a_real_browser(server, spee
         > 250) n++;
         return n; }""")
     assert white > 200
+    # audio without speech: the reason where the emotion would be, and no bars
+    silence = _wav(np.zeros(16000, np.int16))
+    page.set_input_files(
+        "#file", {"name": "silence.wav", "mimeType": "audio/wav", "buffer": silence}
+    )
+    page.wait_for_function("document.getElementById('emotion').textContent === 'no speech found'")
+    assert page.query_selector_all(".bar") == []
     # a refused file shows the server's reason
     page.set_input_files(
         "#file", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not audio"}

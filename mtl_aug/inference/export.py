@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data import vad
 from ..data.audio import speech_frames, speech_span, utterance_normalised
 from ..errors import ConfigError
 from ..model.heads import functionals
@@ -181,6 +182,12 @@ def metadata(models: list[LitMTLAug], checkpoints: list[str | Path]) -> dict:
             "offset": "(1,) log-mel frame (hop_length samples) at which the attention's time axis "
             "starts: leading silence trimmed",
         },
+        # the graph judges any audio; `predict` and `serve` first ask whether it holds speech
+        "speech_check": "not in this graph: give audio an emotion only if it holds speech. "
+        "predict and serve answer 'no speech found' unless Silero VAD (silero_vad.jit or "
+        "silero_vad.onnx, inside the silero-vad package) gives at least "
+        f"{vad.MIN_SPEECH} s of 32 ms chunks ({vad.CHUNK} samples at {vad.SR} Hz, in order, "
+        f"its state carried) a speech probability >= {vad.THRESHOLD}",
         "normalisation": cfg.features.normalise
         + (
             " (the training set's statistics for a lone file)"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ..data import vad
 from ..errors import ConfigError, DataError
 from ..training.lit import LitMTLAug
 from .accept import read_accepted
@@ -19,16 +20,22 @@ log = logging.getLogger(__name__)
 
 SHORT_SECONDS = 0.25  # a shorter file is flagged: too little speech to judge an emotion
 # (under accept.MIN_SECONDS it is refused)
-SILENT_DBFS = -60.0  # a file whose loudest 25 ms frame is quieter than this is flagged as silent
+SILENT_DBFS = vad.SILENT_DBFS  # a file whose loudest 25 ms frame is quieter is flagged as silent
+NO_SPEECH = vad.NO_SPEECH
+
+
+def speech_check(wave: torch.Tensor, sr: int) -> str:
+    """NO_SPEECH where `wave` holds no speech (Silero VAD, data/vad.py), else '': the one rule
+    by which `predict`, `eval-predict` and the HTTP API withhold an emotion."""
+    return "" if vad.speech_found(wave, sr) else NO_SPEECH
 
 
 def file_warning(wave: torch.Tensor, sr: int) -> str:
-    """Why a prediction for this audio should not be trusted, or ''."""
+    """Why a prediction for this audio should not be trusted, or ''. (Silent audio is flagged
+    where speech is not checked; where it is, such audio gets no emotion at all.)"""
     if len(wave) < SHORT_SECONDS * sr:
         return f"shorter than {SHORT_SECONDS} s: too short to judge"
-    frame = int(0.025 * sr)
-    power = wave[: len(wave) // frame * frame].view(-1, frame).pow(2).mean(1)
-    if 10 * torch.log10(power.max() + 1e-12) < SILENT_DBFS:
+    if not vad.energy_found(wave, sr):
         return f"silent: no 25 ms frame above {SILENT_DBFS:.0f} dBFS"
     return ""
 
@@ -103,12 +110,16 @@ def predict_files(
     checkpoints: list[str | Path],
     window: float = 10.0,
     speakers: list[str] | None = None,
+    check_speech: bool = True,
 ) -> tuple[list[dict], list[str]]:
-    """Per file: predicted emotion, class probabilities and a warning for audio too short or
-    silent to judge. Files longer than `window` seconds are cut into windows whose
-    probabilities are averaged, as are those of several checkpoints (an ensemble). Unreadable
-    files and those the API refuses too (accept.read_accepted: sample rate, channels, under
-    0.1 s, ...) are skipped and returned as errors, one sentence each naming the file.
+    """Per file: predicted emotion, class probabilities and a warning for audio too short to
+    judge; a file without speech (speech_check) gets no emotion, no probabilities (None) and
+    the warning NO_SPEECH, and takes no part in its speaker's statistics (unless
+    `check_speech` is False: every file is judged, as before speech was checked). Files longer
+    than `window` seconds are cut into windows whose probabilities are averaged, as are those
+    of several checkpoints (an ensemble). Unreadable files and those the API refuses too
+    (accept.read_accepted: sample rate, channels, under 0.1 s, ...) are skipped and returned as
+    errors, one sentence each naming the file.
 
     With `speakers` (one per path), each speaker's files are predicted together, as the
     evaluation does: per-speaker normalisation statistics from all of that speaker's audio,
@@ -145,6 +156,10 @@ def predict_files(
             except DataError as exc:  # unreadable, or refused as the API refuses it (accept.py)
                 errors.append(str(exc))
                 continue
+            if check_speech and (reason := speech_check(wave, sr)):
+                speaker = None if speakers is None else speakers[i]
+                rows[i] = _no_speech_row(paths[i], wave, sr, lit.class_names, reason, speaker)
+                continue
             chunks = windows(wave, sr, window)
             waves += chunks
             owner += [i] * len(chunks)
@@ -161,6 +176,7 @@ def predict_files(
             row = {
                 "file": str(paths[i]),
                 "pred": lit.class_names[int(p.argmax())],
+                "speech": True,
                 "duration": duration,
                 "windows": n_windows,
             }
@@ -172,3 +188,20 @@ def predict_files(
             row["warning"] = warning
             rows[i] = row
     return [rows[i] for i in sorted(rows)], errors
+
+
+def _no_speech_row(
+    path: Path, wave: torch.Tensor, sr: int, names: list[str], reason: str, speaker: str | None
+) -> dict:
+    """A file's row without an emotion: no prediction, no probabilities, the reason why; the
+    columns of the other rows, in their order (a CSV holds both kinds)."""
+    row = {
+        "file": str(path),
+        "pred": None,
+        "speech": False,
+        "duration": round(len(wave) / sr, 3),
+        "windows": 0,
+    }
+    if speaker is not None:
+        row["speaker"] = speaker
+    return {**row, **{f"p_{n}": None for n in names}, "warning": reason}

@@ -26,7 +26,7 @@ from ..errors import ConfigError
 from .accept import Refused, accepted, read_accepted
 from .body_limit import JsonBodyLimit
 from .export import Deployed, metadata
-from .predict import file_warning, windows
+from .predict import file_warning, speech_check, windows
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,28 @@ class Model:
         self.sr = self.meta["sample_rate"]
         self.stride = models[0].model.encoder.time_stride
         self.lock = threading.Lock()
+        speech_check(torch.zeros(self.sr), self.sr)  # the detector is loaded before any request
 
     def predict(self, wave: torch.Tensor, detail: bool = False) -> dict:
         """The emotion of a waveform: probabilities averaged over its windows (as `predict`),
-        each window's result, and with `detail` the log-mel and the attention over time."""
+        each window's result, and with `detail` the log-mel and the attention over time. Audio
+        without speech (speech_check, as `predict`) gets no emotion: `speech` false, `emotion`
+        and `probs` null, and the `reason`."""
+        if reason := speech_check(wave, self.sr):
+            out = {
+                "emotion": None,
+                "speech": False,
+                "reason": reason,
+                "probs": None,
+                "duration": round(len(wave) / self.sr, 3),
+                "warning": "",
+                "windows": [],
+            }
+            if detail:  # the page still shows what was heard; no attention, as nothing was judged
+                with torch.no_grad():
+                    feats = torch.log(self.logmel.mel(wave) + 1e-6)
+                out["spectrogram"] = self._spectrogram(feats, None)
+            return out
         names = self.meta["class_names"]
         hop = self.meta["hop_length"]
         chunks, results, start = windows(wave, self.sr, WINDOW_SECONDS), [], 0
@@ -80,6 +98,8 @@ class Model:
         mean = torch.stack([r["probs"] for r in results]).mean(0)
         out = {
             "emotion": names[int(mean.argmax())],
+            "speech": True,
+            "reason": "",
             "probs": _named(names, mean),
             "duration": round(len(wave) / self.sr, 3),
             "warning": file_warning(wave, self.sr),
@@ -93,14 +113,21 @@ class Model:
             ],
         }
         if detail:
-            step = max(1, -(-feats.shape[-1] // MAX_COLUMNS))
-            out["spectrogram"] = {
-                "seconds_per_column": step * hop / self.sr,
-                "logmel": feats[:, ::step].T.round(decimals=2).tolist(),
-                # the peak of each column's frames: a short peak is not skipped
-                "attention": _column_max(attention, step).round(decimals=3).tolist(),
-            }
+            out["spectrogram"] = self._spectrogram(feats, attention)
         return out
+
+    def _spectrogram(self, feats: torch.Tensor, attention: torch.Tensor | None) -> dict:
+        """The log-mel `feats` (F, T) and the `attention` (T,) (or None) in at most MAX_COLUMNS
+        time columns, for the page."""
+        step = max(1, -(-feats.shape[-1] // MAX_COLUMNS))
+        return {
+            "seconds_per_column": step * self.meta["hop_length"] / self.sr,
+            "logmel": feats[:, ::step].T.round(decimals=2).tolist(),
+            # the peak of each column's frames: a short peak is not skipped
+            "attention": None
+            if attention is None
+            else _column_max(attention, step).round(decimals=3).tolist(),
+        }
 
 
 def _column_max(values: torch.Tensor, step: int) -> torch.Tensor:

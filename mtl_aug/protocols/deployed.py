@@ -1,7 +1,7 @@
 """The deployed path on the LOSO protocol: each fold's tested model, through `predict`, on its
 own test speaker's files, one file at a time and grouped by speaker, beside the evaluation
 path's figures for the same models and files. A figure counts for users only if `predict`
-reaches it."""
+reaches it: a file in which `predict` finds no speech gets no emotion, and counts as a miss."""
 
 from __future__ import annotations
 
@@ -30,9 +30,11 @@ MODES = {
 }
 
 
-def run_deployed(cfg: Config, seeds: list[int]) -> Path:
+def run_deployed(cfg: Config, seeds: list[int], check_speech: bool = True) -> Path:
+    """`check_speech` False: every file gets an emotion (predict --no-speech-check)."""
     df, names, _ = load_labelled(cfg)
     idx = {n: i for i, n in enumerate(names)}
+    idx[None] = len(names)  # no speech found: a class no file has, so always a miss
     records = []
     for seed in seeds:
         run_cfg = cfg.replace(seed=seed)
@@ -46,7 +48,10 @@ def run_deployed(cfg: Config, seeds: list[int]) -> Path:
             for mode, kind in MODES.items():
                 if kind is not None:
                     rows, errors = predict_files(
-                        paths, [ckpt], speakers=[s] * len(paths) if kind == "grouped" else None
+                        paths,
+                        [ckpt],
+                        speakers=[s] * len(paths) if kind == "grouped" else None,
+                        check_speech=check_speech,
                     )
                     if errors:
                         raise DataError(
@@ -66,7 +71,7 @@ def run_deployed(cfg: Config, seeds: list[int]) -> Path:
                     }
                     for u, t, p in zip(test["utt_id"], test["label"], preds, strict=True)
                 ]
-                fold_uar[mode] = _uar(fold, len(names))
+                fold_uar[mode] = _uar(fold, len(idx))
                 records += fold
             log.info(
                 f"seed {seed} fold {s}: "
@@ -89,18 +94,32 @@ def run_deployed(cfg: Config, seeds: list[int]) -> Path:
     summary, cells = {}, []
     for mode in MODES:
         t = table[table["path"] == mode]
-        fold_uars = [_uar(g.to_dict("records"), len(names)) for _, g in t.groupby(["seed", "fold"])]
-        pooled = sum(_uar(g.to_dict("records"), len(names)) for _, g in t.groupby("seed")) / len(
+        fold_uars = [_uar(g.to_dict("records"), len(idx)) for _, g in t.groupby(["seed", "fold"])]
+        pooled = sum(_uar(g.to_dict("records"), len(idx)) for _, g in t.groupby("seed")) / len(
             seeds
         )
         summary[mode] = {
             "uar_mean_over_folds": sum(fold_uars) / len(fold_uars),
             "pooled_uar": pooled,
+            "no_speech_found": int((t["pred"] == len(names)).sum()),
         }
         cells.append(
-            [mode, f"{100 * summary[mode]['uar_mean_over_folds']:.2f}", f"{100 * pooled:.2f}"]
+            [
+                mode,
+                f"{100 * summary[mode]['uar_mean_over_folds']:.2f}",
+                f"{100 * pooled:.2f}",
+                str(summary[mode]["no_speech_found"]),
+            ]
         )
-    lines += markdown_table(["path", "UAR % (mean over folds and seeds)", "pooled UAR %"], cells)
+    lines += markdown_table(
+        [
+            "path",
+            "UAR % (mean over folds and seeds)",
+            "pooled UAR %",
+            "files without speech (misses)",
+        ],
+        cells,
+    )
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     log.info("\n".join(lines))

@@ -53,8 +53,14 @@ def prepare_emovo(root: Path, out: Path, strict: bool = False) -> pd.DataFrame:
             continue
         rows.append(
             make_row(
-                root, path, "emovo", audio, speaker=speaker, gender=speaker[0].upper(),
-                emotion=emotion, style="acted",
+                root,
+                path,
+                "emovo",
+                audio,
+                speaker=speaker,
+                gender=speaker[0].upper(),
+                emotion=emotion,
+                style="acted",
             )
         )
     extra = check_count(report, rows, EXPECTED)

@@ -69,7 +69,13 @@ def prepare_tess(root: Path, out: Path, strict: bool = False) -> pd.DataFrame:
             continue
         rows.append(
             make_row(
-                root, path, "tess", audio, speaker=speaker, gender="F", emotion=emotion,
+                root,
+                path,
+                "tess",
+                audio,
+                speaker=speaker,
+                gender="F",
+                emotion=emotion,
                 style="acted",
             )
         )
