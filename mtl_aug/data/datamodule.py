@@ -17,8 +17,9 @@ from ..errors import DataError
 from . import augment
 from .audio import LogMel, load_audio, pad_batch
 from .class_report import class_set_summary
+from .corpora import read_corpus
 from .folds import Fold, all_speakers_fold, loso_fold
-from .manifest import apply_class_map, manifest_path, read_manifest
+from .manifest import apply_class_map
 
 UNLABELLED = -1
 UNLABELLED_STATS_UTTERANCES = 10  # per unlabelled speaker, enough for mel-band statistics
@@ -177,7 +178,7 @@ def load_labelled(
         )
     frames, dropped, names, styles = [], Counter(), None, cfg.data.styles
     for part in parts:
-        df = read_manifest(manifest_path(cfg.data.manifest_dir, part))
+        df = read_corpus(cfg.data.manifest_dir, part)
         if styles:
             keep = df["style"].isin(styles)
             dropped.update(f"style {s or '<none>'}" for s in df.loc[~keep, "style"])
@@ -213,7 +214,7 @@ class EmotionDataModule(pl.LightningDataModule):
         # as `prepare` printed it for each corpus (the manifest as written, before data.styles)
         self.class_lines = []
         for part in cfg.corpus.split("+"):
-            raw = read_manifest(manifest_path(cfg.data.manifest_dir, part))
+            raw = read_corpus(cfg.data.manifest_dir, part)
             self.class_lines.append(f"{part}: {class_set_summary(raw, cfg.data.classes)}")
         self.fold: Fold = (
             all_speakers_fold(df)
@@ -239,9 +240,7 @@ class EmotionDataModule(pl.LightningDataModule):
             )
         self.unlabelled = None
         if cfg.data.unlabelled:
-            self.unlabelled = read_manifest(
-                manifest_path(cfg.data.manifest_dir, cfg.data.unlabelled)
-            )
+            self.unlabelled = read_corpus(cfg.data.manifest_dir, cfg.data.unlabelled)
         cache = cfg.data.cache_audio
         self.datasets = {
             role: UtteranceDataset(frame, cfg, train=role == "train", cache=cache)

@@ -226,19 +226,7 @@ def read_manifest(path: Path, data_root: str | Path | None = None) -> pd.DataFra
     """Read a manifest; `{data_root}` in paths becomes `data_root` or the root it was made from."""
     path = Path(path)
     if not path.is_file():
-        corpus = path.stem
-        from .corpora import PREPARERS  # here: the preparers import this module
-
-        if corpus not in PREPARERS:
-            raise DataError(
-                f"unknown corpus '{corpus}': no manifest {path}. Known corpora: "
-                f"{', '.join(PREPARERS)}; any other corpus is described by a CSV and "
-                f"prepared with `make manifests CORPUS=generic DATA_DIR=<csv> NAME={corpus}`"
-            )
-        raise DataError(
-            f"manifest {path} not found: make it with "
-            f"`make manifests CORPUS={corpus} DATA_DIR=<path to the corpus>`"
-        )
+        raise DataError(f"manifest {path} not found")
     df = pd.read_csv(
         path,
         dtype={
