@@ -129,7 +129,7 @@ def evaluate_checkpoint(
     )
     log.info(confusion_table(result["confusion"], lit.class_names))
     if out is not None:
-        from ..reporting.report import plot_confusion
+        from ..reporting.plots import plot_confusion
 
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")

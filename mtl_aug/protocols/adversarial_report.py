@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..inference.attacks import Attack, Budget
-from ..reporting.report import markdown_table, mean_std, paired_difference, plot_snr
+from ..reporting.plots import plot_snr
+from ..reporting.report import markdown_table, mean_std, paired_difference
 
 
 def summary(

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 def run_cross(cfg: Config, test_corpus: str, seeds: list[int]) -> Path:
     """Train on all speakers of cfg.corpus (validation speaker(s) held out of it), test on
     every utterance of `test_corpus`, one row per seed; returns the results folder."""
-    from ..reporting.report import markdown_table, mean_std, plot_confusion
+    from ..reporting.plots import plot_confusion
+    from ..reporting.report import markdown_table, mean_std
 
     if test_corpus in cfg.corpus.split("+"):
         raise ConfigError(

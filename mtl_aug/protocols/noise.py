@@ -13,7 +13,8 @@ from ..data.datamodule import load_labelled
 from ..data.folds import speakers
 from ..data.mixing import NoiseBank
 from ..inference.evaluate import evaluate_frame, load_checkpoint
-from ..reporting.report import markdown_table, mean_std, plot_snr
+from ..reporting.plots import plot_snr
+from ..reporting.report import markdown_table, mean_std
 
 log = logging.getLogger(__name__)
 
