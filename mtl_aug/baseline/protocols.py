@@ -85,16 +85,16 @@ def run_fold(cfg: Config, df: pd.DataFrame, names: list[str], x: np.ndarray, fol
     train, val, test = (roles == r for r in ("train", "val", "test"))
     z = svm.normalised(x, spk, train, cfg.features.normalise)
     r = fit_test(cfg, z, spk, y, len(names), train, val, z[test])
-    res = scores(torch.from_numpy(r["pred"]), torch.from_numpy(y[test]), len(names))
+    res = scores(torch.tensor(r["pred"]), torch.tensor(y[test]), len(names))
     out.mkdir(parents=True, exist_ok=True)
     write_predictions(
         out / "predictions.csv",
         df,
         {
-            "index": torch.from_numpy(np.flatnonzero(test)),
+            "index": torch.tensor(np.flatnonzero(test)),
             "targets": y[test].tolist(),
             "preds": r["pred"].tolist(),
-            "probs": torch.from_numpy(r["probs"]),
+            "probs": torch.tensor(r["probs"]),
         },
         names,
     )
@@ -163,7 +163,7 @@ def svm_cross(cfg: Config, test_corpus: str, out: Path) -> dict:
         test_z = (test_x - mean) / std
     r = fit_test(cfg, z, spk, y, len(names), train, val, test_z)
     ty = test_df["label"].to_numpy()
-    res = scores(torch.from_numpy(r["pred"]), torch.from_numpy(ty), len(names))
+    res = scores(torch.tensor(r["pred"]), torch.tensor(ty), len(names))
     out.mkdir(parents=True, exist_ok=True)
     write_predictions(
         out / "predictions.csv",
@@ -172,7 +172,7 @@ def svm_cross(cfg: Config, test_corpus: str, out: Path) -> dict:
             "index": torch.arange(len(test_df)),
             "targets": ty.tolist(),
             "preds": r["pred"].tolist(),
-            "probs": torch.from_numpy(r["probs"]),
+            "probs": torch.tensor(r["probs"]),
         },
         names,
     )

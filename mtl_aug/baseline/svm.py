@@ -15,6 +15,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.svm import SVC
 
+from ..errors import DataError
 from ..reporting.metrics import scores
 
 EPS = 1e-8
@@ -73,7 +74,13 @@ def fit_calibrated(x: np.ndarray, y: np.ndarray, groups: np.ndarray, c: float):
     if n >= 3:
         splits = list(GroupKFold(n_splits=min(5, n)).split(x, y, groups))
     else:  # too few speakers to hold any out: utterance folds
-        splits = list(StratifiedKFold(n_splits=3).split(x, y))
+        least = int(np.bincount(y)[np.unique(y)].min())
+        if least < 2:
+            raise DataError(
+                f"the SVM's training set has a class with {least} utterance: too few to "
+                "calibrate its probabilities (two or more per class needed)"
+            )
+        splits = list(StratifiedKFold(n_splits=min(3, least)).split(x, y))
     cal = CalibratedClassifierCV(svc(c), method="sigmoid", cv=splits, ensemble=False).fit(x, y)
     return cal.calibrated_classifiers_[0].estimator, cal
 
