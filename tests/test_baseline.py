@@ -124,3 +124,40 @@ def test_cross_corpus_and_leave_one_corpus_out(corpus, tmp_path):
     }
     res = json.loads((cross / "results.json").read_text())
     assert res["n"] == 36 and 0 <= res["uar"] <= 1
+
+
+def test_late_fusion_averages_the_networks_and_the_svms_probabilities(corpus, tmp_path):
+    from mtl_aug.baseline.fusion import fuse_loso
+    from mtl_aug.baseline.protocols import svm_run_dir
+    from mtl_aug.protocols.loso import run_loso
+    from mtl_aug.training.runs import run_dir
+
+    svm_c = svm_cfg(corpus, tmp_path)
+    run_loso(svm_c, [0])
+    net = tiny_cfg(corpus, tmp_path / "runs").replace(results_dir=str(tmp_path / "results"))
+    names = ["angry", "happy", "neutral", "sad"]
+    for s in ("spk00", "spk01", "spk02", "spk03"):  # a stand-in network that always says sad
+        p = pd.read_csv(svm_run_dir(svm_c, s) / "predictions.csv")
+        p["pred"] = "sad"
+        p[[f"p_{n}" for n in names]] = [0.1, 0.1, 0.1, 0.7]
+        d = run_dir(net, s)
+        d.mkdir(parents=True)
+        p.to_csv(d / "predictions.csv", index=False)
+        (d / "results.json").write_text(json.dumps({"val_uar": 0.25}))
+    uar = {}
+    for w in (0.0, 0.5, 1.0):
+        out = fuse_loso(net, svm_c, [0], w)
+        assert out.name == f"{net.variant}+svm_w{w:g}"
+        uar[w] = json.loads((out / "summary.json").read_text())["pooled_uar"]
+    assert uar[0.0] == 0.25  # the network alone: sad for everything
+    svm_alone = pd.concat(
+        pd.read_csv(svm_run_dir(svm_c, s) / "predictions.csv") for s in ("spk00", "spk01")
+    )
+    half = pd.concat(
+        pd.read_csv(run_dir(net.replace(variant=f"{net.variant}+svm_w0.5"), s) / "predictions.csv")
+        for s in ("spk00", "spk01")
+    )
+    cols = [f"p_{n}" for n in names]
+    expected = 0.5 * svm_alone[cols].to_numpy() + 0.5 * np.array([0.1, 0.1, 0.1, 0.7])
+    assert np.allclose(half[cols].to_numpy(), expected, atol=1e-4)
+    assert uar[1.0] > 0.9  # the SVM's calibrated probabilities alone
