@@ -20,6 +20,8 @@ CORPORA ?= emodb urdu turev
 SNRS    ?= 0 10 20
 VARIANTS ?= stl mtl_aug
 ATTACKS ?= fgsm pgd
+SVM     ?= svm
+WEIGHT  ?= 0.5
 BUDGETS ?= 50 40 30 20
 NO_TRAIN ?=
 NAME    ?=
@@ -36,7 +38,7 @@ PORT    ?= 8000
 opt = $(if $(2),$(1) $(2))
 COMMON = $(call opt,--config,$(CONFIG)) $(call opt,--set,$(SET))
 
-.PHONY: help install lock demo test lint manifests download train loso eval-cross eval-loco eval-predict eval-noise eval-adversarial export serve bench clean
+.PHONY: help install lock demo test lint manifests download train loso eval-cross eval-loco eval-predict eval-fusion eval-noise eval-adversarial export serve bench clean
 
 help:
 	@echo "make demo                                   install, then train + test on the SYNTHETIC demo corpus"
@@ -54,6 +56,9 @@ help:
 	@echo "make eval-cross TRAIN=iemocap TEST=msp_improv [SEEDS='0 1 2'] [CONFIG=...]"
 	@echo "make eval-loco CORPORA='emodb urdu turev' [SEEDS=...]   leave one corpus out (4 classes)"
 	@echo "make eval-predict CORPUS=<c> [SEEDS=...]   the LOSO models through predict, one file at a time"
+	@echo "make loso CORPUS=<c> CONFIG=svm             the openSMILE ComParE functionals + linear SVM baseline"
+	@echo "            (CONFIG=svm_corpus: training-set statistics; also eval-cross, eval-loco; docs/baseline.md)"
+	@echo "make eval-fusion CORPUS=<c> [SVM=svm] [WEIGHT=0.5] [SEEDS=...] [CONFIG=...]   network + SVM late fusion"
 	@echo "make eval-noise CORPUS=<c> NOISE=<dir> [SNRS='0 10 20'] [VARIANTS='stl mtl_aug'] [JOBS=2]"
 	@echo "make eval-adversarial CORPUS=<c> [VARIANTS='stl stl_aug mtl_aug'] [ATTACKS='fgsm pgd'] [BUDGETS='50 40 30 20']"
 	@echo "            [NO_TRAIN=1] [SEEDS=...] [JOBS=2]   white-box attacks on the waveform, and transfer"
@@ -105,6 +110,9 @@ eval-loco: $(STAMP)
 
 eval-predict: $(STAMP)
 	$(MTL) eval-predict --corpus $(CORPUS) --seeds $(SEEDS) $(COMMON)
+
+eval-fusion: $(STAMP)
+	$(MTL) eval-fusion --corpus $(CORPUS) --svm $(SVM) --weight $(WEIGHT) --seeds $(SEEDS) $(COMMON)
 
 eval-noise: $(STAMP)
 	@test -n "$(NOISE)" || (echo "NOISE=<DEMAND folder or folder of noise files> is required" && exit 2)

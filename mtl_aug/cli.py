@@ -167,6 +167,14 @@ def cmd_loco(args) -> None:
     run_loco(cfg, args.corpora, args.seeds)
 
 
+def cmd_fusion(args) -> None:
+    from .baseline.fusion import fuse_loso
+
+    net = load_config(args.corpus, args.config, args.set)
+    svm = load_config(args.corpus, [args.svm, *args.config], args.set)
+    fuse_loso(net, svm, args.seeds, args.weight)
+
+
 def cmd_deployed(args) -> None:
     from .protocols.deployed import run_deployed
 
@@ -389,6 +397,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overlays(p)
     _add_seeds(p)
     p.set_defaults(func=cmd_loco)
+
+    p = sub.add_parser(
+        "eval-fusion",
+        help="late fusion of finished LOSO runs of the network and the SVM baseline: class "
+        "probabilities averaged per utterance",
+    )
+    p.add_argument("--corpus", required=True, help="a corpus with both LOSO runs finished")
+    p.add_argument("--svm", default="svm", help="the SVM's variant overlay (svm or svm_corpus)")
+    p.add_argument(
+        "--weight", type=float, default=0.5, help="the SVM's share: 0 = network only, 1 = SVM only"
+    )
+    _add_overlays(p)
+    _add_seeds(p)
+    p.set_defaults(func=cmd_fusion)
 
     p = sub.add_parser(
         "eval-predict",

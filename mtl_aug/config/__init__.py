@@ -12,7 +12,7 @@ from .files import (
     resolve_config_path,
     save_config,
 )
-from .schema import Augment, Config, Corrupt, Data, Features, Loss, Model, Train, Weights
+from .schema import Augment, Baseline, Config, Corrupt, Data, Features, Loss, Model, Train, Weights
 from .typed import build, merge
 from .upgrade import LEGACY, upgrade
 from .validate import validate
@@ -21,6 +21,7 @@ __all__ = [
     "CONFIG_DIR",
     "LEGACY",
     "Augment",
+    "Baseline",
     "Config",
     "Corrupt",
     "Data",

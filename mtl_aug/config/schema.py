@@ -109,6 +109,12 @@ class Train:
 
 
 @dataclass(frozen=True)
+class Baseline:
+    svm: bool
+    c: list[float]
+
+
+@dataclass(frozen=True)
 class Config:
     seed: int
     corpus: str
@@ -121,6 +127,7 @@ class Config:
     model: Model
     loss: Loss
     train: Train
+    baseline: Baseline
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

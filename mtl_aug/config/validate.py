@@ -122,6 +122,13 @@ def validate(cfg: Config) -> None:
             "included, to half precision, which torch's FFT does not support: use 16-mixed (GPU) "
             "or bf16-mixed"
         )
+    if cfg.baseline.svm and f.normalise == "utterance":
+        raise ConfigError(
+            "baseline.svm needs features.normalise=speaker or corpus: one utterance's "
+            "functionals have no statistics of their own to normalise with"
+        )
+    if not cfg.baseline.c or min(cfg.baseline.c) <= 0:
+        raise ConfigError(f"baseline.c must be positive numbers, got {cfg.baseline.c!r}")
     if f.lone_prob and f.normalise != "speaker":
         raise ConfigError(
             "features.lone_prob swaps speaker statistics for the training set's: it needs "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -44,6 +45,10 @@ def run_loso(
     missing."""
     if jobs < 1:
         raise ConfigError(f"jobs must be at least 1, not {jobs}")
+    if cfg.baseline.svm:  # the classical baseline: same folds and summary, no network
+        from ..baseline.protocols import svm_loso
+
+        return svm_loso(cfg, seeds, fold_index)
     df, names, _ = load_labelled(cfg)
     spk = speakers(df)
     todo = spk if fold_index is None else [spk[_check_index(fold_index, spk)]]
@@ -91,13 +96,23 @@ def _check_index(i: int, spk: list[str]) -> int:
     return i
 
 
-def summarise(cfg: Config, seeds: list[int], spk: list[str], names: list[str]) -> Path:
+def summarise(
+    cfg: Config,
+    seeds: list,
+    spk: list[str],
+    names: list[str],
+    fold_dir: Callable[[int, str], Path] | None = None,
+    note: str | None = None,
+) -> Path:
+    """The summary of finished folds: `fold_dir(seed, speaker)` is each fold's run folder
+    (default: the network's run_dir); `note` is printed under the title."""
     import json
 
+    fold_dir = fold_dir or (lambda seed, s: run_dir(cfg.replace(seed=seed), s))
     rows, preds = [], []
     for seed in seeds:
         for s in spk:
-            d = run_dir(cfg.replace(seed=seed), s)
+            d = fold_dir(seed, s)
             r = json.loads((d / "results.json").read_text())
             if r["class_names"] != names:
                 raise ConfigError(
@@ -136,6 +151,7 @@ def summarise(cfg: Config, seeds: list[int], spk: list[str], names: list[str]) -
         names,
         out,
         f"{cfg.corpus} {cfg.variant}",
+        note,
     )
     log.info((out / "summary.md").read_text())
     log.info(

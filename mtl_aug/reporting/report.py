@@ -29,7 +29,12 @@ def mean_std(values, pct: bool = True) -> str:
 
 
 def summarise_loso(
-    folds: pd.DataFrame, preds: pd.DataFrame, class_names: list[str], out: Path, title: str
+    folds: pd.DataFrame,
+    preds: pd.DataFrame,
+    class_names: list[str],
+    out: Path,
+    title: str,
+    note: str | None = None,
 ) -> dict:
     """`folds`: one row per (seed, fold) with uar, wa, n. `preds`: every test prediction with
     seed, target and pred (class indices). Writes folds.csv, seeds.csv, summary.json,
@@ -61,6 +66,7 @@ def summarise_loso(
     )["confusion"]
     summary = {
         "title": title,
+        **({"note": note} if note else {}),
         "class_names": class_names,
         "seeds": seeds["seed"].tolist(),
         "folds_per_seed": int(seeds["folds"].iloc[0]),
@@ -99,6 +105,8 @@ def summarise_loso(
         "prediction of all folds.",
         "",
     ]
+    if note:
+        lines += [note, ""]
     lines += markdown_table(
         [
             "seed",
@@ -110,7 +118,7 @@ def summarise_loso(
         ],
         [
             [
-                int(r["seed"]),
+                r["seed"] if isinstance(r["seed"], str) else int(r["seed"]),
                 int(r["folds"]),
                 f"{100 * r['uar_mean']:.2f} ± {100 * r['uar_std']:.2f}",
                 f"{100 * r['wa_mean']:.2f} ± {100 * r['wa_std']:.2f}",

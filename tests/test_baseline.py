@@ -1,0 +1,163 @@
+"""The ComParE_2016 functionals + linear SVM baseline (mtl_aug/baseline/): the functionals, its
+normalisations, and its runs on the network's protocols and result files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from builders import REAL_DATA, requires_real_data, tiny_cfg, write_audio
+
+from mtl_aug.baseline import features, svm
+from mtl_aug.data.corpora import prepare_generic
+from mtl_aug.data.corpora.synthetic import generate_synthetic
+
+LOSO_FILES = {"folds.csv", "seeds.csv", "summary.md", "summary.json", "confusion.csv"}
+
+
+def svm_cfg(manifests, tmp_path, *overlays, corpus="synthetic_demo", **sets):
+    cfg = tiny_cfg(manifests, tmp_path / "runs", "svm", *overlays, corpus=corpus, **sets)
+    return cfg.replace(results_dir=str(tmp_path / "results"))
+
+
+def test_functionals_of_generated_files_are_the_6373_of_compare_2016(tmp_path):
+    paths = [
+        str(write_audio(tmp_path / f"{i}.wav", seconds=0.6, freq=f, sr=sr))
+        for i, (f, sr) in enumerate([(180.0, 16000), (260.0, 44100)])
+    ]
+    x = features.extract(paths, 16000)
+    assert x.shape == (2, features.N_FUNCTIONALS) == (2, 6373)
+    assert np.isfinite(x).all() and not np.allclose(x[0], x[1])
+
+
+@requires_real_data
+def test_functionals_of_real_emodb_files():
+    paths = [str(p) for p in sorted((REAL_DATA / "emodb" / "wav").glob("03a01*.wav"))[:2]]
+    assert len(paths) == 2
+    x = features.extract(paths, 16000)
+    assert x.shape == (2, 6373) and np.isfinite(x).all()
+
+
+def test_speaker_normalisation_uses_only_that_speakers_rows():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 5)) * [1, 10, 100, 1, 1] + [0, 5, -5, 0, 3]
+    x[:, 3] = 7.0  # constant: becomes 0, not NaN
+    spk = np.array(["a"] * 4 + ["b"] * 5 + ["c"] * 3)
+    z = svm.speaker_normalised(x, spk)
+    for s in "abc":
+        rows = spk == s
+        assert np.allclose(z[rows].mean(0), 0) and np.allclose(z[rows][:, [0, 1, 2, 4]].std(0), 1)
+    other = x.copy()
+    other[spk != "a"] *= 50  # another speaker's recordings change; a's normalised rows do not
+    assert np.allclose(svm.speaker_normalised(other, spk)[spk == "a"], z[spk == "a"])
+    assert np.allclose(z[:, 3], 0)
+
+
+def test_corpus_normalisation_uses_only_the_training_rows():
+    rng = np.random.default_rng(1)
+    x, spk = rng.normal(size=(10, 4)), np.array(list("aaaabbbbcc"))
+    train = spk != "c"
+    z = svm.normalised(x, spk, train, "corpus")
+    assert np.allclose(z[train].mean(0), 0)
+    moved = x.copy()
+    moved[~train] += 100  # the test rows are shifted, not used for the statistics
+    assert np.allclose(
+        svm.normalised(moved, spk, train, "corpus")[~train], z[~train] + 100 / x[train].std(0)
+    )
+
+
+@pytest.mark.parametrize("variant", ["svm", "svm_corpus"])
+def test_loso_on_separable_generated_speech_writes_the_networks_result_files(
+    corpus, tmp_path, variant
+):
+    from mtl_aug.protocols.loso import run_loso
+
+    cfg = svm_cfg(corpus, tmp_path, variant)
+    out = run_loso(cfg, [0])
+    assert out == tmp_path / "results" / "synthetic_demo" / variant
+    assert LOSO_FILES | {"confusion.png"} <= {p.name for p in out.iterdir()}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["folds_per_seed"] == 4 and summary["seeds"] == ["none"]
+    assert summary["pooled_uar"] > 0.9, summary
+    assert "Deterministic" in summary["note"]
+    fold = tmp_path / "runs" / "synthetic_demo" / variant / "spk00"
+    res = json.loads((fold / "results.json").read_text())
+    assert res["normalise"] == ("speaker" if variant == "svm" else "corpus")
+    assert res["val_speakers"] == ["spk01"] and res["c"] in cfg.baseline.c
+    preds = pd.read_csv(fold / "predictions.csv")
+    assert list(preds.columns) == ["utt_id", "speaker", "target", "pred"] + [
+        f"p_{n}" for n in ("angry", "happy", "neutral", "sad")
+    ]
+    assert set(preds["speaker"]) == {"spk00"} and len(preds) == 12
+    assert np.allclose(preds.filter(like="p_").sum(axis=1), 1, atol=1e-3)
+    # a second run reads the cached functionals and the finished folds
+    features.extract = None  # would fail if called
+    try:
+        assert run_loso(cfg, [0, 1]) == out
+    finally:
+        import importlib
+
+        importlib.reload(features)
+
+
+def test_cross_corpus_and_leave_one_corpus_out(corpus, tmp_path):
+    from mtl_aug.protocols.cross import run_loco
+
+    csv = generate_synthetic(tmp_path / "other", speakers=3, per_emotion=3, seed=5)
+    prepare_generic(csv, corpus.parent / "m2" / "other.csv", corpus="other")
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    for src in (corpus / "synthetic_demo.csv", corpus.parent / "m2" / "other.csv"):
+        for suffix in (".csv", ".json"):
+            (manifests / src.with_suffix(suffix).name).write_text(
+                src.with_suffix(suffix).read_text()
+            )
+    cfg = svm_cfg(manifests, tmp_path)
+    out = run_loco(cfg, ["synthetic_demo", "other"], [0])
+    table = pd.read_csv(out / "corpora.csv")
+    assert list(table["test"]) == ["synthetic_demo", "other"]
+    cross = tmp_path / "results" / "cross" / "synthetic_demo_to_other" / "svm"
+    assert {"results.json", "predictions.csv", "seeds.csv", "summary.md", "confusion.png"} <= {
+        p.name for p in cross.iterdir()
+    }
+    res = json.loads((cross / "results.json").read_text())
+    assert res["n"] == 36 and 0 <= res["uar"] <= 1
+
+
+def test_late_fusion_averages_the_networks_and_the_svms_probabilities(corpus, tmp_path):
+    from mtl_aug.baseline.fusion import fuse_loso
+    from mtl_aug.baseline.protocols import svm_run_dir
+    from mtl_aug.protocols.loso import run_loso
+    from mtl_aug.training.runs import run_dir
+
+    svm_c = svm_cfg(corpus, tmp_path)
+    run_loso(svm_c, [0])
+    net = tiny_cfg(corpus, tmp_path / "runs").replace(results_dir=str(tmp_path / "results"))
+    names = ["angry", "happy", "neutral", "sad"]
+    for s in ("spk00", "spk01", "spk02", "spk03"):  # a stand-in network that always says sad
+        p = pd.read_csv(svm_run_dir(svm_c, s) / "predictions.csv")
+        p["pred"] = "sad"
+        p[[f"p_{n}" for n in names]] = [0.1, 0.1, 0.1, 0.7]
+        d = run_dir(net, s)
+        d.mkdir(parents=True)
+        p.to_csv(d / "predictions.csv", index=False)
+        (d / "results.json").write_text(json.dumps({"val_uar": 0.25}))
+    uar = {}
+    for w in (0.0, 0.5, 1.0):
+        out = fuse_loso(net, svm_c, [0], w)
+        assert out.name == f"{net.variant}+svm_w{w:g}"
+        uar[w] = json.loads((out / "summary.json").read_text())["pooled_uar"]
+    assert uar[0.0] == 0.25  # the network alone: sad for everything
+    svm_alone = pd.concat(
+        pd.read_csv(svm_run_dir(svm_c, s) / "predictions.csv") for s in ("spk00", "spk01")
+    )
+    half = pd.concat(
+        pd.read_csv(run_dir(net.replace(variant=f"{net.variant}+svm_w0.5"), s) / "predictions.csv")
+        for s in ("spk00", "spk01")
+    )
+    cols = [f"p_{n}" for n in names]
+    expected = 0.5 * svm_alone[cols].to_numpy() + 0.5 * np.array([0.1, 0.1, 0.1, 0.7])
+    assert np.allclose(half[cols].to_numpy(), expected, atol=1e-4)
+    assert uar[1.0] > 0.9  # the SVM's calibrated probabilities alone
