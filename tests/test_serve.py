@@ -232,7 +232,10 @@ def test_api_and_predict_refuse_the_same_files_for_the_same_reasons(
         == 0
     )
     err = capsys.readouterr().err
-    assert f"1 files predicted, {len(cases)} skipped (missing, unreadable or refused)" in err
+    assert (
+        f"1 files predicted, 0 without speech (no emotion), {len(cases)} skipped "
+        "(missing, unreadable or refused)" in err
+    )
     assert f"skipped: {folder / 'odd_rate.wav'}: audio at 8001 Hz" in err
     assert len(out.read_text().splitlines()) == 2  # the header and good.wav
 
