@@ -139,7 +139,8 @@ def test_lone_file_paths_of_a_checkpoint(corpus, tmp_path, capsys):
     cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1)
     ckpt = train_fold(cfg, "spk00", verbose=False)["checkpoint"]
     manifest = corpus / "synthetic_demo.csv"
-    args = [str(ckpt), str(manifest), "--speaker", "spk00", "--own"]
+    # the synthetic tones hold no speech: judged all the same, as the evaluation path judges them
+    args = [str(ckpt), str(manifest), "--speaker", "spk00", "--own", "--no-speech-check"]
     assert lone.main(args) == 0
     line = capsys.readouterr().out.strip()
     m = re.fullmatch(
@@ -147,8 +148,11 @@ def test_lone_file_paths_of_a_checkpoint(corpus, tmp_path, capsys):
     )
     assert m, line
     assert m[1] == m[3]
-    got = lone.path_uars(Path(ckpt), manifest, "spk00")
+    got = lone.path_uars(Path(ckpt), manifest, "spk00", check_speech=False)
     assert f"{100 * got['lone']:.2f}" == m[2] and set(got) == {"eval", "lone", "grouped"}
+    # with the speech check, a file without speech is a miss on both predict paths
+    checked = lone.path_uars(Path(ckpt), manifest, "spk00")
+    assert checked["lone"] == checked["grouped"] == 0.0
     assert lone.main([str(ckpt), str(manifest), "--speaker", "nobody"]) == 2
     assert "no labelled utterance of speaker nobody" in capsys.readouterr().err
 

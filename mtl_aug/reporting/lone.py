@@ -26,7 +26,13 @@ from ..errors import ConfigError, DataError
 from .metrics import scores
 
 
-def path_uars(checkpoint: Path, manifest: Path, speaker: str | None = None, own: bool = False):
+def path_uars(
+    checkpoint: Path,
+    manifest: Path,
+    speaker: str | None = None,
+    own: bool = False,
+    check_speech: bool = True,
+):
     """{path: UAR (fraction)} of `checkpoint` on `manifest` (mapped into its class set)."""
     from ..data.audio import load_audio
     from ..inference.evaluate import evaluate_frame, labelled_for, load_checkpoint, predict_waves
@@ -39,16 +45,19 @@ def path_uars(checkpoint: Path, manifest: Path, speaker: str | None = None, own:
         if df.empty:
             raise DataError(f"{manifest} has no labelled utterance of speaker {speaker}")
     idx = {n: i for i, n in enumerate(lit.class_names)}
+    idx[None] = len(idx)  # no speech found: a class no file has, so always a miss (as eval-predict)
     targets = torch.tensor(df["label"].to_numpy())
 
     def uar(preds: list[int]) -> float:
-        return scores(torch.tensor(preds), targets, lit.num_classes)["uar"]
+        return scores(torch.tensor(preds), targets, len(idx))["uar"]
 
     out = {"eval": evaluate_frame(lit, df)["uar"]}
     paths = [Path(p) for p in df["path"]]
     for mode in ("lone", "grouped"):
         groups = df["speaker"].astype(str).tolist() if mode == "grouped" else None
-        rows, errors = predict_files(paths, [checkpoint], speakers=groups)
+        rows, errors = predict_files(
+            paths, [checkpoint], speakers=groups, check_speech=check_speech
+        )
         if errors:
             raise DataError(f"{len(errors)} files of {manifest} unreadable: {errors[0]}")
         out[mode] = uar([idx[r["pred"]] for r in rows])
@@ -74,11 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("manifest", type=Path, help="a manifest, e.g. data_manifests/emodb.csv")
     parser.add_argument("--speaker", help="only this speaker's utterances (a LOSO fold's)")
     parser.add_argument(
+        "--no-speech-check",
+        action="store_true",
+        help="judge every file, as predict --no-speech-check (a file without speech is a miss "
+        "otherwise)",
+    )
+    parser.add_argument(
         "--own", action="store_true", help="also each file on its own statistics (per speaker)"
     )
     args = parser.parse_args(argv)
     try:
-        out = path_uars(args.checkpoint, args.manifest, args.speaker, args.own)
+        out = path_uars(
+            args.checkpoint, args.manifest, args.speaker, args.own, not args.no_speech_check
+        )
     except (ConfigError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
