@@ -161,3 +161,20 @@ def test_late_fusion_averages_the_networks_and_the_svms_probabilities(corpus, tm
     expected = 0.5 * svm_alone[cols].to_numpy() + 0.5 * np.array([0.1, 0.1, 0.1, 0.7])
     assert np.allclose(half[cols].to_numpy(), expected, atol=1e-4)
     assert uar[1.0] > 0.9  # the SVM's calibrated probabilities alone
+
+
+@pytest.mark.parametrize(
+    "argv, what",
+    [
+        (["train", "--corpus", "emodb", "--config", "svm"], "training"),
+        (["eval-noise", "--corpus", "emodb", "--noise", ".", "--variants", "svm"], "eval-noise"),
+        (["eval-adversarial", "--corpus", "emodb", "--variants", "svm"], "eval-adversarial"),
+        (["eval-predict", "--corpus", "emodb", "--config", "svm"], "eval-predict"),
+    ],
+)
+def test_network_commands_refuse_the_svm_config_before_any_work(argv, what, tmp_path, capsys):
+    from mtl_aug.cli import main
+
+    assert main([*argv, "--set", f"data.manifest_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err
+    assert f"{what} needs the network, and 'svm' is the SVM baseline" in err

@@ -15,7 +15,7 @@ from .files import (
 from .schema import Augment, Baseline, Config, Corrupt, Data, Features, Loss, Model, Train, Weights
 from .typed import build, merge
 from .upgrade import LEGACY, upgrade
-from .validate import validate
+from .validate import require_network, validate
 
 __all__ = [
     "CONFIG_DIR",
@@ -39,5 +39,6 @@ __all__ = [
     "resolve_config_path",
     "save_config",
     "upgrade",
+    "require_network",
     "validate",
 ]

@@ -149,3 +149,13 @@ def validate(cfg: Config) -> None:
 
 def _range(v: list[float]) -> bool:
     return len(v) == 2 and v[0] <= v[1]
+
+
+def require_network(cfg: Config, what: str) -> None:
+    """`what` (a command or protocol) trains or evaluates the network: the SVM baseline's config
+    is an error there, before any compute, not a missing checkpoint later."""
+    if cfg.baseline.svm:
+        raise ConfigError(
+            f"{what} needs the network, and '{cfg.variant}' is the SVM baseline (baseline.svm): "
+            "the baseline runs with loso, eval-cross, eval-loco and eval-fusion"
+        )

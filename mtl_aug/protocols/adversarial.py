@@ -44,7 +44,7 @@ def run_adversarial(
     from .loso import check_distinct_variants, run_loso
 
     base = cfgs[0]
-    check_distinct_variants(cfgs)
+    check_distinct_variants(cfgs, "eval-adversarial")
     out = Path(base.results_dir) / "adversarial" / base.corpus
     df, _, _ = load_labelled(base)
     folds = speakers(df)

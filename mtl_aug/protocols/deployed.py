@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..config import Config
+from ..config import Config, require_network
 from ..data.datamodule import load_labelled
 from ..data.folds import speakers
 from ..errors import DataError
@@ -32,6 +32,7 @@ MODES = {
 
 def run_deployed(cfg: Config, seeds: list[int], check_speech: bool = True) -> Path:
     """`check_speech` False: every file gets an emotion (predict --no-speech-check)."""
+    require_network(cfg, "eval-predict")
     df, names, _ = load_labelled(cfg)
     idx = {n: i for i, n in enumerate(names)}
     idx[None] = len(names)  # no speech found: a class no file has, so always a miss

@@ -9,7 +9,7 @@ from typing import Callable
 
 import pandas as pd
 
-from ..config import Config
+from ..config import Config, require_network
 from ..data.datamodule import load_labelled
 from ..data.folds import speakers
 from ..errors import ConfigError
@@ -21,8 +21,11 @@ from ..training.train import train_fold
 log = logging.getLogger(__name__)
 
 
-def check_distinct_variants(cfgs: list[Config]) -> None:
-    """Variants compared side by side need their own names: the name keys their run folders."""
+def check_distinct_variants(cfgs: list[Config], protocol: str) -> None:
+    """Variants compared side by side need their own names: the name keys their run folders;
+    and `protocol` (noise, adversarial) evaluates networks, so none may be the SVM baseline."""
+    for cfg in cfgs:
+        require_network(cfg, protocol)
     names = [c.variant for c in cfgs]
     if len(set(names)) < len(names):
         raise ConfigError(

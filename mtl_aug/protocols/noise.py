@@ -28,7 +28,7 @@ def run_noise(
     from .loso import check_distinct_variants, run_loso
 
     base = cfgs[0]
-    check_distinct_variants(cfgs)
+    check_distinct_variants(cfgs, "eval-noise")
     out = Path(base.results_dir) / "noise" / base.corpus / Path(noise_dir).name
     out.mkdir(parents=True, exist_ok=True)
     df, _, _ = load_labelled(base)

@@ -18,7 +18,7 @@ from lightning_utilities.core import rank_zero as rank_zero_module
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
-from ..config import Config, save_config
+from ..config import Config, require_network, save_config
 from ..data.datamodule import EmotionDataModule
 from ..reporting.report import fold_summary, write_predictions
 from .checkpoint import check_checkpoint
@@ -93,6 +93,7 @@ def train_fold(
 ) -> dict:
     """Fit one fold and test its final model (train.select = last) or the epoch best on the
     validation speaker(s) (best); returns results."""
+    require_network(cfg, "training")
     dm = EmotionDataModule(
         cfg, fold_speaker, all_speakers=all_speakers
     )  # manifest errors surface here
