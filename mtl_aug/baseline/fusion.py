@@ -31,7 +31,7 @@ def fuse_loso(net: Config, svm: Config, seeds: list[int], weight: float) -> Path
     and network seed; the LOSO summary of argmax p in results/<corpus>/<net>+<svm>_w<weight>/."""
     from ..data.datamodule import load_labelled
     from ..data.folds import speakers
-    from ..protocols.loso import summarise
+    from ..protocols.loso_summary import summarise
 
     if net.baseline.svm or not svm.baseline.svm:
         raise ConfigError("fusion takes a network config and an SVM config (e.g. --svm svm)")

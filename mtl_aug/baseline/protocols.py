@@ -124,14 +124,14 @@ def run_fold(cfg: Config, df: pd.DataFrame, names: list[str], x: np.ndarray, fol
 
 def svm_loso(cfg: Config, seeds: list[int], fold_index: int | None = None) -> Path | None:
     """Every LOSO fold (finished ones skipped), then the summary as the network's
-    (protocols.loso.summarise)."""
-    from ..protocols.loso import _check_index, summarise
+    (protocols.loso_summary.summarise)."""
+    from ..protocols.loso_summary import check_fold_index, summarise
 
     if seeds != [0]:
         log.info(f"the SVM is deterministic: --seeds {seeds} ignored, one run")
     df, names, x = labelled_functionals(cfg)
     spk = speakers(df)
-    todo = spk if fold_index is None else [spk[_check_index(fold_index, spk)]]
+    todo = spk if fold_index is None else [spk[check_fold_index(fold_index, spk)]]
     for s in todo:
         d = svm_run_dir(cfg, s)
         check_same_config(d, cfg)
