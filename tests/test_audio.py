@@ -8,9 +8,10 @@ import torch
 from builders import write_audio
 
 from mtl_aug.config import load_config
-from mtl_aug.data.audio import LogMel, Prosody, load_audio, pad_batch
+from mtl_aug.data.audio import LogMel, load_audio, pad_batch
 from mtl_aug.data.corpora import prepare_generic
 from mtl_aug.data.manifest import read_manifest
+from mtl_aug.data.prosody import Prosody
 from mtl_aug.errors import ConfigError, DataError
 
 SR = 16000

@@ -8,6 +8,7 @@ from mtl_aug.data.audio import LogMel
 from mtl_aug.model import MTLAug
 from mtl_aug.model.heads import REFERENCE_WINDOW, functionals
 from mtl_aug.model.losses import center_loss, soft_cross_entropy
+from mtl_aug.training.distributed import gather_once
 from mtl_aug.training.lit import LitMTLAug
 
 NAMES = ["angry", "happy", "neutral", "sad"]
@@ -209,7 +210,7 @@ def test_gathering_two_ranks_keeps_each_item_once():
         torch.cat([v, v.new_zeros((1,) + v.shape[1:])]) for v in rank1.values()
     ]
     lit.all_gather = lambda t: torch.stack([t, sent.pop(0)])
-    out = lit._gather(rank0)
+    out = gather_once(lit, rank0)
     assert not sent
     assert out["index"].tolist() == [1, 2, 3, 4, 5, 6]
     assert out["targets"].tolist() == [0, 3, 1, 0, 2, 3]

@@ -11,7 +11,7 @@ from torch import nn
 
 from ..config import Config, Weights
 from ..config import Model as ModelConfig
-from ..data.audio import Prosody
+from ..data.prosody import Prosody
 from .encoder import CNNEncoder
 from .heads import AugmentationHead, Decoder, EmotionHead, SpeakerHead, functionals
 
@@ -40,7 +40,7 @@ class MTLAug(nn.Module):
         num_classes: int,
         num_speakers: int = 0,
     ):
-        """`prosody_rows`: rows after the mel bins (audio.Prosody); `num_speakers`: training
+        """`prosody_rows`: rows after the mel bins (data.prosody.Prosody); `num_speakers`: training
         speakers, the speaker adversary's classes."""
         super().__init__()
         self.encoder = CNNEncoder(
