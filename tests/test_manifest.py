@@ -34,6 +34,7 @@ from mtl_aug.data.corpora import (
     prepare_librispeech,
     prepare_msp_improv,
     prepare_noise,
+    read_corpus,
 )
 from mtl_aug.data.manifest import read_manifest
 from mtl_aug.errors import DataError
@@ -155,7 +156,9 @@ def test_preparing_twice_gives_identical_csv_bytes(tmp_path, corpus):
 
 def test_read_manifest_missing_says_how_to_make_it(tmp_path):
     with pytest.raises(DataError, match="make manifests CORPUS=emodb"):
-        read_manifest(tmp_path / "emodb.csv")
+        read_corpus(tmp_path, "emodb")
+    with pytest.raises(DataError, match=f"manifest {tmp_path / 'x.csv'} not found$"):
+        read_manifest(tmp_path / "x.csv")
 
 
 def test_read_manifest_data_root_override(tmp_path):
