@@ -1,7 +1,6 @@
 """Training on several corpora: corpus-balanced batches, each corpus's own log-mel statistics,
 and a union of unlabelled manifests (the labelled corpora among them); generated corpora."""
 
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -27,11 +26,14 @@ from mtl_aug.training.train import train_fold
 @pytest.fixture(scope="module")
 def manifests(tmp_path_factory) -> Path:
     """Corpus a (4 speakers, 32 utterances), corpus b (3 speakers, 12 utterances, 26 dB
-    quieter: other statistics) and a 6-file unlabelled 'LibriSpeech'."""
+    quieter: other statistics; one outside the four classes) and a 6-file unlabelled
+    'LibriSpeech'."""
     root = tmp_path_factory.mktemp("multi")
     out = root / "manifests"
     prepare_generic(generate_synthetic(root / "a", 4, 2, seed=1), out / "a.csv", corpus="a")
     csv = generate_synthetic(root / "b", 3, 1, seed=2)
+    # one utterance outside the class set: not labelled, but audio of speaker spk00
+    csv.write_text(csv.read_text().replace(",spk00,angry,", ",spk00,bored,"))
     for wav in (root / "b" / "wav").glob("*.wav"):
         data, sr = sf.read(wav)
         sf.write(wav, 0.05 * data, sr, subtype="PCM_16")
@@ -163,7 +165,7 @@ def test_pooled_statistics_are_the_default_and_per_corpus_needs_corpus_normalisa
 # ---------------------------------------------------------------- unlabelled union
 
 
-def test_unlabelled_union_counts_rows_from_each_manifest_without_evaluated_utterances(
+def test_unlabelled_union_counts_rows_from_each_manifest_without_evaluated_speakers(
     manifests, tmp_path
 ):
     a = read_manifest(manifests / "a.csv")
@@ -180,6 +182,14 @@ def test_unlabelled_union_counts_rows_from_each_manifest_without_evaluated_utter
         f"a:{s}" for s in a["speaker"]
     }
     assert {dm.datasets["unlabelled"][i]["label"] for i in range(len(unl))} == {UNLABELLED}
+    # b named too: b's test and validation speakers leave the pool, spk00's utterance outside
+    # the class set (in no labelled frame) included; spk02's 4 stay
+    dm = EmotionDataModule(
+        cfg_for(manifests, tmp_path, data__unlabelled="[librispeech, a, b]"), "b:spk00"
+    )
+    assert len(dm.frames["test"]) == 3 and dm.dropped == {"b:bored": 1}
+    assert Counter(dm.unlabelled["source"]) == {"librispeech": 6, "a": 32, "b": 4}
+    assert set(dm.unlabelled.loc[dm.unlabelled["source"] == "b", "speaker"]) == {"b:spk02"}
     # all speakers of a+b: a's validation speakers (a:spk00, a:spk01) leave the pool
     dm = EmotionDataModule(
         cfg_for(manifests, tmp_path, data__unlabelled="[librispeech, a, b]"), all_speakers=True
@@ -188,8 +198,9 @@ def test_unlabelled_union_counts_rows_from_each_manifest_without_evaluated_utter
     assert len(held) == 16
     assert Counter(dm.unlabelled["source"]) == {"librispeech": 6, "a": 16, "b": 12}
     assert not held & set(dm.unlabelled["path"])
-    assert "unlabelled: librispeech+a+b (34 utts: librispeech 6, a 16 (16 validation/test " in (
-        dm.describe()
+    assert (
+        "unlabelled: librispeech+a+b (34 utts: librispeech 6, a 16 (16 of val/test speakers "
+        "left out), b 12)" in dm.describe()
     )
     # one manifest, as before: its rows unchanged, no speaker prefix
     dm = EmotionDataModule(cfg_for(manifests, tmp_path))
@@ -204,11 +215,12 @@ def test_bad_unlabelled_unions_are_named(manifests, tmp_path):
         cfg_for(manifests, tmp_path, data__unlabelled="librispeech+")
     with pytest.raises(DataError, match="nope"):
         EmotionDataModule(cfg_for(manifests, tmp_path, data__unlabelled="librispeech+nope"))
-    raw = pd.read_csv(manifests / "b.csv", dtype=str, keep_default_na=False)
-    raw[raw["speaker"] == "spk00"].to_csv(manifests / "b00.csv", index=False)
-    shutil.copy(manifests / "b.json", manifests / "b00.json")  # the data root
-    with pytest.raises(DataError, match="every row of b00 is a validation or test utterance"):
-        EmotionDataModule(cfg_for(manifests, tmp_path, data__unlabelled="b00"), "b:spk00")
+    # corpus c: one speaker, the test speaker of fold c:spk00, so all of it is held out
+    csv = generate_synthetic(tmp_path / "c", 1, 1, seed=3)
+    prepare_generic(csv, manifests / "c.csv", corpus="c")
+    cfg = tiny_cfg(manifests, tmp_path / "runs", corpus="a+c", data__unlabelled="librispeech+c")
+    with pytest.raises(DataError, match="every row of c is of a validation or test speaker"):
+        EmotionDataModule(cfg, "c:spk00")
 
 
 # ---------------------------------------------------------------- all three in one run

@@ -214,7 +214,12 @@ class EmotionDataModule(pl.LightningDataModule):
             )
         self.unlabelled, self.unlabelled_notes = None, []
         if cfg.data.unlabelled:
-            held_out = set(self.frames["val"]["path"]) | set(self.frames["test"]["path"])
+            held = pd.concat([self.frames["val"], self.frames["test"]])
+            union = len(cfg.corpus.split("+")) > 1  # speakers named `corpus:<speaker>`
+            held_out = {
+                (c, s.removeprefix(f"{c}:") if union else s)
+                for c, s in zip(held["source"], held["speaker"], strict=True)
+            }
             self.unlabelled, self.unlabelled_notes = read_unlabelled(cfg, held_out)
         cache = cfg.data.cache_audio
         self.datasets = {
