@@ -17,9 +17,17 @@ class Data:
     batch_size: int
     num_workers: int
     cache_audio: bool
-    unlabelled: str | None
+    unlabelled: str | list[str] | None
     unlabelled_batch_size: int
     styles: list[str] | None
+    balance_corpora: bool
+
+    @property
+    def unlabelled_parts(self) -> list[str]:
+        """The unlabelled manifests' names: `a+b` and [a, b] alike; none for null."""
+        value = self.unlabelled
+        names = value if isinstance(value, list) else value.split("+") if value else []
+        return [n.strip() for n in names]
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,7 @@ class Features:
     normalise: str
     silence_db: float | None
     trim_silence: bool
+    corpus_stats: str
     lone_prob: float
     prosody: bool
 

@@ -134,6 +134,23 @@ def validate(cfg: Config) -> None:
             "features.lone_prob swaps speaker statistics for the training set's: it needs "
             f"features.normalise=speaker, not {f.normalise}"
         )
+    if f.corpus_stats not in ("pooled", "per_corpus"):
+        raise ConfigError(
+            f"features.corpus_stats must be 'pooled' or 'per_corpus', got {f.corpus_stats!r}"
+        )
+    if f.corpus_stats == "per_corpus" and f.normalise != "corpus":
+        raise ConfigError(
+            "features.corpus_stats=per_corpus chooses among training-set statistics: it needs "
+            f"features.normalise=corpus, not {f.normalise}"
+        )
+    parts = cfg.data.unlabelled_parts
+    if cfg.data.unlabelled is not None and (
+        not parts or not all(parts) or len(set(parts)) < len(parts)
+    ):
+        raise ConfigError(
+            "data.unlabelled must name each manifest once (`a+b` or a list [a, b]), got "
+            f"{cfg.data.unlabelled!r}"
+        )
     if f.trim_silence and f.silence_db is None:
         raise ConfigError(
             "features.trim_silence needs features.silence_db (how far below the loudest frame "

@@ -253,11 +253,13 @@ class LogMel(nn.Module):
     def forward(
         self, waves: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """`stats` (B, 2, F): each item's speaker statistics, needed when normalise = speaker."""
+        """`stats` (B, 2, F): each item's statistics, needed when normalise = speaker (its
+        speaker's); with normalise = corpus, given in training for features.corpus_stats =
+        per_corpus (its corpus's), else the training set's pooled `mean` and `std` are used."""
         feats, n, use = self.raw(waves, lengths)
         if self.normalise == "utterance":
             feats = utterance_normalised(feats, use)
-        elif self.normalise == "speaker":
+        elif self.normalise == "speaker" or stats is not None:
             if stats is None:
                 raise ValueError("features.normalise=speaker needs per-item speaker statistics")
             feats = (feats - stats[:, 0, :, None]) / stats[:, 1, :, None].clamp(min=1e-3)

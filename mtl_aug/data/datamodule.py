@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 import soundfile as sf
 import torch
 from pytorch_lightning.utilities import CombinedLoader
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
 from ..config import Config
 from ..errors import DataError
@@ -20,36 +20,11 @@ from .class_report import class_set_summary
 from .corpora import read_corpus
 from .folds import Fold, all_speakers_fold, loso_fold
 from .manifest import apply_class_map
+from .samplers import CorpusBalancedSampler, EpochSampler
+from .union import read_unlabelled, set_corpus_stats
 
 UNLABELLED = -1
 UNLABELLED_STATS_UTTERANCES = 10  # per unlabelled speaker, enough for mel-band statistics
-
-
-class EpochSampler(Sampler):
-    """Yields (index, item_seed): the order and every item's random choices are a function of
-    (seed, epoch, position) alone, so a run resumed at an epoch boundary replays exactly.
-    `num_samples` (unlabelled data) draws that many per epoch, cycling through shuffled passes."""
-
-    def __init__(self, n: int, seed: int, shuffle: bool = True, num_samples: int | None = None):
-        self.n, self.seed, self.shuffle = n, seed, shuffle
-        self.num_samples = num_samples or n
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:  # called by Lightning before every epoch
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.num_samples
-
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order: list[int] = []
-        while len(order) < self.num_samples:
-            order += (
-                torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)
-            ).tolist()
-        seeds = torch.randint(0, 2**62, (self.num_samples,), generator=g).tolist()
-        return iter(zip(order[: self.num_samples], seeds, strict=True))
 
 
 class UtteranceDataset(Dataset):
@@ -71,14 +46,19 @@ class UtteranceDataset(Dataset):
         self.cfg, self.train = cfg, train
         self.sr = cfg.data.sample_rate
         self.cache: dict[int, torch.Tensor] | None = {} if cache else None
-        self.speaker_stats: dict[str, torch.Tensor] | None = None  # set for normalise = speaker
+        # each item's normalisation statistics by its key (speaker; corpus for per_corpus)
+        self.speaker_stats: dict[str, torch.Tensor] | None = None
         self.corrupt = None  # a corrupt.Corruptor, set for the labelled training set
 
     def set_speaker_stats(self, logmel: LogMel, per_speaker: int | None = None) -> None:
         """Each speaker's log-mel statistics, from that speaker's utterances here (the first
         `per_speaker` of them in manifest order, if given)."""
         self.speakers = self.df["speaker"].tolist()
-        self.speaker_stats = logmel.speaker_stats(self.speakers, self.wave, per_speaker)
+        self.set_stats(self.speakers, logmel.speaker_stats(self.speakers, self.wave, per_speaker))
+
+    def set_stats(self, keys: list[str], stats: dict[str, torch.Tensor]) -> None:
+        """Item i is normalised with stats[keys[i]] (its speaker's, or its corpus's)."""
+        self.stats_keys, self.speaker_stats = keys, stats
 
     def __len__(self) -> int:
         return len(self.df)
@@ -130,7 +110,7 @@ class UtteranceDataset(Dataset):
             wave = self.wave(i)
         item["wave"] = wave
         if self.speaker_stats is not None:
-            item["stats"] = self.speaker_stats[self.speakers[i]]
+            item["stats"] = self.speaker_stats[self.stats_keys[i]]
             lone = self.cfg.features.lone_prob if self.train else 0
             # its own generator: the augmentation draws stay those of lone_prob = 0
             item["lone"] = bool(lone) and bool(
@@ -191,6 +171,7 @@ def load_labelled(
                 f"class set '{cfg.data.classes}' maps no utterance of {part} "
                 f"(its labels: {', '.join(sorted(unmapped))})"
             )
+        df["source"] = part  # each training item's corpus: balance_corpora, corpus_stats
         if len(parts) > 1:
             df["speaker"] = f"{part}:" + df["speaker"]
             df["session"] = df["session"].where(df["session"] == "", f"{part}:" + df["session"])
@@ -238,9 +219,15 @@ class EmotionDataModule(pl.LightningDataModule):
                 f"class set '{cfg.data.classes}' leaves class(es) {empty} empty in the "
                 f"training speakers of fold {self.fold.name}"
             )
-        self.unlabelled = None
+        self.unlabelled, self.unlabelled_notes = None, []
         if cfg.data.unlabelled:
-            self.unlabelled = read_corpus(cfg.data.manifest_dir, cfg.data.unlabelled)
+            held = pd.concat([self.frames["val"], self.frames["test"]])
+            union = len(cfg.corpus.split("+")) > 1  # speakers named `corpus:<speaker>`
+            held_out = {
+                (c, s.removeprefix(f"{c}:") if union else s)
+                for c, s in zip(held["source"], held["speaker"], strict=True)
+            }
+            self.unlabelled, self.unlabelled_notes = read_unlabelled(cfg, held_out)
         cache = cfg.data.cache_audio
         self.datasets = {
             role: UtteranceDataset(frame, cfg, train=role == "train", cache=cache)
@@ -272,6 +259,8 @@ class EmotionDataModule(pl.LightningDataModule):
                     self.logmel, UNLABELLED_STATS_UTTERANCES if role == "unlabelled" else None
                 )
         self.logmel.fit(self.datasets["train"].wave, len(self.datasets["train"]))
+        if self.cfg.features.corpus_stats == "per_corpus":
+            set_corpus_stats(self.logmel, self.datasets["train"], self.datasets.get("unlabelled"))
         self._audio_read = True
 
     def describe(self) -> str:
@@ -288,8 +277,18 @@ class EmotionDataModule(pl.LightningDataModule):
                 "dropped (styles outside data.styles): "
                 + ", ".join(f"{k} {v}" for k, v in sorted(styles.items()))
             )
+        sources = f["train"]["source"].value_counts(sort=False)
+        if len(sources) > 1:
+            lines.append(
+                "training corpora: "
+                + ", ".join(f"{k} {v}" for k, v in sources.items())
+                + (" (batches balanced across them)" if self.cfg.data.balance_corpora else "")
+            )
         if self.unlabelled is not None:
-            lines.append(f"unlabelled: {self.cfg.data.unlabelled} ({len(self.unlabelled)} utts)")
+            notes = self.unlabelled_notes
+            detail = f": {', '.join(notes)}" if len(notes) > 1 or "left out" in notes[0] else ""
+            names = "+".join(self.cfg.data.unlabelled_parts)
+            lines.append(f"unlabelled: {names} ({len(self.unlabelled)} utts{detail})")
         return "\n".join(lines)
 
     def _loader(self, dataset, batch_size, sampler) -> DataLoader:
@@ -307,7 +306,7 @@ class EmotionDataModule(pl.LightningDataModule):
     def train_dataloader(self):
         seed, bs = self.cfg.seed, self.cfg.data.batch_size
         train = self.datasets["train"]
-        loaders = {"labelled": self._loader(train, bs, EpochSampler(len(train), seed))}
+        loaders = {"labelled": self._loader(train, bs, self._train_sampler(train, seed, bs))}
         if self.unlabelled is not None:
             # as many unlabelled batches as labelled ones: an epoch is one pass over the labelled
             # data
@@ -315,9 +314,18 @@ class EmotionDataModule(pl.LightningDataModule):
             unl = self.datasets["unlabelled"]
             n = len(loaders["labelled"]) * ubs
             loaders["unlabelled"] = self._loader(
-                unl, ubs, EpochSampler(len(unl), seed + 1, num_samples=n)
+                unl, ubs, self._train_sampler(unl, seed + 1, ubs, n)
             )
         return CombinedLoader(loaders, mode="min_size")
+
+    def _train_sampler(
+        self, ds: UtteranceDataset, seed: int, batch_size: int, n: int | None = None
+    ) -> EpochSampler:
+        """Corpus-balanced where data.balance_corpora asks and the set holds two corpora or more."""
+        corpora = pd.factorize(ds.df["source"])[0]
+        if self.cfg.data.balance_corpora and corpora.max() > 0:
+            return CorpusBalancedSampler(corpora.tolist(), seed, batch_size, num_samples=n)
+        return EpochSampler(len(ds), seed, num_samples=n)
 
     def eval_loader(self, role: str) -> DataLoader:
         ds = self.datasets[role]
