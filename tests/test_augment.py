@@ -11,7 +11,8 @@ from builders import write_audio
 
 from mtl_aug.config import load_config
 from mtl_aug.data import augment
-from mtl_aug.data.datamodule import EpochSampler, UtteranceDataset
+from mtl_aug.data.dataset import UtteranceDataset
+from mtl_aug.data.samplers import EpochSampler
 
 
 def test_speed_perturbation_changes_duration_by_factor_as_torchaudio_resample_does():

@@ -15,7 +15,8 @@ from builders import tiny_cfg
 from mtl_aug.data.audio import pad_batch
 from mtl_aug.data.corpora import prepare_generic, prepare_librispeech
 from mtl_aug.data.corpora.synthetic import generate_synthetic
-from mtl_aug.data.datamodule import UNLABELLED, EmotionDataModule
+from mtl_aug.data.datamodule import EmotionDataModule
+from mtl_aug.data.dataset import UNLABELLED
 from mtl_aug.data.manifest import read_manifest
 from mtl_aug.data.samplers import CorpusBalancedSampler, EpochSampler
 from mtl_aug.errors import ConfigError, DataError

@@ -500,7 +500,7 @@ def test_crash_while_testing_resumes_at_testing_without_more_training(corpus, tm
 def test_lone_prob_normalises_that_share_of_training_items_with_the_training_set_statistics(
     corpus, tmp_path
 ):
-    from mtl_aug.data.datamodule import collate
+    from mtl_aug.data.dataset import collate
 
     plain = EmotionDataModule(tiny_cfg(corpus, tmp_path / "r"), "spk00")
     mixed = EmotionDataModule(tiny_cfg(corpus, tmp_path / "r", features__lone_prob=0.5), "spk00")

@@ -15,7 +15,7 @@ from .audio import LogMel
 from .corpora import read_corpus
 
 if TYPE_CHECKING:
-    from .datamodule import UtteranceDataset
+    from .dataset import UtteranceDataset
 
 # an unlabelled manifest that is no labelled training corpus (LibriSpeech: up to 100 h) has its
 # statistics taken over this many of its utterances, spread evenly over the manifest
