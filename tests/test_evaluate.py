@@ -580,6 +580,9 @@ def test_multi_corpus_union_and_leave_one_corpus_out(corpus, tmp_path):
     )
     with pytest.raises(ConfigError, match="not cross-corpus"):
         run_cross(cfg, "beta", [0])
+    alone = cfg.replace(corpus="alpha", data=replace(cfg.data, unlabelled="beta"))
+    with pytest.raises(ConfigError, match="beta is in data.unlabelled"):
+        run_cross(alone, "beta", [0])
     with pytest.raises(DataError, match="names a corpus twice"):
         load_labelled(cfg.replace(corpus="alpha+alpha"))
     out = run_loco(cfg.replace(corpus="alpha"), ["alpha", "beta"], [0])

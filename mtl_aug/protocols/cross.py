@@ -31,6 +31,11 @@ def run_cross(cfg: Config, test_corpus: str, seeds: list[int]) -> Path:
             f"{test_corpus} is among the training corpora ({cfg.corpus}): a test on it "
             "is not cross-corpus"
         )
+    if test_corpus in cfg.data.unlabelled_parts:
+        raise ConfigError(
+            f"{test_corpus} is in data.unlabelled ({'+'.join(cfg.data.unlabelled_parts)}): the "
+            "auxiliary tasks would train on the test corpus's audio; leave it out of data.unlabelled"
+        )
     # the test corpus must be prepared and map into the class set; data.styles filters training only
     load_labelled(cfg.replace(data=replace(cfg.data, styles=None)), test_corpus)
     out = Path(cfg.results_dir) / "cross" / f"{cfg.corpus}_to_{test_corpus}" / cfg.variant
