@@ -63,3 +63,12 @@ def _add_no_speech_check(p: argparse.ArgumentParser) -> None:
         help="give every file an emotion, even where no speech is found (by default such a "
         "file gets 'no speech found'; e.g. for the synthetic demo corpus, which is not speech)",
     )
+
+
+def _add_checkpoints(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        nargs="+",
+        help="a checkpoint, or several (e.g. one per seed) whose class probabilities are averaged",
+    )

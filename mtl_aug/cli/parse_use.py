@@ -11,7 +11,7 @@ from .commands import (
     cmd_report,
     cmd_serve,
 )
-from .options import _add_jobs, _add_no_speech_check, _add_overlays, _add_seeds
+from .options import _add_checkpoints, _add_jobs, _add_no_speech_check, _add_overlays, _add_seeds
 
 
 def add_use_commands(sub) -> None:
@@ -82,12 +82,7 @@ def add_use_commands(sub) -> None:
     p = sub.add_parser(
         "evaluate", help="a checkpoint on every utterance of a manifest (no retraining)"
     )
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        nargs="+",
-        help="a checkpoint, or several (e.g. one per seed) whose class probabilities are averaged",
-    )
+    _add_checkpoints(p)
     p.add_argument(
         "--manifest", required=True, help="a prepared manifest, e.g. data_manifests/urdu.csv"
     )
@@ -96,12 +91,7 @@ def add_use_commands(sub) -> None:
 
     p = sub.add_parser("predict", help="emotion and class probabilities per audio file")
     p.add_argument("inputs", nargs="+", help="audio files or folders")
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        nargs="+",
-        help="a checkpoint, or several (e.g. one per seed) whose class probabilities are averaged",
-    )
+    _add_checkpoints(p)
     p.add_argument(
         "--format",
         choices=["csv", "jsonl"],
@@ -145,12 +135,7 @@ def add_use_commands(sub) -> None:
     p = sub.add_parser(
         "serve", help="an HTTP API (POST /predict) and a web page for a trained model"
     )
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        nargs="+",
-        help="a checkpoint, or several (e.g. one per seed) whose class probabilities are averaged",
-    )
+    _add_checkpoints(p)
     p.add_argument(
         "--host", default="127.0.0.1", help="the address to listen on (0.0.0.0: every interface)"
     )
