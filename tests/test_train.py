@@ -24,7 +24,7 @@ from builders import tiny_cfg
 from test_model import batch as make_batch
 
 from mtl_aug.config import CONFIG_DIR, load_config, save_config
-from mtl_aug.data import datamodule as data_module
+from mtl_aug.data import dataset
 from mtl_aug.data.audio import LogMel
 from mtl_aug.data.corpora import prepare_emodb, prepare_librispeech
 from mtl_aug.data.datamodule import EmotionDataModule
@@ -231,7 +231,7 @@ def test_a_finished_or_busy_run_is_reported_before_any_audio_is_read(
     def no_audio(*args, **kwargs):
         raise AssertionError("audio read")
 
-    monkeypatch.setattr(data_module, "load_audio", no_audio)
+    monkeypatch.setattr(dataset, "load_audio", no_audio)
     assert train_fold(cfg, "spk01") == done
     printed = capsys.readouterr().out
     assert (
