@@ -34,7 +34,8 @@ def run_cross(cfg: Config, test_corpus: str, seeds: list[int]) -> Path:
     if test_corpus in cfg.data.unlabelled_parts:
         raise ConfigError(
             f"{test_corpus} is in data.unlabelled ({'+'.join(cfg.data.unlabelled_parts)}): the "
-            "auxiliary tasks would train on the test corpus's audio; leave it out of data.unlabelled"
+            "auxiliary tasks would train on the test corpus's audio; leave it out of "
+            "data.unlabelled"
         )
     # the test corpus must be prepared and map into the class set; data.styles filters training only
     load_labelled(cfg.replace(data=replace(cfg.data, styles=None)), test_corpus)
