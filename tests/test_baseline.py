@@ -3,6 +3,7 @@ normalisations, and its runs on the network's protocols and result files."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from builders import REAL_DATA, requires_real_data, tiny_cfg, write_audio
 
 from mtl_aug.baseline import features, svm
+from mtl_aug.config import load_config
 from mtl_aug.data.corpora import prepare_generic
 from mtl_aug.data.corpora.synthetic import generate_synthetic
 
@@ -124,6 +126,15 @@ def test_cross_corpus_and_leave_one_corpus_out(corpus, tmp_path):
     }
     res = json.loads((cross / "results.json").read_text())
     assert res["n"] == 36 and 0 <= res["uar"] <= 1
+    # data.styles filters the training corpus only, as for the network: every test utterance
+    for name, style in (("synthetic_demo", "improvised"), ("other", "scripted")):
+        m = pd.read_csv(manifests / f"{name}.csv", dtype=str, keep_default_na=False)
+        m.assign(style=style).to_csv(manifests / f"{name}.csv", index=False)
+    from mtl_aug.protocols.cross import run_cross
+
+    styled = cfg.replace(data=dataclasses.replace(cfg.data, styles=["improvised"]))
+    out = run_cross(styled, "other", [0])
+    assert json.loads((out / "results.json").read_text())["n"] == 36
 
 
 def test_late_fusion_averages_the_networks_and_the_svms_probabilities(corpus, tmp_path):
@@ -178,3 +189,19 @@ def test_network_commands_refuse_the_svm_config_before_any_work(argv, what, tmp_
     assert main([*argv, "--set", f"data.manifest_dir={tmp_path}"]) == 2
     err = capsys.readouterr().err
     assert f"{what} needs the network, and 'svm' is the SVM baseline" in err
+
+
+def test_fusion_reads_the_svm_run_its_own_config_made(monkeypatch):
+    """The network's overlays apply to the network only: the SVM's config is the one that
+    `make loso CONFIG=svm` trained with, so its folds are found."""
+    from mtl_aug.baseline import fusion
+    from mtl_aug.cli import main
+
+    seen = {}
+    monkeypatch.setattr(
+        fusion, "fuse_loso", lambda net, svm, seeds, w: seen.update(net=net, svm=svm)
+    )
+    assert main(["eval-fusion", "--corpus", "emodb", "--config", "stl", "--svm", "svm"]) == 0
+    assert seen["net"].variant == "stl" and not seen["net"].baseline.svm
+    assert seen["svm"].variant == "svm" and seen["svm"].baseline.svm
+    assert seen["svm"] == load_config("emodb", ["svm"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -150,7 +151,9 @@ def svm_cross(cfg: Config, test_corpus: str, out: Path) -> dict:
     from ..reporting.report import plot_confusion
 
     df, names, x = labelled_functionals(cfg)
-    test_df, _, test_x = labelled_functionals(cfg, test_corpus)
+    # data.styles filters training only, as the network's cross-corpus test (protocols.cross)
+    every_style = cfg.replace(data=replace(cfg.data, styles=None))
+    test_df, _, test_x = labelled_functionals(every_style, test_corpus)
     fold = all_speakers_fold(df)
     spk, y = df["speaker"].to_numpy(), df["label"].to_numpy()
     train, val = np.isin(spk, fold.train), np.isin(spk, fold.val)

@@ -108,7 +108,7 @@ def cmd_fusion(args) -> None:
     from ..baseline.fusion import fuse_loso
 
     net = load_config(args.corpus, args.config, args.set)
-    svm = load_config(args.corpus, [args.svm, *args.config], args.set)
+    svm = load_config(args.corpus, [args.svm], args.set)  # as `make loso CONFIG=<svm>` made it
     fuse_loso(net, svm, args.seeds, args.weight)
 
 

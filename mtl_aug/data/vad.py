@@ -45,15 +45,16 @@ def speech_probs(wave: torch.Tensor, sr: int) -> torch.Tensor:
     """(ceil(L' / CHUNK),) Silero's speech probability of each 32 ms chunk of `wave` (L,)."""
     if sr != SR:
         wave = torchaudio.functional.resample(wave, sr, SR)
-    threads = torch.get_num_threads()
     # one thread: the model runs chunk by chunk, and more threads only wait on each other
-    # (0.013 against 0.05 CPU seconds per second of audio on 2 cores)
-    torch.set_num_threads(1)
-    try:
-        with _lock, torch.no_grad():
+    # (0.013 against 0.05 CPU seconds per second of audio on 2 cores); read, set and restored
+    # under the lock, so concurrent callers cannot leave the process on one thread
+    with _lock, torch.no_grad():
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
             return silero().audio_forward(wave.float()[None], SR)[0]
-    finally:
-        torch.set_num_threads(threads)
+        finally:
+            torch.set_num_threads(threads)
 
 
 def speech_seconds(wave: torch.Tensor, sr: int) -> float:
