@@ -16,11 +16,12 @@ import torch
 from ..data import vad
 from ..data.audio import LogMel, load_audio, speech_frames, speech_span
 from ..data.mixing import NoiseBank, mix_at_snr
+from .report import markdown_table
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 SR = 16000
 DETECTORS = {
-    "energy (today: peak > -60 dBFS)": vad.energy_found,
+    "energy (peak > -60 dBFS; portable's trimming)": vad.energy_found,
     f"energy + modulation (spread >= {vad.SPREAD_DB:g} dB)": vad.modulation_found,
     f"silero-vad (>= {vad.MIN_SPEECH} s at p >= {vad.THRESHOLD})": vad.speech_found,
 }
@@ -105,7 +106,11 @@ def detection(data: Path, n: int, seed: int) -> None:
             [name, "speech kept" if is_speech else "non-speech rejected", str(len(items))]
             + [f"{100 * right[d] / len(items):.1f}" for d in DETECTORS]
         )
-    _table(["source", "figure", "files"] + [f"{d} %" for d in DETECTORS], rows)
+    print(
+        "\n".join(
+            markdown_table(["source", "figure", "files"] + [f"{d} %" for d in DETECTORS], rows)
+        )
+    )
     print(f"\nCPU seconds per second of audio ({audio / 60:.1f} min of audio, this machine):")
     for d in DETECTORS:
         print(f"  {d}: {cpu[d] / audio:.4f}")
@@ -145,14 +150,7 @@ def trimming(data: Path, n: int, seed: int) -> None:
                 [f"{snr} dB", k, f"{100 * pad / len(files):.1f}", f"{100 * cut / len(files):.1f}"]
             )
     print(f"\nTrimming {len(files)} EMODB files padded with 1 s of background noise each side:")
-    _table(["SNR", "trimmer", "padding kept %", "utterance cut %"], rows)
-
-
-def _table(header: list[str], rows: list[list[str]]) -> None:
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+    print("\n".join(markdown_table(["SNR", "trimmer", "padding kept %", "utterance cut %"], rows)))
 
 
 def main() -> None:
