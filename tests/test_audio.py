@@ -186,3 +186,23 @@ def test_load_audio_reads_a_span_and_names_a_bad_file(tmp_path):
     ):
         with pytest.raises(DataError, match=f"{name}: {reason}"):
             load_audio(tmp_path / name)
+
+
+def test_resampling_is_torchaudios_bit_for_bit_with_its_kernel_built_once(tmp_path):
+    """TESS is at 24,414 Hz: the sinc kernel of that rate pair is most of a resample's time, so
+    it is built once per pair; the samples stay those of torchaudio.functional.resample."""
+    import torchaudio
+
+    from mtl_aug.data.audio import resampler
+
+    rng = np.random.default_rng(0)
+    before = resampler.cache_info()
+    for i in range(2):
+        path = tmp_path / f"{i}.wav"
+        sf.write(path, (0.1 * rng.standard_normal(24414)).astype(np.float32), 24414)
+        expected = torchaudio.functional.resample(
+            torch.from_numpy(sf.read(path, dtype="float32")[0]), 24414, 16000
+        )
+        assert torch.equal(load_audio(path), expected)
+    after = resampler.cache_info()
+    assert after.misses - before.misses <= 1 and after.hits - before.hits >= 1

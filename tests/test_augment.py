@@ -11,6 +11,7 @@ from builders import write_audio
 
 from mtl_aug.config import load_config
 from mtl_aug.data import augment
+from mtl_aug.data.audio import resampler
 from mtl_aug.data.dataset import UtteranceDataset
 from mtl_aug.data.samplers import EpochSampler
 
@@ -25,7 +26,7 @@ def test_speed_perturbation_changes_duration_by_factor_as_torchaudio_resample_do
             assert torch.equal(
                 out, torchaudio.functional.resample(wave, round(16000 * factor), 16000)
             )
-    assert augment._resampler.cache_info().hits >= 2  # built once per rate pair, then reused
+    assert resampler.cache_info().hits >= 2  # built once per rate pair, then reused
 
 
 def test_speed_perturbation_scales_pitch():

@@ -7,14 +7,11 @@ SpecAugment and mixup are then applied to the whole batch on the training device
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import torch
-import torchaudio
 
 from ..config import Augment
-from .audio import frame_mask
+from .audio import frame_mask, resampler
 
 NONE, SPEED, SPECAUG, MIXUP = 0, 1, 2, 3
 
@@ -37,14 +34,7 @@ def draw(rng: np.random.Generator, cfg: Augment, n_mels: int) -> dict:
 def speed_perturb(wave: torch.Tensor, factor: float, sample_rate: int) -> torch.Tensor:
     """Play `wave` `factor` times as fast (tempo and pitch, as Kaldi/ESPnet speed perturbation):
     the duration becomes len/factor."""
-    return _resampler(int(round(sample_rate * factor)), sample_rate, wave.dtype)(wave)
-
-
-@functools.lru_cache(maxsize=None)
-def _resampler(orig: int, new: int, dtype: torch.dtype) -> torchaudio.transforms.Resample:
-    """One per rate pair, so its sinc kernel is built once, not on every item (a third of the
-    time of a resample); its output equals torchaudio.functional.resample's bit for bit."""
-    return torchaudio.transforms.Resample(orig, new, dtype=dtype)
+    return resampler(int(round(sample_rate * factor)), sample_rate, wave.dtype)(wave)
 
 
 def spec_augment(
