@@ -38,7 +38,7 @@ PORT    ?= 8000
 opt = $(if $(2),$(1) $(2))
 COMMON = $(call opt,--config,$(CONFIG)) $(call opt,--set,$(SET))
 
-.PHONY: help install lock demo test lint manifests download train loso eval-cross eval-loco eval-predict eval-fusion eval-noise eval-adversarial export serve bench clean
+.PHONY: help install lock demo test lint manifests download train loso eval-cross eval-loco model eval-predict eval-fusion eval-noise eval-adversarial export serve bench clean
 
 help:
 	@echo "make demo                                   install, then train + test on the SYNTHETIC demo corpus"
@@ -55,6 +55,7 @@ help:
 	@echo "make loso CORPUS=<c> [SEEDS='0 1 2'] [JOBS=2] [FOLD_INDEX=i] [CONFIG=...]"
 	@echo "make eval-cross TRAIN=iemocap TEST=msp_improv [SEEDS='0 1 2'] [CONFIG=...]"
 	@echo "make eval-loco CORPORA='emodb urdu turev' [SEEDS=...]   leave one corpus out (4 classes)"
+	@echo "make model [CORPORA='emodb urdu turev tess emovo']   rebuild the shipped model and docs/model_card.md"
 	@echo "make eval-predict CORPUS=<c> [SEEDS=...]   the LOSO models through predict, one file at a time"
 	@echo "make loso CORPUS=<c> CONFIG=svm             the openSMILE ComParE functionals + linear SVM baseline"
 	@echo "            (CONFIG=svm_corpus: training-set statistics; also eval-cross, eval-loco; docs/baseline.md)"
@@ -107,6 +108,11 @@ eval-cross: $(STAMP)
 
 eval-loco: $(STAMP)
 	$(MTL) eval-loco --corpora $(CORPORA) --seeds $(SEEDS) $(COMMON)
+
+# the shipped model (mtl_aug/shipped/model.ckpt) and its card; its recipe is `mtl-aug model`'s default
+# (CORPORA only where given: its default above is eval-loco's three)
+model: $(STAMP)
+	$(MTL) model $(if $(filter command line environment,$(origin CORPORA)),--corpora $(CORPORA)) $(COMMON)
 
 eval-predict: $(STAMP)
 	$(MTL) eval-predict --corpus $(CORPUS) --seeds $(SEEDS) $(COMMON)

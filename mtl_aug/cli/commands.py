@@ -11,6 +11,9 @@ from ..data.manifest import Report
 from ..errors import ConfigError, DataError
 
 DEMO_DATA = Path("data/synthetic_demo")
+# the shipped model's recipe and corpora (make model, docs/model_card.md)
+MODEL_CONFIG = ("portable", "multi")
+MODEL_CORPORA = ("emodb", "urdu", "turev", "tess", "emovo")
 
 
 def cmd_prepare(args) -> None:
@@ -104,6 +107,14 @@ def cmd_loco(args) -> None:
     run_loco(cfg, args.corpora, args.seeds)
 
 
+def cmd_model(args) -> None:
+    from ..protocols.ship import build_model
+
+    overlays = args.config or list(MODEL_CONFIG)
+    cfg = load_config(args.corpora[0], overlays, ["data.classes=four_class", *args.set], args.seed)
+    build_model(cfg, " ".join(overlays), args.corpora, Path(args.out), Path(args.card))
+
+
 def cmd_fusion(args) -> None:
     from ..baseline.fusion import fuse_loso
 
@@ -152,6 +163,7 @@ def cmd_predict(args) -> None:
 
     from ..data.manifest import AUDIO_SUFFIXES, audio_files
     from ..inference.predict import predict_files, speakers_from
+    from ..inference.shipped import checkpoints_or_shipped
 
     paths, missing = [], []
     for p in map(Path, args.inputs):  # one rule for a file named and a file in a folder: its suffix
@@ -166,9 +178,9 @@ def cmd_predict(args) -> None:
     speakers = speakers_from(paths, args.speaker_from) if args.speaker_from else None
     if args.out:  # before the work, so that a bad location loses nothing
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    rows, errors = predict_files(
-        paths, args.checkpoint, args.window, speakers, not args.no_speech_check
-    )
+    checkpoints = checkpoints_or_shipped(args.checkpoint)
+    check = not args.no_speech_check
+    rows, errors = predict_files(paths, checkpoints, args.window, speakers, check)
     errors = missing + errors
     out = open(args.out, "w", newline="") if args.out else sys.stdout
     if args.format == "jsonl":
@@ -211,11 +223,11 @@ def cmd_export(args) -> None:
 
 
 def cmd_serve(args) -> None:
-    from ..inference.serve import (
-        serve,
-    )  # a bad checkpoint is reported by its loading, before the server starts
+    from ..inference.serve import serve  # a bad checkpoint: reported before the server starts
+    from ..inference.shipped import checkpoints_or_shipped
 
-    serve(args.checkpoint, args.host, args.port, args.max_mb, args.max_seconds, args.max_pending)
+    checkpoints = checkpoints_or_shipped(args.checkpoint)
+    serve(checkpoints, args.host, args.port, args.max_mb, args.max_seconds, args.max_pending)
 
 
 def cmd_report(args) -> None:

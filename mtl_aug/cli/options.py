@@ -65,10 +65,12 @@ def _add_no_speech_check(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_checkpoints(p: argparse.ArgumentParser) -> None:
+def _add_checkpoints(p: argparse.ArgumentParser, shipped: bool = False) -> None:
+    """--checkpoint; with `shipped`, optional: the model shipped in the package by default."""
     p.add_argument(
         "--checkpoint",
-        required=True,
+        required=not shipped,
         nargs="+",
-        help="a checkpoint, or several (e.g. one per seed) whose class probabilities are averaged",
+        help="a checkpoint, or several (e.g. one per seed) whose class probabilities are averaged"
+        + (" (default: the shipped model, docs/model_card.md)" if shipped else ""),
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..data.corpora import CORPUS_CHOICES, LAYOUTS, PREPARERS
+from ..inference.shipped import SHIPPED
 from .commands import (
+    MODEL_CORPORA,
     cmd_cross,
     cmd_demo,
     cmd_deployed,
@@ -13,6 +15,7 @@ from .commands import (
     cmd_fusion,
     cmd_loco,
     cmd_loso,
+    cmd_model,
     cmd_prepare,
     cmd_train,
 )
@@ -121,6 +124,27 @@ def add_run_commands(sub) -> None:
     _add_overlays(p)
     _add_seeds(p)
     p.set_defaults(func=cmd_loco)
+
+    p = sub.add_parser(
+        "model",
+        help="rebuild the shipped model and docs/model_card.md: leave one corpus out for the "
+        "card's figures, then one model on all the corpora",
+    )
+    p.add_argument(
+        "--corpora",
+        nargs="+",
+        default=list(MODEL_CORPORA),
+        help=f"prepared corpora (default: {' '.join(MODEL_CORPORA)})",
+    )
+    _add_overlays(p)  # no --config: the shipped recipe
+    _add_seed(p)
+    p.add_argument(
+        "--out",
+        default=str(SHIPPED),
+        help="where the model goes (default: inside the package, which predict and serve use)",
+    )
+    p.add_argument("--card", default="docs/model_card.md", help="where the model card goes")
+    p.set_defaults(func=cmd_model)
 
     p = sub.add_parser(
         "eval-fusion",

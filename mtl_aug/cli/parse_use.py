@@ -91,7 +91,7 @@ def add_use_commands(sub) -> None:
 
     p = sub.add_parser("predict", help="emotion and class probabilities per audio file")
     p.add_argument("inputs", nargs="+", help="audio files or folders")
-    _add_checkpoints(p)
+    _add_checkpoints(p, shipped=True)
     p.add_argument(
         "--format",
         choices=["csv", "jsonl"],
@@ -135,7 +135,7 @@ def add_use_commands(sub) -> None:
     p = sub.add_parser(
         "serve", help="an HTTP API (POST /predict) and a web page for a trained model"
     )
-    _add_checkpoints(p)
+    _add_checkpoints(p, shipped=True)
     p.add_argument(
         "--host", default="127.0.0.1", help="the address to listen on (0.0.0.0: every interface)"
     )

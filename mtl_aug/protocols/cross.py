@@ -120,7 +120,8 @@ def _svm_cross(cfg: Config, test_corpus: str, out: Path) -> Path:
 
 def run_loco(cfg: Config, corpora: list[str], seeds: list[int]) -> Path:
     """Leave one corpus out: for each corpus, train on the union of the others and test on it
-    (run_cross); one summary table over the held-out corpora."""
+    (run_cross); one summary table over the held-out corpora, and corpora.csv, whose `results`
+    column names each held-out corpus's run_cross folder."""
     from ..reporting.report import markdown_table, mean_std
 
     if len(corpora) < 2 or len(set(corpora)) < len(corpora):
@@ -141,6 +142,7 @@ def run_loco(cfg: Config, corpora: list[str], seeds: list[int]) -> Path:
                 "uar": mean_std(table["uar"]),
                 "wa": mean_std(table["wa"]),
                 "utterances": int(table["n"].iloc[0]),
+                "results": str(out),
             }
         )
     out = Path(cfg.results_dir) / "loco" / "+".join(corpora) / cfg.variant

@@ -33,3 +33,20 @@ def check_checkpoint(
             return
         reason = f"is not a whole checkpoint of this project (it lacks {', '.join(missing)})"
     raise DataError(f"checkpoint {path} {reason}: {advice}")
+
+
+# what a finished model needs to predict: its weights, its config and statistics (hparams), and
+# the Lightning version that wrote it; the optimizer, scheduler and loop states only resume training
+KEEP = ("state_dict", "hyper_parameters", "pytorch-lightning_version")
+
+
+def strip_training_state(src: str | Path, dst: str | Path) -> Path:
+    """A copy of checkpoint `src` at `dst` without what only resuming needs (optimizer and
+    scheduler states, loops, callbacks): about a third of the size; it predicts, evaluates and
+    exports as `src` does."""
+    check_checkpoint(src)
+    content = torch.load(src, map_location="cpu", weights_only=False)
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: content[k] for k in KEEP if k in content}, dst)
+    return dst

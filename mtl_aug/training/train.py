@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import warnings
 from pathlib import Path
 
@@ -162,6 +163,7 @@ def _fit_and_test(
                 )
                 if verbose:
                     log.info(f"resuming from {last}")
+            started = time.monotonic()
             trainer.fit(lit, datamodule=dm, ckpt_path=last if last.is_file() else None)
             last_val = trainer.callback_metrics.get("val/uar")
             if (
@@ -173,6 +175,8 @@ def _fit_and_test(
                 "best_val_uar": float(best.best_model_score),
                 "last_val_uar": float(last_val),
                 "epochs_trained": trainer.current_epoch,
+                # seconds of fitting in the process that finished it (a resumed run: its last part)
+                "fit_s": round(time.monotonic() - started, 1),
             }
             if trainer.is_global_zero:
                 fit_file.write_text(json.dumps(fit) + "\n")

@@ -1,0 +1,26 @@
+"""The model shipped inside the package (docs/model_card.md; `make model` rebuilds it): what
+`predict` and `serve` use when no checkpoint is given."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..errors import DataError
+
+log = logging.getLogger(__name__)
+
+SHIPPED = Path(__file__).resolve().parents[1] / "shipped" / "model.ckpt"
+
+
+def checkpoints_or_shipped(given: list[str] | None) -> list:
+    """`given`, or the shipped model, named in the log so that a user knows which answered."""
+    if given:
+        return given
+    if not SHIPPED.is_file():
+        raise DataError(
+            f"no model ships at {SHIPPED}: give --checkpoint, or build it with `make model` "
+            "(docs/model_card.md)"
+        )
+    log.info(f"model: the shipped one, {SHIPPED} (docs/model_card.md)")
+    return [SHIPPED]
