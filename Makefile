@@ -64,7 +64,8 @@ help:
 	@echo "make eval-adversarial CORPUS=<c> [VARIANTS='stl stl_aug mtl_aug'] [ATTACKS='fgsm pgd'] [BUDGETS='50 40 30 20']"
 	@echo "            [NO_TRAIN=1] [SEEDS=...] [JOBS=2]   white-box attacks on the waveform, and transfer"
 	@echo "make export CHECKPOINT='<ckpt> [<ckpt> ...]' [FORMAT=onnx|torchscript] [OUT=model.onnx]"
-	@echo "make serve CHECKPOINT='<ckpt> [<ckpt> ...]' [PORT=8000] [HOST=127.0.0.1]   API + web page"
+	@echo "make serve [CHECKPOINT='<ckpt> [<ckpt> ...]'] [PORT=8000] [HOST=127.0.0.1]   API + web page"
+	@echo "            (without CHECKPOINT: the shipped model, docs/model_card.md)"
 	@echo "make bench                                  throughput / real-time-factor figures"
 
 install: $(STAMP)
@@ -132,8 +133,7 @@ export: $(STAMP)
 	$(MTL) export --checkpoint $(CHECKPOINT) --format $(FORMAT) $(call opt,--out,$(OUT))
 
 serve: $(STAMP)
-	@test -n "$(CHECKPOINT)" || (echo "CHECKPOINT=<checkpoint file(s)> is required" && exit 2)
-	$(MTL) serve --checkpoint $(CHECKPOINT) --host $(HOST) --port $(PORT)
+	$(MTL) serve $(call opt,--checkpoint,$(CHECKPOINT)) --host $(HOST) --port $(PORT)
 
 bench: $(STAMP)
 	$(PY) -m mtl_aug.reporting.bench

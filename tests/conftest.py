@@ -113,3 +113,25 @@ def speech(corpus, tmp_path_factory) -> list[Path]:
     sf.write(out / "short.wav", waves[0][:6400].numpy(), 16000)
     sf.write(out / "long.wav", torch.cat(waves * 10)[: 23 * 16000].numpy(), 16000)
     return files + [out / "short.wav", out / "long.wav"]
+
+
+@pytest.fixture(scope="session")
+def built(corpus, tmp_path_factory):
+    """build_model (make model) on two tiny generated corpora, alpha and beta: the model, its
+    card, their meta; its leave-one-corpus-out results are in tmp / "results"."""
+    from mtl_aug.protocols.ship import build_model
+
+    tmp = tmp_path_factory.mktemp("ship")
+    manifests = tmp / "m"
+    manifests.mkdir()
+    for suffix in (".csv", ".json"):
+        (manifests / f"librispeech{suffix}").write_bytes(
+            (corpus / f"librispeech{suffix}").read_bytes()
+        )
+    for name, seed in (("alpha", 2), ("beta", 3)):
+        csv = generate_synthetic(tmp / name, speakers=4, per_emotion=2, seed=seed)
+        prepare_generic(csv, manifests / f"{name}.csv", corpus=name)
+    cfg = tiny_cfg(manifests, tmp / "runs", "portable", corpus="alpha", results_dir=tmp / "results")
+    out, card = tmp / "pkg" / "model.ckpt", tmp / "card.md"
+    meta = build_model(cfg, "portable", ["alpha", "beta"], out, card)
+    return {"cfg": cfg, "out": out, "card": card, "meta": meta, "tmp": tmp}

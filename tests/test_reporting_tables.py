@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from builders import tiny_cfg, write_audio
 
-from mtl_aug.reporting import corrupt_cost, lone, tables
+from mtl_aug.reporting import collapse, corrupt_cost, lone, tables
 from mtl_aug.reporting.report import summarise_loso
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,9 +157,35 @@ def test_lone_file_paths_of_a_checkpoint(corpus, tmp_path, capsys):
     assert "no labelled utterance of speaker nobody" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("module", ["tables", "lone", "corrupt_cost"])
+@pytest.mark.parametrize("module", ["tables", "lone", "corrupt_cost", "collapse"])
 def test_every_script_says_what_it_is_for(module, capsys):
-    mod = {"tables": tables, "lone": lone, "corrupt_cost": corrupt_cost}[module]
+    mod = {"tables": tables, "lone": lone, "corrupt_cost": corrupt_cost, "collapse": collapse}[
+        module
+    ]
     with pytest.raises(SystemExit):
         mod.main(["--help"])
     assert "usage: python -m mtl_aug.reporting." + module in capsys.readouterr().out
+
+
+def test_loco_table_lists_each_held_out_corpus_per_variant_with_recall(built, capsys, tmp_path):
+    """Two leave-one-corpus-out folders side by side (here one run under two variant names):
+    one row per held-out corpus and folder with results.json's UAR and recall, and a mean row
+    each."""
+    import json
+    import shutil
+
+    loco = Path(built["cfg"].results_dir) / "loco" / "alpha+beta" / "portable"
+    shutil.copytree(loco, tmp_path / "copy")
+    assert tables.main(["loco", str(loco), str(tmp_path / "copy")]) == 0
+    out = capsys.readouterr().out
+    uars = []
+    for row in pd.read_csv(loco / "corpora.csv").to_dict("records"):
+        res = json.loads((Path(row["results"]) / "seed0" / "results.json").read_text())
+        recall = " / ".join(f"{100 * r:.1f}" for r in res["recall"])
+        for variant in ("portable", "copy"):
+            line = f"| {row['test']} | {variant} | {100 * res['uar']:.2f} | {100 * res['wa']:.2f} "
+            assert f"{line}| {recall} | {res['n']} |" in out
+        uars.append(res["uar"])
+    assert f"| mean | portable | {100 * sum(uars) / 2:.2f} |" in out
+    assert tables.main(["loco", str(loco), "--seed", "7"]) == 2
+    assert "no results.json for seed 7" in capsys.readouterr().err

@@ -9,38 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from builders import tiny_cfg
 
 from mtl_aug.cli import main
-from mtl_aug.data.corpora import prepare_generic
-from mtl_aug.data.corpora.synthetic import generate_synthetic
 from mtl_aug.data.manifest import read_manifest
 from mtl_aug.errors import DataError
 from mtl_aug.inference import shipped
 from mtl_aug.inference.evaluate import load_checkpoint
 from mtl_aug.inference.predict import predict_files
 from mtl_aug.reporting.model_card import failure_modes
-
-
-@pytest.fixture(scope="module")
-def built(corpus, tmp_path_factory):
-    """build_model on two tiny generated corpora: the model, its card and their meta."""
-    from mtl_aug.protocols.ship import build_model
-
-    tmp = tmp_path_factory.mktemp("ship")
-    manifests = tmp / "m"
-    manifests.mkdir()
-    for suffix in (".csv", ".json"):
-        (manifests / f"librispeech{suffix}").write_bytes(
-            (corpus / f"librispeech{suffix}").read_bytes()
-        )
-    for name, seed in (("alpha", 2), ("beta", 3)):
-        csv = generate_synthetic(tmp / name, speakers=4, per_emotion=2, seed=seed)
-        prepare_generic(csv, manifests / f"{name}.csv", corpus=name)
-    cfg = tiny_cfg(manifests, tmp / "runs", "portable", corpus="alpha", results_dir=tmp / "results")
-    out, card = tmp / "pkg" / "model.ckpt", tmp / "card.md"
-    meta = build_model(cfg, "portable", ["alpha", "beta"], out, card)
-    return {"cfg": cfg, "out": out, "card": card, "meta": meta, "tmp": tmp}
 
 
 def test_build_model_ships_a_slim_copy_of_the_all_corpora_model(built):

@@ -5,7 +5,6 @@ shipped model. Finished runs are reused, as everywhere (a crash resumes)."""
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from ..config import Config
 from ..data.datamodule import load_labelled
 from ..inference.shipped import SHIPPED
 from ..reporting.model_card import write_card
+from ..reporting.tables import cross_result
 from ..training.checkpoint import strip_training_state
 from ..training.provenance import provenance
 from ..training.runs import fold_checkpoint
@@ -35,7 +35,7 @@ def build_model(
     loco_dir = run_loco(cfg, corpora, [cfg.seed])
     loco = []
     for row in pd.read_csv(loco_dir / "corpora.csv").to_dict("records"):
-        res = json.loads((Path(row["results"]) / f"seed{cfg.seed}" / "results.json").read_text())
+        res = cross_result(Path(row["results"]), cfg.seed)
         loco.append({"test": row["test"], "train": row["train"], **res})
     union = cfg.replace(corpus="+".join(corpora))
     trained = train_fold(union, all_speakers=True)

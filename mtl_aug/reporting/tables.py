@@ -8,6 +8,9 @@
     python -m mtl_aug.reporting.tables paired results/emodb/stl results/emodb/mtl_aug [--by-seed]
         the paired per-fold UAR difference of two LOSO results folders (seeds averaged per fold,
         or seed k against seed k)
+    python -m mtl_aug.reporting.tables loco results/loco/<corpora>/multi results/loco/<...>/svm
+        leave-one-corpus-out folders side by side: per held-out corpus and variant, UAR, WA and
+        each class's recall (one seed of a network, --seed; the SVM is deterministic)
 
 Every difference is paired per fold: each fold's UAR averaged over its seeds first, then mean
 ± standard error (std with ddof=1 over sqrt(folds)) over the folds (report.paired_difference).
@@ -16,6 +19,7 @@ Every difference is paired per fold: each fold's UAR averaged over its seeds fir
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -169,6 +173,43 @@ def paired_lines(base: Path, other: Path, by_seed: bool = False) -> str:
     return "\n".join(lines)
 
 
+def cross_result(folder: Path, seed: int) -> dict:
+    """A cross-corpus run's results.json: the network's per seed, the SVM's one."""
+    for path in (Path(folder) / f"seed{seed}" / "results.json", Path(folder) / "results.json"):
+        if path.is_file():
+            return json.loads(path.read_text())
+    raise DataError(f"no results.json for seed {seed} in {folder}: run its eval-cross first")
+
+
+def loco_table(folders: list[Path], seed: int = 0) -> str:
+    """Per held-out corpus, one row per leave-one-corpus-out folder: UAR, WA, recall per class
+    and utterances; then each folder's mean UAR over the held-out corpora."""
+    runs = {Path(f).name: _read(Path(f) / "corpora.csv").to_dict("records") for f in folders}
+    rows, means = [], {v: [] for v in runs}
+    names = None
+    for i, first in enumerate(next(iter(runs.values()))):
+        for variant, held in runs.items():
+            res = cross_result(Path(held[i]["results"]), seed)
+            names = names or res["class_names"]
+            means[variant].append(res["uar"])
+            recall = " / ".join("-" if r is None else f"{100 * r:.1f}" for r in res["recall"])
+            rows.append(
+                [
+                    first["test"],
+                    _label(variant),
+                    f"{100 * res['uar']:.2f}",
+                    f"{100 * res['wa']:.2f}",
+                    recall,
+                    res["n"],
+                ]
+            )
+    rows += [
+        ["mean", _label(v), f"{100 * sum(u) / len(u):.2f}", "", "", ""] for v, u in means.items()
+    ]
+    header = ["held out", "variant", "UAR %", "WA %", f"recall {' / '.join(names)} %", "utts"]
+    return "\n".join(markdown_table(header, rows))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m mtl_aug.reporting.tables",
@@ -189,10 +230,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("base", type=Path, help="results folder compared against")
     p.add_argument("other", type=Path, help="results folder compared")
     p.add_argument("--by-seed", action="store_true", help="also seed k against seed k")
+    p = sub.add_parser("loco", help="leave-one-corpus-out folders side by side, per class")
+    p.add_argument("folders", nargs="+", type=Path, help="results/loco/<corpora>/<variant>")
+    p.add_argument("--seed", type=int, default=0, help="the networks' seed")
     args = parser.parse_args(argv)
     try:
         if args.what == "loso":
             print(loso_tables(args.results, args.corpus, args.variants))
+        elif args.what == "loco":
+            print(loco_table(args.folders, args.seed))
         elif args.what == "noise":
             print(noise_table(args.folders, args.base, args.other))
         else:
