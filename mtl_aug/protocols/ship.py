@@ -45,7 +45,8 @@ def build_model(
     meta = {
         "checkpoint": _shown(out),
         "size_mb": out.stat().st_size / 1e6,
-        "commit": provenance().get("commit", "unknown"),
+        "trained_at": _commit(trained.get("provenance", {})),
+        "written_at": _commit(provenance()),
         "config": config,
         "variant": cfg.variant,
         "seed": cfg.seed,
@@ -62,6 +63,12 @@ def build_model(
     write_card(card, meta, loco)
     log.info(f"wrote {out} ({meta['size_mb']:.1f} MB) and {card}")
     return meta
+
+
+def _commit(prov: dict) -> str:
+    """A provenance record's commit, and whether the working tree had uncommitted changes."""
+    commit = (prov.get("commit") or "unknown")[:12]
+    return commit + (" with uncommitted changes" if prov.get("dirty") else "")
 
 
 def _shown(path: Path) -> str:

@@ -75,10 +75,10 @@ def failure_modes(loco: list[dict]) -> list[str]:
 
 
 def model_card(meta: dict, loco: list[dict]) -> str:
-    """The card's markdown. `meta`: checkpoint, size_mb, commit, config, variant, seed, epochs,
-    fit_min, classes (the set's name), class_names, val_speakers and `corpora` ({name:
-    {speakers, utterances}}); `loco`: per held-out corpus test, train, uar, wa, n, recall,
-    confusion, class_names (evaluate's results.json)."""
+    """The card's markdown. `meta`: checkpoint, size_mb, trained_at, written_at, config,
+    variant, seed, epochs, fit_min, classes (the set's name), class_names, val_speakers and
+    `corpora` ({name: {speakers, utterances}}); `loco`: per held-out corpus test, train, uar,
+    wa, n, recall, confusion, class_names (evaluate's results.json)."""
     names = meta["class_names"]
     total = sum(c["utterances"] for c in meta["corpora"].values())
     speakers = sum(c["speakers"] for c in meta["corpora"].values())
@@ -87,8 +87,9 @@ def model_card(meta: dict, loco: list[dict]) -> str:
         "# Model card: the shipped model",
         "",
         f"`{meta['checkpoint']}` ({meta['size_mb']:.1f} MB) is what `mtl-aug predict` and "
-        "`mtl-aug serve` use when no `--checkpoint` is given. `make model` wrote it and this "
-        f"card at commit {meta['commit']}; every figure below is from that run.",
+        "`mtl-aug serve` use when no `--checkpoint` is given. `make model` trained it at "
+        f"commit {meta['trained_at']} and wrote this card at {meta['written_at']}; every figure "
+        "below is from that run.",
         "",
         "## What it is",
         "",
