@@ -8,7 +8,9 @@ recall as evaluated, and recall after the class priors are re-estimated on the h
 corpus's own answers (EM, Saerens et al. 2002, Neural Computation 14: no label used, but all of
 the corpus's files: what a user with a folder of recordings could do, not a lone file); and
 the median active level (dB full scale, frames within 40 dB of the file's loudest) of each
-class's utterances and of the utterances answered as it; first, every corpus's median level.
+class's utterances and of the utterances answered as it, and recall after one gain moves the
+whole held-out corpus's median level onto the training corpora's (again all of its files);
+first, every corpus's median level.
 EM corrects a change of class priors in calibrated posteriors; a bias of the model towards one
 class it reinforces, so the two columns tell the causes apart.
 """
@@ -64,40 +66,51 @@ def analyse(loco_dir: Path, seed: int = 0) -> str:
     from ..inference.evaluate import evaluate_frame, labelled_for, load_checkpoint
 
     rows = pd.read_csv(loco_dir / "corpora.csv").to_dict("records")
-    out, medians = [], {}
-    for row in rows:
-        res = cross_result(Path(row["results"]), seed)
-        lit = load_checkpoint(res["checkpoints"][0], "cpu")
+    runs = [cross_result(Path(r["results"]), seed) for r in rows]
+    models = [load_checkpoint(res["checkpoints"][0], "cpu") for res in runs]
+    frames = [
+        labelled_for(m, res["manifest"]).reset_index(drop=True)
+        for m, res in zip(models, runs, strict=True)
+    ]
+    level = [levels(m, df) for m, df in zip(models, frames, strict=True)]
+    out = [
+        "median active level (dBFS): "
+        + ", ".join(f"{r['test']} {np.median(v):.1f}" for r, v in zip(rows, level, strict=True)),
+        "",
+    ]
+    for i, (row, lit, df) in enumerate(zip(rows, models, frames, strict=True)):
         names, k = lit.class_names, lit.num_classes
-        df = labelled_for(lit, res["manifest"]).reset_index(drop=True)
-        level = levels(lit, df)
-        medians[row["test"]] = float(np.median(level))
         ev = evaluate_frame(lit, df)  # the evaluation's own path: its UAR is results.json's
         probs, targets = ev["probs"], ev["targets"]
-        train_prior = torch.full((k,), 1.0 / k)  # class-balanced cross-entropy: uniform
-        em = em_priors(probs, train_prior)
+        em = em_priors(probs, torch.full((k,), 1.0 / k))  # class-balanced training: uniform
         adapted = scores(em.argmax(-1), targets, k)
+        # one gain for the whole corpus, moving its median level onto the training corpora's
+        trained = np.median(np.concatenate([v for j, v in enumerate(level) if j != i]))
+        gain_db = float(trained - np.median(level[i]))
+        scale = 10 ** (gain_db / 20)
+        gained = evaluate_frame(lit, df, lambda w, _, scale=scale: w * scale)
         answered, truth = probs.argmax(-1).numpy(), targets.numpy()
         out += [
             f"## {row['test']} (trained on {row['train']}): UAR {100 * ev['uar']:.2f} as "
-            f"evaluated (results.json {100 * res['uar']:.2f}), {100 * adapted['uar']:.2f} with "
-            "priors re-estimated on its answers",
+            f"evaluated (results.json {100 * runs[i]['uar']:.2f}), {100 * adapted['uar']:.2f} "
+            f"with priors re-estimated on its answers, {100 * gained['uar']:.2f} with its level "
+            f"moved {gain_db:+.1f} dB onto the training corpora's median",
             "",
             "| class | utterances | answered | recall % | recall %, EM priors | EM prior % "
-            "| median level of the class / of its answers (dBFS) |",
-            "|---|---|---|---|---|---|---|",
+            "| recall %, level moved | median level of the class / of its answers (dBFS) |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         prior = em.mean(0)
-        for i, name in enumerate(names):
-            mine, said = truth == i, answered == i
+        for c, name in enumerate(names):
+            mine, said = truth == c, answered == c
             out.append(
-                f"| {name} | {int(mine.sum())} | {int(said.sum())} | {_pct(ev['recall'][i])} "
-                f"| {_pct(adapted['recall'][i])} | {100 * prior[i]:.1f} "
-                f"| {_median(level[mine])} / {_median(level[said])} |"
+                f"| {name} | {int(mine.sum())} | {int(said.sum())} | {_pct(ev['recall'][c])} "
+                f"| {_pct(adapted['recall'][c])} | {100 * prior[c]:.1f} "
+                f"| {_pct(gained['recall'][c])} "
+                f"| {_median(level[i][mine])} / {_median(level[i][said])} |"
             )
         out.append("")
-    head = "median active level (dBFS): " + ", ".join(f"{c} {v:.1f}" for c, v in medians.items())
-    return "\n".join([head, "", *out])
+    return "\n".join(out)
 
 
 def _pct(x: float | None) -> str:
