@@ -595,3 +595,18 @@ def test_multi_corpus_union_and_leave_one_corpus_out(corpus, tmp_path):
     assert "| alpha | beta |" in (out / "summary.md").read_text()
     with pytest.raises(ConfigError, match="two or more different corpora"):
         run_loco(cfg, ["alpha", "alpha"], [0])
+
+
+@pytest.mark.parametrize(
+    "seconds, sizes",
+    [(9.0, [9.0]), (10.5, [10.5]), (20.5, [10.0, 10.5]), (23.0, [10.0, 10.0, 3.0])],
+)
+def test_windows_keep_every_sample_once_in_order(seconds, sizes):
+    """A file over 10 s is cut into 10 s windows; a tail under 1 s joins the window before it
+    (10.5 s was an IndexError, 20.5 s lost its first window and repeated the second)."""
+    from mtl_aug.inference.predict import windows
+
+    wave = torch.arange(int(seconds * 100), dtype=torch.float32)
+    chunks = windows(wave, 100, 10.0)
+    assert [len(c) / 100 for c in chunks] == sizes
+    assert torch.equal(torch.cat(chunks), wave)

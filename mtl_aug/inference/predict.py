@@ -45,7 +45,8 @@ def windows(wave: torch.Tensor, sr: int, window: float) -> list[torch.Tensor]:
     step = int(window * sr)
     chunks = [wave[i : i + step] for i in range(0, len(wave), step)]
     if len(chunks) > 1 and len(chunks[-1]) < sr:
-        chunks[-2] = torch.cat([chunks[-2], chunks.pop()])
+        tail = chunks.pop()
+        chunks[-1] = torch.cat([chunks[-1], tail])
     return chunks
 
 
