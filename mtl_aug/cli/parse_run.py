@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..data.corpora import CORPUS_CHOICES, LAYOUTS, PREPARERS
-from ..inference.shipped import SHIPPED
+from ..inference.shipped import CARD, SHIPPED
 from .commands import (
     MODEL_CORPORA,
     cmd_cross,
@@ -136,14 +136,14 @@ def add_run_commands(sub) -> None:
         default=list(MODEL_CORPORA),
         help=f"prepared corpora (default: {' '.join(MODEL_CORPORA)})",
     )
-    _add_overlays(p)  # no --config: the shipped recipe
+    _add_overlays(p)  # without --config: the shipped recipe, portable multi
     _add_seed(p)
     p.add_argument(
         "--out",
         default=str(SHIPPED),
         help="where the model goes (default: inside the package, which predict and serve use)",
     )
-    p.add_argument("--card", default="docs/model_card.md", help="where the model card goes")
+    p.add_argument("--card", default=str(CARD), help="where the model card goes")
     p.set_defaults(func=cmd_model)
 
     p = sub.add_parser(

@@ -11,6 +11,7 @@ from ..errors import DataError
 log = logging.getLogger(__name__)
 
 SHIPPED = Path(__file__).resolve().parents[1] / "shipped" / "model.ckpt"
+CARD = Path("docs/model_card.md")  # where `make model` writes the card, from the repository root
 
 
 def checkpoints_or_shipped(given: list[str] | None) -> list:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..config import Config
 from ..data.datamodule import load_labelled
-from ..inference.shipped import SHIPPED
+from ..inference.shipped import CARD, SHIPPED
 from ..reporting.model_card import write_card
 from ..reporting.tables import cross_result
 from ..training.checkpoint import strip_training_state
@@ -22,8 +22,6 @@ from ..training.train import train_fold
 from .cross import run_loco
 
 log = logging.getLogger(__name__)
-
-CARD = Path("docs/model_card.md")
 
 
 def build_model(
