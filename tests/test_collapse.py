@@ -49,8 +49,10 @@ def test_analyse_reports_each_held_out_corpus_as_evaluated(built):
     head = text.splitlines()[0]
     assert head.startswith("median active level (dBFS): alpha ")
     median = {c: float(v) for c, v in re.findall(r"(alpha|beta) (-?[0-9.]+)", head)}
+    uars = []
     for row in pd.read_csv(loco / "corpora.csv").to_dict("records"):
         res = json.loads((Path(row["results"]) / "seed0" / "results.json").read_text())
+        uars.append(res["uar"])
         uar = f"{100 * res['uar']:.2f}"
         section = text.split(f"## {row['test']} ")[1].split("## ")[0]
         assert f"UAR {uar} as evaluated (results.json {uar})" in section
@@ -61,3 +63,5 @@ def test_analyse_reports_each_held_out_corpus_as_evaluated(built):
         cells = [line.split("|")[2:4] for line in section.splitlines() if line.startswith("| ")]
         counts = [(int(a), int(b)) for a, b in cells[1:]]  # after the header row
         assert sum(a for a, _ in counts) == sum(b for _, b in counts) == res["n"]
+    mean = f"{100 * sum(uars) / len(uars):.2f}"
+    assert f"mean UAR over the 2 held-out corpora: as evaluated {mean}, priors " in text

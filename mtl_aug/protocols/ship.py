@@ -8,13 +8,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import pandas as pd
-
 from ..config import Config
 from ..data.datamodule import load_labelled
 from ..inference.shipped import CARD, SHIPPED
 from ..reporting.model_card import write_card
-from ..reporting.tables import cross_result
+from ..reporting.tables import loco_results
 from ..training.checkpoint import strip_training_state
 from ..training.provenance import provenance
 from ..training.runs import fold_checkpoint
@@ -30,11 +28,7 @@ def build_model(
     """Leave-one-corpus-out over `corpora` (cfg.seed), then one model on all of them, copied to
     `out` without its training state; the card written to `card`. `config`: the overlays that
     made cfg, as the card names them. Returns the card's meta."""
-    loco_dir = run_loco(cfg, corpora, [cfg.seed])
-    loco = []
-    for row in pd.read_csv(loco_dir / "corpora.csv").to_dict("records"):
-        res = cross_result(Path(row["results"]), cfg.seed)
-        loco.append({"test": row["test"], "train": row["train"], **res})
+    loco = loco_results(run_loco(cfg, corpora, [cfg.seed]), cfg.seed)
     union = cfg.replace(corpus="+".join(corpora))
     trained = train_fold(union, all_speakers=True)
     strip_training_state(fold_checkpoint(union, trained["fold"], trained), out)

@@ -25,7 +25,8 @@ import pandas as pd
 import torch
 
 from .metrics import scores
-from .tables import cross_result
+from .report import percent
+from .tables import loco_results
 
 
 def em_priors(probs: torch.Tensor, train_prior: torch.Tensor, steps: int = 100) -> torch.Tensor:
@@ -65,8 +66,7 @@ def analyse(loco_dir: Path, seed: int = 0) -> str:
     median active level."""
     from ..inference.evaluate import evaluate_frame, labelled_for, load_checkpoint
 
-    rows = pd.read_csv(loco_dir / "corpora.csv").to_dict("records")
-    runs = [cross_result(Path(r["results"]), seed) for r in rows]
+    runs = loco_results(loco_dir, seed)
     models = [load_checkpoint(res["checkpoints"][0], "cpu") for res in runs]
     frames = [
         labelled_for(m, res["manifest"]).reset_index(drop=True)
@@ -75,10 +75,11 @@ def analyse(loco_dir: Path, seed: int = 0) -> str:
     level = [levels(m, df) for m, df in zip(models, frames, strict=True)]
     out = [
         "median active level (dBFS): "
-        + ", ".join(f"{r['test']} {np.median(v):.1f}" for r, v in zip(rows, level, strict=True)),
+        + ", ".join(f"{r['test']} {np.median(v):.1f}" for r, v in zip(runs, level, strict=True)),
         "",
     ]
-    for i, (row, lit, df) in enumerate(zip(rows, models, frames, strict=True)):
+    uars = {"as evaluated": [], "priors re-estimated": [], "level moved": []}
+    for i, (row, lit, df) in enumerate(zip(runs, models, frames, strict=True)):
         names, k = lit.class_names, lit.num_classes
         ev = evaluate_frame(lit, df)  # the evaluation's own path: its UAR is results.json's
         probs, targets = ev["probs"], ev["targets"]
@@ -90,9 +91,11 @@ def analyse(loco_dir: Path, seed: int = 0) -> str:
         scale = 10 ** (gain_db / 20)
         gained = evaluate_frame(lit, df, lambda w, _, scale=scale: w * scale)
         answered, truth = probs.argmax(-1).numpy(), targets.numpy()
+        for key, r in zip(uars, (ev, adapted, gained), strict=True):
+            uars[key].append(r["uar"])
         out += [
             f"## {row['test']} (trained on {row['train']}): UAR {100 * ev['uar']:.2f} as "
-            f"evaluated (results.json {100 * runs[i]['uar']:.2f}), {100 * adapted['uar']:.2f} "
+            f"evaluated (results.json {100 * row['uar']:.2f}), {100 * adapted['uar']:.2f} "
             f"with priors re-estimated on its answers, {100 * gained['uar']:.2f} with its level "
             f"moved {gain_db:+.1f} dB onto the training corpora's median",
             "",
@@ -104,17 +107,15 @@ def analyse(loco_dir: Path, seed: int = 0) -> str:
         for c, name in enumerate(names):
             mine, said = truth == c, answered == c
             out.append(
-                f"| {name} | {int(mine.sum())} | {int(said.sum())} | {_pct(ev['recall'][c])} "
-                f"| {_pct(adapted['recall'][c])} | {100 * prior[c]:.1f} "
-                f"| {_pct(gained['recall'][c])} "
+                f"| {name} | {int(mine.sum())} | {int(said.sum())} | {percent(ev['recall'][c])} "
+                f"| {percent(adapted['recall'][c])} | {100 * prior[c]:.1f} "
+                f"| {percent(gained['recall'][c])} "
                 f"| {_median(level[i][mine])} / {_median(level[i][said])} |"
             )
         out.append("")
+    means = ", ".join(f"{k} {100 * sum(v) / len(v):.2f}" for k, v in uars.items())
+    out.append(f"mean UAR over the {len(runs)} held-out corpora: {means}")
     return "\n".join(out)
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}"
 
 
 def _median(x: np.ndarray) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .report import markdown_table
+from .report import markdown_table, percent
 
 # language and licence of each corpus a preparer knows (../shared/data/README.md, docs/corpora.md)
 CORPORA = {
@@ -19,10 +19,6 @@ CORPORA = {
     "msp_improv": ("English", "licence agreement with UT Dallas"),
 }
 LOW_RECALL = 0.4  # a class recalled less than this on a held-out corpus is a failure mode
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}"
 
 
 def licence_notes(corpora: list[str]) -> list[str]:
@@ -61,7 +57,7 @@ def failure_modes(loco: list[dict]) -> list[str]:
             wrong = [(conf[i][j], names[j]) for j in range(len(names)) if j != i]
             n, other = max(wrong)
             lines.append(
-                f"- {r['test']}: {names[i]} recalled {_pct(rec)} %; {n} of its {sum(conf[i])} "
+                f"- {r['test']}: {names[i]} recalled {percent(rec)} %; {n} of its {sum(conf[i])} "
                 f"utterances answered {other}"
             )
         answered = [sum(row[j] for row in conf) for j in range(len(names))]
@@ -129,7 +125,13 @@ def model_card(meta: dict, loco: list[dict]) -> str:
     md += markdown_table(
         ["held out", "UAR %", "WA %", f"recall {' / '.join(names)} %", "utterances"],
         [
-            [r["test"], _pct(r["uar"]), _pct(r["wa"]), " / ".join(map(_pct, r["recall"])), r["n"]]
+            [
+                r["test"],
+                percent(r["uar"]),
+                percent(r["wa"]),
+                " / ".join(map(percent, r["recall"])),
+                r["n"],
+            ]
             for r in loco
         ],
     )

@@ -21,6 +21,11 @@ def markdown_table(header: list[str], rows: list[list]) -> list[str]:
     ]
 
 
+def percent(x: float | None) -> str:
+    """A fraction as a percentage with one decimal; "-" where there is none (a class absent)."""
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
 def mean_std(values, pct: bool = True) -> str:
     v = np.asarray(list(values), dtype=float) * (100 if pct else 1)
     if len(v) == 0:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError
-from .report import markdown_table, paired_difference
+from .report import markdown_table, paired_difference, percent
 
 LABELS = {"stl": "STL", "stl_aug": "STL-AUG", "mtl_aug": "MTL-AUG"}
 CONFUSION_SHARE = 0.08  # a confusion is listed when it takes at least this share of an emotion
@@ -181,21 +181,27 @@ def cross_result(folder: Path, seed: int) -> dict:
     raise DataError(f"no results.json for seed {seed} in {folder}: run its eval-cross first")
 
 
+def loco_results(folder: Path, seed: int = 0) -> list[dict]:
+    """An eval-loco folder's held-out corpora in order: each one's results.json (cross_result)
+    with `test` and `train` (the corpora it was trained on) added."""
+    return [
+        {"test": r["test"], "train": r["train"], **cross_result(Path(r["results"]), seed)}
+        for r in _read(Path(folder) / "corpora.csv").to_dict("records")
+    ]
+
+
 def loco_table(folders: list[Path], seed: int = 0) -> str:
     """Per held-out corpus, one row per leave-one-corpus-out folder: UAR, WA, recall per class
     and utterances; then each folder's mean UAR over the held-out corpora."""
-    runs = {Path(f).name: _read(Path(f) / "corpora.csv").to_dict("records") for f in folders}
-    rows, means = [], {v: [] for v in runs}
-    names = None
-    for i, first in enumerate(next(iter(runs.values()))):
+    runs = {Path(f).name: loco_results(f, seed) for f in folders}
+    rows = []
+    for i in range(len(next(iter(runs.values())))):
         for variant, held in runs.items():
-            res = cross_result(Path(held[i]["results"]), seed)
-            names = names or res["class_names"]
-            means[variant].append(res["uar"])
-            recall = " / ".join("-" if r is None else f"{100 * r:.1f}" for r in res["recall"])
+            res = held[i]
+            recall = " / ".join(map(percent, res["recall"]))
             rows.append(
                 [
-                    first["test"],
+                    res["test"],
                     _label(variant),
                     f"{100 * res['uar']:.2f}",
                     f"{100 * res['wa']:.2f}",
@@ -204,8 +210,10 @@ def loco_table(folders: list[Path], seed: int = 0) -> str:
                 ]
             )
     rows += [
-        ["mean", _label(v), f"{100 * sum(u) / len(u):.2f}", "", "", ""] for v, u in means.items()
+        ["mean", _label(v), f"{100 * sum(r['uar'] for r in h) / len(h):.2f}", "", "", ""]
+        for v, h in runs.items()
     ]
+    names = next(iter(runs.values()))[0]["class_names"]
     header = ["held out", "variant", "UAR %", "WA %", f"recall {' / '.join(names)} %", "utts"]
     return "\n".join(markdown_table(header, rows))
 
