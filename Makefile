@@ -30,6 +30,7 @@ SPEAKER ?=
 STRICT  ?=
 ENCODING ?=
 CHECKPOINT ?=
+ALIGN   ?=
 FORMAT  ?= onnx
 OUT     ?=
 HOST    ?= 127.0.0.1
@@ -37,6 +38,7 @@ PORT    ?= 8000
 
 opt = $(if $(2),$(1) $(2))
 COMMON = $(call opt,--config,$(CONFIG)) $(call opt,--set,$(SET))
+ALIGNED = $(if $(ALIGN),--align-level)
 
 .PHONY: help install lock demo test lint manifests download train loso eval-cross eval-loco model eval-predict eval-fusion eval-noise eval-adversarial export serve bench clean
 
@@ -55,6 +57,7 @@ help:
 	@echo "make loso CORPUS=<c> [SEEDS='0 1 2'] [JOBS=2] [FOLD_INDEX=i] [CONFIG=...]"
 	@echo "make eval-cross TRAIN=iemocap TEST=msp_improv [SEEDS='0 1 2'] [CONFIG=...]"
 	@echo "make eval-loco CORPORA='emodb urdu turev' [SEEDS=...]   leave one corpus out (4 classes)"
+	@echo "            (eval-cross, eval-loco: ALIGN=1 moves each test corpus onto the training level)"
 	@echo "make model [CORPORA='emodb urdu turev tess emovo']   rebuild the shipped model and docs/model_card.md"
 	@echo "make eval-predict CORPUS=<c> [SEEDS=...]   the LOSO models through predict, one file at a time"
 	@echo "make loso CORPUS=<c> CONFIG=svm             the openSMILE ComParE functionals + linear SVM baseline"
@@ -105,10 +108,10 @@ loso: $(STAMP)
 	$(MTL) loso --corpus $(CORPUS) --seeds $(SEEDS) --jobs $(JOBS) $(call opt,--fold-index,$(FOLD_INDEX)) $(COMMON)
 
 eval-cross: $(STAMP)
-	$(MTL) eval-cross --train $(TRAIN) --test $(TEST) --seeds $(SEEDS) $(COMMON)
+	$(MTL) eval-cross --train $(TRAIN) --test $(TEST) --seeds $(SEEDS) $(COMMON) $(ALIGNED)
 
 eval-loco: $(STAMP)
-	$(MTL) eval-loco --corpora $(CORPORA) --seeds $(SEEDS) $(COMMON)
+	$(MTL) eval-loco --corpora $(CORPORA) --seeds $(SEEDS) $(COMMON) $(ALIGNED)
 
 # the shipped model (mtl_aug/shipped/model.ckpt) and its card; its recipe is `mtl-aug model`'s default
 # (CORPORA only where given: its default above is eval-loco's three)

@@ -38,18 +38,23 @@ def test_build_model_ships_a_slim_copy_of_the_all_corpora_model(built):
 
 
 def test_card_holds_the_runs_figures(built):
-    """Each held-out corpus's row is that leave-one-corpus-out run's UAR and per-class recall;
-    the training table counts the all-corpora model's training speakers and utterances."""
+    """Each held-out corpus's row is that leave-one-corpus-out run's UAR and per-class recall,
+    then its UAR with the level aligned (the `_level` run); the training table counts the
+    all-corpora model's training speakers and utterances; the training level is the model's."""
     text = built["card"].read_text()
-    loco = pd.read_csv(
-        Path(built["cfg"].results_dir) / "loco" / "alpha+beta" / "portable" / "corpora.csv"
-    )
-    for row in loco.to_dict("records"):
+    loco = Path(built["cfg"].results_dir) / "loco" / "alpha+beta"
+    rows = pd.read_csv(loco / "portable" / "corpora.csv").to_dict("records")
+    aligned = pd.read_csv(loco / "portable_level" / "corpora.csv").to_dict("records")
+    for row, level in zip(rows, aligned, strict=True):
         res = json.loads((Path(row["results"]) / "seed0" / "results.json").read_text())
+        moved = json.loads((Path(level["results"]) / "seed0" / "results.json").read_text())
         recall = " / ".join(f"{100 * r:.1f}" for r in res["recall"])
         assert (
-            f"| {row['test']} | {100 * res['uar']:.1f} | {100 * res['wa']:.1f} | {recall} |" in text
+            f"| {row['test']} | {100 * res['uar']:.1f} | {100 * res['wa']:.1f} | {recall} "
+            f"| {100 * moved['uar']:.1f} |" in text
         )
+    level = load_checkpoint(built["out"], "cpu").training_level
+    assert f"utterances): {level:.1f} dBFS; `predict --align-level`" in text
     meta = built["meta"]
     assert set(meta["corpora"]) == {"alpha", "beta"}
     val = len(meta["val_speakers"])

@@ -97,14 +97,14 @@ def cmd_cross(args) -> None:
 
     # cross-corpus needs one class set for both corpora: the shared 4-class set
     cfg = load_config(args.train, args.config, ["data.classes=four_class", *args.set])
-    run_cross(cfg, args.test, args.seeds)
+    run_cross(cfg, args.test, args.seeds, args.align_level)
 
 
 def cmd_loco(args) -> None:
     from ..protocols.cross import run_loco
 
     cfg = load_config(args.corpora[0], args.config, ["data.classes=four_class", *args.set])
-    run_loco(cfg, args.corpora, args.seeds)
+    run_loco(cfg, args.corpora, args.seeds, args.align_level)
 
 
 def cmd_model(args) -> None:
@@ -154,7 +154,9 @@ def cmd_adversarial(args) -> None:
 def cmd_evaluate(args) -> None:
     from ..inference.evaluate import evaluate_checkpoint
 
-    evaluate_checkpoint(args.checkpoint, args.manifest, Path(args.out) if args.out else None)
+    evaluate_checkpoint(
+        args.checkpoint, args.manifest, Path(args.out) if args.out else None, args.align_level
+    )
 
 
 def cmd_predict(args) -> None:
@@ -180,7 +182,7 @@ def cmd_predict(args) -> None:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     checkpoints = checkpoints_or_shipped(args.checkpoint)
     check = not args.no_speech_check
-    rows, errors = predict_files(paths, checkpoints, args.window, speakers, check)
+    rows, errors = predict_files(paths, checkpoints, args.window, speakers, check, args.align_level)
     errors = missing + errors
     out = open(args.out, "w", newline="") if args.out else sys.stdout
     if args.format == "jsonl":

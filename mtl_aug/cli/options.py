@@ -65,6 +65,15 @@ def _add_no_speech_check(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_align_level(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--align-level",
+        action="store_true",
+        help=f"one gain moves {what} onto the model's training level (median active level), "
+        "keeping the differences between them; needs 10 or more recordings (docs/multi_corpus.md)",
+    )
+
+
 def _add_checkpoints(p: argparse.ArgumentParser, shipped: bool = False) -> None:
     """--checkpoint; with `shipped`, optional: the model shipped in the package by default."""
     p.add_argument(

@@ -19,7 +19,14 @@ from .commands import (
     cmd_prepare,
     cmd_train,
 )
-from .options import _add_jobs, _add_no_speech_check, _add_overlays, _add_seed, _add_seeds
+from .options import (
+    _add_align_level,
+    _add_jobs,
+    _add_no_speech_check,
+    _add_overlays,
+    _add_seed,
+    _add_seeds,
+)
 
 
 def add_run_commands(sub) -> None:
@@ -113,6 +120,7 @@ def add_run_commands(sub) -> None:
     )
     _add_overlays(p)
     _add_seeds(p)
+    _add_align_level(p, "the test corpus (results in <variant>_level)")
     p.set_defaults(func=cmd_cross)
 
     p = sub.add_parser(
@@ -123,6 +131,7 @@ def add_run_commands(sub) -> None:
     )
     _add_overlays(p)
     _add_seeds(p)
+    _add_align_level(p, "each held-out corpus (results in <variant>_level)")
     p.set_defaults(func=cmd_loco)
 
     p = sub.add_parser(

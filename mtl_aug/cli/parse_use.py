@@ -11,7 +11,14 @@ from .commands import (
     cmd_report,
     cmd_serve,
 )
-from .options import _add_checkpoints, _add_jobs, _add_no_speech_check, _add_overlays, _add_seeds
+from .options import (
+    _add_align_level,
+    _add_checkpoints,
+    _add_jobs,
+    _add_no_speech_check,
+    _add_overlays,
+    _add_seeds,
+)
 
 
 def add_use_commands(sub) -> None:
@@ -87,6 +94,7 @@ def add_use_commands(sub) -> None:
         "--manifest", required=True, help="a prepared manifest, e.g. data_manifests/urdu.csv"
     )
     p.add_argument("--out", help="folder for results.json and confusion.png (default: print only)")
+    _add_align_level(p, "the manifest's recordings")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="emotion and class probabilities per audio file")
@@ -109,6 +117,7 @@ def add_use_commands(sub) -> None:
         "speaker, or a regex with (?P<speaker>...) searched in the path",
     )
     _add_no_speech_check(p)
+    _add_align_level(p, "all the files given (their speech)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser(

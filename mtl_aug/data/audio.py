@@ -16,6 +16,7 @@ from torch import nn
 
 from ..config import Features
 from ..errors import DataError
+from .level import median_level
 from .prosody import Prosody
 
 
@@ -172,6 +173,8 @@ class LogMel(nn.Module):
         rows = n_mels + (Prosody.ROWS if prosody else 0)
         self.register_buffer("mean", torch.zeros(rows))
         self.register_buffer("std", torch.ones(rows))
+        # the training set's median active level (dBFS, data/level.py); NaN until `fit`
+        self.register_buffer("level", torch.tensor(float("nan")))
 
     @classmethod
     def from_config(cls, f: Features, sample_rate: int) -> "LogMel":
@@ -225,9 +228,11 @@ class LogMel(nn.Module):
 
     def fit(self, wave: Callable[[int], torch.Tensor], n: int) -> None:
         """The training set's statistics over its n items (`wave(i)`), kept where this
-        normalisation uses them (the audio is read only then)."""
+        normalisation uses them, and its median active level (the audio is read only then)."""
+        waves = [wave(i) for i in range(n)]
+        self.level.fill_(median_level(waves))
         if self.normalise != "utterance":
-            mean, std = self.stats([wave(i) for i in range(n)])
+            mean, std = self.stats(waves)
             self.mean.copy_(mean)
             self.std.copy_(std.clamp(min=1e-3))
 

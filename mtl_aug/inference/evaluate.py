@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from ..data.audio import load_audio, pad_batch
+from ..data.level import align_gain, require_level, scaled
 from ..data.manifest import apply_class_map, read_manifest
 from ..errors import ConfigError, DataError
 from ..reporting.metrics import scores
@@ -59,18 +60,27 @@ def predict_waves(
     return lit.model.emotion.classify(embedding, codes).softmax(-1).cpu()
 
 
-def evaluate_frame(lit: LitMTLAug, df: pd.DataFrame, transform: Callable | None = None) -> dict:
+def evaluate_frame(
+    lit: LitMTLAug, df: pd.DataFrame, transform: Callable | None = None, align_level: bool = False
+) -> dict:
     """Scores of `lit` on the labelled rows of `df`; `transform(wave, row_position)` alters the
-    audio first (noise mixing). Speaker statistics, where used, come from the evaluated audio."""
+    audio first (noise mixing). Speaker statistics, where used, come from the evaluated audio.
+    `align_level`: one gain moves all of `df`'s audio onto the training set's median level
+    (data/level.py), returned as `gain_db`."""
     sr = lit.cfg.data.sample_rate
     waves = [load_audio(p, sr) for p in df["path"]]
     if transform is not None:
         waves = [transform(w, i) for i, w in enumerate(waves)]
+    gain = 0.0
+    if align_level:
+        require_level("the model", lit.training_level)
+        gain = align_gain(waves, lit.training_level, "the evaluated recordings")
+        waves = scaled(waves, gain)
     stats = lit.logmel.item_stats(df["speaker"].tolist(), waves.__getitem__)
     probs = predict_waves(lit, waves, lit.cfg.data.batch_size, stats, df["speaker"].tolist())
     targets = torch.tensor(df["label"].to_numpy())
     result = scores(probs.argmax(-1), targets, lit.num_classes)
-    result.update(preds=probs.argmax(-1), probs=probs, targets=targets)
+    result.update(preds=probs.argmax(-1), probs=probs, targets=targets, gain_db=gain)
     return result
 
 
@@ -107,14 +117,22 @@ def load_ensemble(checkpoints: list[str | Path], device: str | None = None) -> l
 
 
 def evaluate_checkpoint(
-    checkpoints: list[str | Path], manifest: str | Path, out: Path | None = None
+    checkpoints: list[str | Path],
+    manifest: str | Path,
+    out: Path | None = None,
+    align_level: bool = False,
 ) -> dict:
     """`mtl-aug evaluate`: a checkpoint (or several, their class probabilities averaged) on every
-    utterance of a manifest; no retraining."""
+    utterance of a manifest; no retraining. `align_level`: the manifest's audio is first moved by
+    one gain onto each model's training level (evaluate_frame)."""
     models = load_ensemble(checkpoints)
     lit = models[0]
+    if align_level:
+        for c, m in zip(checkpoints, models, strict=True):
+            require_level(c, m.training_level)
     df = labelled_for(lit, manifest)
-    probs = torch.stack([evaluate_frame(m, df)["probs"] for m in models]).mean(0)
+    runs = [evaluate_frame(m, df, align_level=align_level) for m in models]
+    probs = torch.stack([r["probs"] for r in runs]).mean(0)
     result = scores(probs.argmax(-1), torch.tensor(df["label"].to_numpy()), lit.num_classes)
     summary = {
         "checkpoints": [str(c) for c in checkpoints],
@@ -122,6 +140,15 @@ def evaluate_checkpoint(
         "class_names": lit.class_names,
         **{k: result[k] for k in ("uar", "wa", "recall", "confusion", "n")},
     }
+    if align_level:
+        summary["level_gain_db"] = [round(r["gain_db"], 2) for r in runs]
+        log.info(
+            f"{Path(manifest).stem}: level moved "
+            + ", ".join(
+                f"{r['gain_db']:+.1f} dB onto {m.training_level:.1f} dBFS"
+                for r, m in zip(runs, models, strict=True)
+            )
+        )
     what = f"ensemble of {len(models)}: " if len(models) > 1 else ""
     log.info(
         f"{Path(manifest).stem}: {what}UAR {result['uar']:.4f}  WA {result['wa']:.4f}  "

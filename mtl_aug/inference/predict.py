@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from ..data import vad
+from ..data.level import align_gain, require_level, scaled
 from ..errors import ConfigError, DataError
 from ..training.lit import LitMTLAug
 from .accept import read_accepted
@@ -112,6 +113,7 @@ def predict_files(
     window: float = 10.0,
     speakers: list[str] | None = None,
     check_speech: bool = True,
+    align_level: bool = False,
 ) -> tuple[list[dict], list[str]]:
     """Per file: predicted emotion, class probabilities and a warning for audio too short to
     judge; a file without speech (speech_check) gets no emotion, no probabilities (None) and
@@ -126,7 +128,10 @@ def predict_files(
     evaluation does: per-speaker normalisation statistics from all of that speaker's audio,
     and the embedding centred per speaker (model.centre_embedding, from MIN_CENTRED windows
     on). Without, each file is on its own: a per-speaker model normalises it with the training
-    set's statistics, and it is not centred."""
+    set's statistics, and it is not centred.
+
+    `align_level`: one gain moves all the files with speech onto each model's training level
+    (data/level.py), as `evaluate --align-level` moves a corpus; the files are read first."""
     if window < 1:
         raise ConfigError(f"--window must be at least 1 second, got {window}")
     if speakers is not None and len(speakers) != len(paths):
@@ -135,42 +140,59 @@ def predict_files(
     lit = models[0]
     sr = lit.cfg.data.sample_rate
     for c, m in zip(checkpoints, models, strict=True):
+        if align_level:
+            require_level(c, m.training_level)
         if m.logmel.per_speaker and not m.logmel.has_corpus_stats and speakers is None:
             log.warning(
                 f"{c}: trained before training statistics were stored; each file is normalised on "
                 f"itself, "
                 "which loses much of the accuracy (group files with --speaker-from)"
             )
+    rows: dict[int, dict] = {}
+    errors, loaded = [], {}
+    for i, path in enumerate(paths):
+        try:
+            wave = read_accepted(path, str(path), sr)
+        except DataError as exc:  # unreadable, or refused as the API refuses it (accept.py)
+            errors.append(str(exc))
+            continue
+        if check_speech and (reason := speech_check(wave, sr)):
+            speaker = None if speakers is None else speakers[i]
+            rows[i] = _no_speech_row(path, wave, sr, lit.class_names, reason, speaker)
+            continue
+        loaded[i] = wave
+    gains = [0.0] * len(models)
+    if align_level and loaded:
+        what = f"--align-level over {len(loaded)} file(s) with speech"
+        gains = [align_gain(list(loaded.values()), m.training_level, what) for m in models]
+        log.info(
+            f"level: {len(loaded)} files moved "
+            + ", ".join(
+                f"{g:+.1f} dB onto {m.training_level:.1f} dBFS"
+                for g, m in zip(gains, models, strict=True)
+            )
+        )
     if speakers is not None:
         groups = (
             pd.Series(range(len(paths))).groupby(list(speakers), sort=False).indices
         )  # speaker -> positions
     else:
         groups = {i: [i] for i in range(len(paths))}
-    rows: dict[int, dict] = {}
-    errors = []
     for key, members in groups.items():
         waves, owner, warn = [], [], {}
-        for i in members:
-            try:
-                wave = read_accepted(paths[i], str(paths[i]), sr)
-            except DataError as exc:  # unreadable, or refused as the API refuses it (accept.py)
-                errors.append(str(exc))
-                continue
-            if check_speech and (reason := speech_check(wave, sr)):
-                speaker = None if speakers is None else speakers[i]
-                rows[i] = _no_speech_row(paths[i], wave, sr, lit.class_names, reason, speaker)
-                continue
-            chunks = windows(wave, sr, window)
+        for i in (i for i in members if i in loaded):
+            chunks = windows(loaded[i], sr, window)
             waves += chunks
             owner += [i] * len(chunks)
-            warn[i] = (file_warning(wave, sr), round(len(wave) / sr, 3), len(chunks))
+            warn[i] = (file_warning(loaded[i], sr), round(len(loaded[i]) / sr, 3), len(chunks))
         if not waves:
             continue
         group = [str(key)] * len(waves) if speakers is not None else None
-        probs = torch.stack(
-            [predict_waves(m, waves, stats=_stats(m, waves, group), speakers=group) for m in models]
-        ).mean(0)
+        per_model = []
+        for m, gain in zip(models, gains, strict=True):
+            heard = scaled(waves, gain) if align_level else waves
+            per_model.append(predict_waves(m, heard, stats=_stats(m, heard, group), speakers=group))
+        probs = torch.stack(per_model).mean(0)
         owner_t = torch.tensor(owner)
         for i, (warning, duration, n_windows) in warn.items():
             p = probs[owner_t == i].mean(0)

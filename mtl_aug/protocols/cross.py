@@ -20,9 +20,11 @@ from ..training.train import train_fold
 log = logging.getLogger(__name__)
 
 
-def run_cross(cfg: Config, test_corpus: str, seeds: list[int]) -> Path:
+def run_cross(cfg: Config, test_corpus: str, seeds: list[int], align_level: bool = False) -> Path:
     """Train on all speakers of cfg.corpus (validation speaker(s) held out of it), test on
-    every utterance of `test_corpus`, one row per seed; returns the results folder."""
+    every utterance of `test_corpus`, one row per seed; returns the results folder.
+    `align_level`: the test corpus is moved by one gain onto each model's training level
+    (data/level.py) before it is evaluated; the results go to `<variant>_level`."""
     from ..reporting.plots import plot_confusion
     from ..reporting.report import markdown_table, mean_std
 
@@ -39,7 +41,12 @@ def run_cross(cfg: Config, test_corpus: str, seeds: list[int]) -> Path:
         )
     # the test corpus must be prepared and map into the class set; data.styles filters training only
     load_labelled(cfg.replace(data=replace(cfg.data, styles=None)), test_corpus)
-    out = Path(cfg.results_dir) / "cross" / f"{cfg.corpus}_to_{test_corpus}" / cfg.variant
+    if align_level and cfg.baseline.svm:
+        raise ConfigError(
+            "--align-level moves the audio a network hears; the SVM has no such option"
+        )
+    variant = f"{cfg.variant}_level" if align_level else cfg.variant
+    out = Path(cfg.results_dir) / "cross" / f"{cfg.corpus}_to_{test_corpus}" / variant
     if cfg.baseline.svm:
         return _svm_cross(cfg, test_corpus, out)
     rows, confusion, checkpoints = [], None, []
@@ -47,7 +54,7 @@ def run_cross(cfg: Config, test_corpus: str, seeds: list[int]) -> Path:
     for seed in seeds:
         trained = train_fold(cfg.replace(seed=seed), all_speakers=True)
         checkpoints.append(fold_checkpoint(cfg.replace(seed=seed), trained["fold"], trained))
-        res = evaluate_checkpoint([checkpoints[-1]], manifest, out / f"seed{seed}")
+        res = evaluate_checkpoint([checkpoints[-1]], manifest, out / f"seed{seed}", align_level)
         rows.append(
             {
                 "seed": seed,
@@ -66,14 +73,16 @@ def run_cross(cfg: Config, test_corpus: str, seeds: list[int]) -> Path:
     table = pd.DataFrame(rows)
     table.to_csv(out / "seeds.csv", index=False)
     plot_confusion(
-        confusion, names, out / "confusion.png", f"{cfg.corpus} -> {test_corpus} ({cfg.variant})"
+        confusion, names, out / "confusion.png", f"{cfg.corpus} -> {test_corpus} ({variant})"
     )
     md = [
-        f"# {cfg.corpus} -> {test_corpus}, {cfg.variant}",
+        f"# {cfg.corpus} -> {test_corpus}, {variant}",
         "",
         f"Trained on every speaker of {cfg.corpus} (validation speakers held out of it), tested "
         f"on every "
-        f"utterance of {test_corpus}; classes {', '.join(names)}.",
+        f"utterance of {test_corpus}"
+        + (", its level moved by one gain onto the training level" if align_level else "")
+        + f"; classes {', '.join(names)}.",
         "",
     ]
     md += markdown_table(
@@ -81,7 +90,7 @@ def run_cross(cfg: Config, test_corpus: str, seeds: list[int]) -> Path:
         [[", ".join(map(str, seeds)), mean_std(table["uar"]), mean_std(table["wa"]), rows[0]["n"]]],
     )
     if len(seeds) > 1:
-        ens = evaluate_checkpoint(checkpoints, manifest, out / "ensemble")
+        ens = evaluate_checkpoint(checkpoints, manifest, out / "ensemble", align_level)
         md += [
             f"| ensemble of {len(seeds)} (probabilities averaged) "
             f"| {100 * ens['uar']:.2f} | {100 * ens['wa']:.2f} | "
@@ -118,10 +127,10 @@ def _svm_cross(cfg: Config, test_corpus: str, out: Path) -> Path:
     return out
 
 
-def run_loco(cfg: Config, corpora: list[str], seeds: list[int]) -> Path:
+def run_loco(cfg: Config, corpora: list[str], seeds: list[int], align_level: bool = False) -> Path:
     """Leave one corpus out: for each corpus, train on the union of the others and test on it
-    (run_cross); one summary table over the held-out corpora, and corpora.csv, whose `results`
-    column names each held-out corpus's run_cross folder."""
+    (run_cross, with `align_level`); one summary table over the held-out corpora, and
+    corpora.csv, whose `results` column names each held-out corpus's run_cross folder."""
     from ..reporting.report import markdown_table, mean_std
 
     if len(corpora) < 2 or len(set(corpora)) < len(corpora):
@@ -133,7 +142,7 @@ def run_loco(cfg: Config, corpora: list[str], seeds: list[int]) -> Path:
     rows = []
     for held_out in corpora:
         train = "+".join(c for c in corpora if c != held_out)
-        out = run_cross(cfg.replace(corpus=train), held_out, seeds)
+        out = run_cross(cfg.replace(corpus=train), held_out, seeds, align_level)
         table = pd.read_csv(out / "seeds.csv")
         rows.append(
             {
@@ -145,7 +154,8 @@ def run_loco(cfg: Config, corpora: list[str], seeds: list[int]) -> Path:
                 "results": str(out),
             }
         )
-    out = Path(cfg.results_dir) / "loco" / "+".join(corpora) / cfg.variant
+    variant = f"{cfg.variant}_level" if align_level else cfg.variant
+    out = Path(cfg.results_dir) / "loco" / "+".join(corpora) / variant
     out.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame(rows)
     table.to_csv(out / "corpora.csv", index=False)
@@ -155,7 +165,7 @@ def run_loco(cfg: Config, corpora: list[str], seeds: list[int]) -> Path:
         else f"mean ± std over seeds {', '.join(map(str, seeds))}"
     )
     md = [
-        f"# Leave one corpus out: {', '.join(corpora)} ({cfg.variant})",
+        f"# Leave one corpus out: {', '.join(corpora)} ({variant})",
         "",
         f"UAR % and WA % ({over}) on each held-out corpus, trained on the others.",
         "",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..data.datamodule import load_labelled
+from ..inference.evaluate import load_checkpoint
 from ..inference.shipped import CARD, SHIPPED
 from ..reporting.model_card import write_card
 from ..reporting.tables import loco_results
@@ -25,10 +26,12 @@ log = logging.getLogger(__name__)
 def build_model(
     cfg: Config, config: str, corpora: list[str], out: Path = SHIPPED, card: Path = CARD
 ) -> dict:
-    """Leave-one-corpus-out over `corpora` (cfg.seed), then one model on all of them, copied to
+    """Leave-one-corpus-out over `corpora` (cfg.seed), as a file at a time and with each
+    held-out corpus's level aligned (--align-level), then one model on all of them, copied to
     `out` without its training state; the card written to `card`. `config`: the overlays that
     made cfg, as the card names them. Returns the card's meta."""
     loco = loco_results(run_loco(cfg, corpora, [cfg.seed]), cfg.seed)
+    aligned = loco_results(run_loco(cfg, corpora, [cfg.seed], align_level=True), cfg.seed)
     union = cfg.replace(corpus="+".join(corpora))
     trained = train_fold(union, all_speakers=True)
     strip_training_state(fold_checkpoint(union, trained["fold"], trained), out)
@@ -47,12 +50,13 @@ def build_model(
         "classes": cfg.data.classes,
         "class_names": trained["class_names"],
         "val_speakers": trained["val_speakers"],
+        "training_level": load_checkpoint(out, "cpu").training_level,
         "corpora": {
             c: {"speakers": g["speaker"].nunique(), "utterances": len(g)}
             for c, g in kept.groupby("source", sort=False)
         },
     }
-    write_card(card, meta, loco)
+    write_card(card, meta, loco, aligned)
     log.info(f"wrote {out} ({meta['size_mb']:.1f} MB) and {card}")
     return meta
 

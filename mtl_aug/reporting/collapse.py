@@ -9,8 +9,9 @@ corpus's own answers (EM, Saerens et al. 2002, Neural Computation 14: no label u
 the corpus's files: what a user with a folder of recordings could do, not a lone file); and
 the median active level (dB full scale, frames within 40 dB of the file's loudest) of each
 class's utterances and of the utterances answered as it, and recall after one gain moves the
-whole held-out corpus's median level onto the training corpora's (again all of its files);
-first, every corpus's median level.
+whole held-out corpus's median level onto the model's training level (`evaluate
+--align-level`, data/level.py; again all of its files); first, every corpus's median level.
+The checkpoints must hold their training level (python -m mtl_aug.training.store_level).
 EM corrects a change of class priors in calibrated posteriors; a bias of the model towards one
 class it reinforces, so the two columns tell the causes apart.
 """
@@ -44,19 +45,10 @@ def em_priors(probs: torch.Tensor, train_prior: torch.Tensor, steps: int = 100) 
     return adjusted
 
 
-def active_level(wave: torch.Tensor, frame: int = 400, floor_db: float = 40.0) -> float:
-    """dB full scale of the frames within `floor_db` of the file's loudest 25 ms frame."""
-    n = len(wave) // frame
-    if n == 0:
-        return float(20 * torch.log10(wave.pow(2).mean().sqrt() + 1e-9))
-    power = wave[: n * frame].reshape(n, frame).pow(2).mean(-1) + 1e-12
-    db = 10 * torch.log10(power)
-    return float(10 * torch.log10(power[db >= db.max() - floor_db].mean()))
-
-
 def levels(lit, df: pd.DataFrame) -> np.ndarray:
     """The active level of each utterance of `df`."""
     from ..data.audio import load_audio
+    from ..data.level import active_level
 
     return np.array([active_level(load_audio(p, lit.cfg.data.sample_rate)) for p in df["path"]])
 
@@ -85,11 +77,9 @@ def analyse(loco_dir: Path, seed: int = 0) -> str:
         probs, targets = ev["probs"], ev["targets"]
         em = em_priors(probs, torch.full((k,), 1.0 / k))  # class-balanced training: uniform
         adapted = scores(em.argmax(-1), targets, k)
-        # one gain for the whole corpus, moving its median level onto the training corpora's
-        trained = np.median(np.concatenate([v for j, v in enumerate(level) if j != i]))
-        gain_db = float(trained - np.median(level[i]))
-        scale = 10 ** (gain_db / 20)
-        gained = evaluate_frame(lit, df, lambda w, _, scale=scale: w * scale)
+        # one gain for the whole corpus onto the training level, as evaluate --align-level
+        gained = evaluate_frame(lit, df, align_level=True)
+        gain_db = gained["gain_db"]
         answered, truth = probs.argmax(-1).numpy(), targets.numpy()
         for key, r in zip(uars, (ev, adapted, gained), strict=True):
             uars[key].append(r["uar"])
@@ -97,7 +87,7 @@ def analyse(loco_dir: Path, seed: int = 0) -> str:
             f"## {row['test']} (trained on {row['train']}): UAR {100 * ev['uar']:.2f} as "
             f"evaluated (results.json {100 * row['uar']:.2f}), {100 * adapted['uar']:.2f} "
             f"with priors re-estimated on its answers, {100 * gained['uar']:.2f} with its level "
-            f"moved {gain_db:+.1f} dB onto the training corpora's median",
+            f"moved {gain_db:+.1f} dB onto the training level ({lit.training_level:.1f} dBFS)",
             "",
             "| class | utterances | answered | recall % | recall %, EM priors | EM prior % "
             "| recall %, level moved | median level of the class / of its answers (dBFS) |",

@@ -61,6 +61,16 @@ class LitMTLAug(pl.LightningModule):
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def training_level(self) -> float:
+        """The training set's median active level in dBFS (data/level.py); NaN for a checkpoint
+        written before it was stored (training/store_level.py stores it)."""
+        return float(self.logmel.level)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # checkpoints written before the training level was stored load with it unknown
+        checkpoint["state_dict"].setdefault("logmel.level", torch.tensor(float("nan")))
+
     def features(self, batch: dict, train: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Log-mel (B, F, T), valid frames (B,), soft emotion targets (B, C); in training the
         batch's SpecAugment and mixup items are transformed here."""
