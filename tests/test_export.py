@@ -29,6 +29,8 @@ def test_exported_model_gives_predicts_probabilities(checkpoints, speech, tmp_pa
     assert stored == onnx_meta == json.loads((tmp_path / "model.json").read_text())
     assert stored["class_names"] == ["angry", "happy", "neutral", "sad"]
     assert "Silero VAD" in stored["speech_check"] and "0.16 s" in stored["speech_check"]
+    level = load_ensemble([ckpt], "cpu")[0].training_level
+    assert stored["training"][0]["level_dbfs"] == pytest.approx(level, abs=0.005)
     scripted = torch.jit.load(str(tmp_path / "model.pt"))
     deployed = Deployed(load_ensemble([ckpt], "cpu")).eval()
     # predict cuts files over 10 s into windows; one graph call takes the whole file here. The

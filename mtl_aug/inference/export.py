@@ -204,13 +204,17 @@ def metadata(models: list[LitMTLAug], checkpoints: list[str | Path]) -> dict:
 
 
 def _training(lit: LitMTLAug) -> dict:
-    """What one model was trained on: its training speakers and utterances per class (from its
-    checkpoint; None where an older checkpoint lacks them)."""
+    """What one model was trained on: its training speakers, utterances per class and median
+    active level (data/level.py) (from its checkpoint; None where an older checkpoint lacks
+    them)."""
     counts = lit.hparams.get("class_counts")
+    level = lit.training_level
     return {
         "speakers": lit.hparams.get("num_speakers") or None,
         "utterances": sum(counts) if counts else None,
         "per_class": dict(zip(lit.class_names, counts, strict=True)) if counts else None,
+        # predict --align-level: one gain moves a folder's median active level onto it
+        "level_dbfs": None if math.isnan(level) else round(level, 2),
     }
 
 
