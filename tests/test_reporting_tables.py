@@ -187,5 +187,38 @@ def test_loco_table_lists_each_held_out_corpus_per_variant_with_recall(built, ca
             assert f"{line}| {recall} | {res['n']} |" in out
         uars.append(res["uar"])
     assert f"| mean | portable | {100 * sum(uars) / 2:.2f} |" in out
-    assert tables.main(["loco", str(loco), "--seed", "7"]) == 2
+    assert tables.main(["loco", str(loco), "--seeds", "7"]) == 2
     assert "no results.json for seed 7" in capsys.readouterr().err
+
+
+def test_loco_table_over_seeds_pairs_each_folder_with_the_first_by_seed(built, capsys, tmp_path):
+    """Two seeds: each cell is the mean ± std over seeds, and a second folder is compared with
+    the first seed by seed. Here the copy's seed 1 is its seed 0 with UAR 10 points higher, and
+    the original's seed 1 is its seed 0: the copy leads by 0 and 10 points, 5 ± 7.07."""
+    import json
+    import shutil
+
+    loco = Path(built["cfg"].results_dir) / "loco" / "alpha+beta" / "portable"
+    folders = {}
+    for name, step in (("base", 0.0), ("copy", 0.1)):
+        rows = pd.read_csv(loco / "corpora.csv")
+        for i, row in rows.iterrows():
+            run = tmp_path / name / row["test"]
+            shutil.copytree(Path(row["results"]) / "seed0", run / "seed0")
+            res = json.loads((run / "seed0" / "results.json").read_text())
+            res["uar"] += step
+            (run / "seed1").mkdir()
+            (run / "seed1" / "results.json").write_text(json.dumps(res))
+            rows.loc[i, "results"] = str(run)
+        folders[name] = tmp_path / "loco" / name
+        folders[name].mkdir(parents=True)
+        rows.to_csv(folders[name] / "corpora.csv", index=False)
+    argv = ["loco", str(folders["base"]), str(folders["copy"]), "--seeds", "0", "1"]
+    assert tables.main(argv) == 0
+    out = capsys.readouterr().out
+    first = pd.read_csv(loco / "corpora.csv")["test"].iloc[0]
+    res = json.loads((tmp_path / "base" / first / "seed0" / "results.json").read_text())
+    assert f"| {first} | base | {100 * res['uar']:.2f} ± 0.00 |" in out  # equal seeds
+    assert f"| {first} | copy | {100 * res['uar'] + 5:.2f} ± 7.07 |" in out
+    assert "copy - base, UAR points paired by seed (mean ± std over seeds 0, 1" in out
+    assert f"{first} 5.00 ± 7.07 (1/2)" in out and "mean 5.00 ± 7.07 (1/2)" in out

@@ -23,10 +23,11 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .report import markdown_table, paired_difference, percent
+from .report import markdown_table, mean_std, paired_difference, percent
 
 LABELS = {"stl": "STL", "stl_aug": "STL-AUG", "mtl_aug": "MTL-AUG"}
 CONFUSION_SHARE = 0.08  # a confusion is listed when it takes at least this share of an emotion
@@ -190,32 +191,53 @@ def loco_results(folder: Path, seed: int = 0) -> list[dict]:
     ]
 
 
-def loco_table(folders: list[Path], seed: int = 0) -> str:
-    """Per held-out corpus, one row per leave-one-corpus-out folder: UAR, WA, recall per class
-    and utterances; then each folder's mean UAR over the held-out corpora."""
-    runs = {Path(f).name: loco_results(f, seed) for f in folders}
+def loco_table(folders: list[Path], seeds: list[int] = (0,)) -> str:
+    """Per held-out corpus, one row per leave-one-corpus-out folder: UAR (mean ± std over
+    `seeds`), WA, recall per class (means over seeds) and utterances; then each folder's mean UAR
+    over the held-out corpora (± std over seeds of that mean). With two or more folders, each
+    against the first, paired by seed: per held-out corpus the UAR difference (mean ± std over
+    seeds) and the seeds on which it is ahead, and the same for the mean."""
+    runs = {Path(f).name: [loco_results(f, s) for s in seeds] for f in folders}
+    uar = {v: np.array([[r["uar"] for r in held] for held in per]) for v, per in runs.items()}
+    first = next(iter(runs))
     rows = []
-    for i in range(len(next(iter(runs.values())))):
-        for variant, held in runs.items():
-            res = held[i]
-            recall = " / ".join(map(percent, res["recall"]))
+    for i, res in enumerate(runs[first][0]):
+        for variant, per in runs.items():
+            recall = np.array([[_nan(x) for x in held[i]["recall"]] for held in per])
             rows.append(
                 [
                     res["test"],
                     _label(variant),
-                    f"{100 * res['uar']:.2f}",
-                    f"{100 * res['wa']:.2f}",
-                    recall,
+                    mean_std(uar[variant][:, i]),
+                    f"{100 * np.mean([held[i]['wa'] for held in per]):.2f}",
+                    " / ".join(percent(None if np.isnan(x) else x) for x in recall.mean(0)),
                     res["n"],
                 ]
             )
-    rows += [
-        ["mean", _label(v), f"{100 * sum(r['uar'] for r in h) / len(h):.2f}", "", "", ""]
-        for v, h in runs.items()
-    ]
-    names = next(iter(runs.values()))[0]["class_names"]
+    rows += [["mean", _label(v), mean_std(u.mean(1)), "", "", ""] for v, u in uar.items()]
+    names = runs[first][0][0]["class_names"]
     header = ["held out", "variant", "UAR %", "WA %", f"recall {' / '.join(names)} %", "utts"]
-    return "\n".join(markdown_table(header, rows))
+    lines = markdown_table(header, rows)
+    for other in list(runs)[1:]:
+        diff = uar[other] - uar[first]  # (seeds, corpora)
+        cells = [
+            f"{test} {mean_std(d)} ({int((d > 0).sum())}/{len(d)})"
+            for test, d in zip(
+                [r["test"] for r in runs[first][0]] + ["mean"],
+                [*diff.T, diff.mean(1)],
+                strict=True,
+            )
+        ]
+        lines += [
+            "",
+            f"{_label(other)} - {_label(first)}, UAR points paired by seed (mean ± std over "
+            f"seeds {', '.join(map(str, seeds))}; seeds ahead): " + ", ".join(cells),
+        ]
+    return "\n".join(lines)
+
+
+def _nan(x: float | None) -> float:
+    return float("nan") if x is None else x
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,13 +262,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--by-seed", action="store_true", help="also seed k against seed k")
     p = sub.add_parser("loco", help="leave-one-corpus-out folders side by side, per class")
     p.add_argument("folders", nargs="+", type=Path, help="results/loco/<corpora>/<variant>")
-    p.add_argument("--seed", type=int, default=0, help="the networks' seed")
+    p.add_argument(
+        "--seeds", type=int, nargs="+", default=[0], help="the networks' seeds (mean ± std)"
+    )
     args = parser.parse_args(argv)
     try:
         if args.what == "loso":
             print(loso_tables(args.results, args.corpus, args.variants))
         elif args.what == "loco":
-            print(loco_table(args.folders, args.seed))
+            print(loco_table(args.folders, args.seeds))
         elif args.what == "noise":
             print(noise_table(args.folders, args.base, args.other))
         else:
