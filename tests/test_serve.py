@@ -108,7 +108,10 @@ def test_api_answers_as_predict_does(server, checkpoints, speech):
     assert meta["accepted"]["sample_rates"][0] == 8000 and meta["accepted"]["max_channels"] == 2
     # the tiny corpus: fold spk00, 2 training speakers of 12 utterances (3 per class)
     per_class = {c: 6 for c in meta["class_names"]}
-    assert meta["training"] == [{"speakers": 2, "utterances": 24, "per_class": per_class}]
+    level = round(load_ensemble([checkpoints["portable"]], "cpu")[0].training_level, 2)
+    assert meta["training"] == [
+        {"speakers": 2, "utterances": 24, "per_class": per_class, "level_dbfs": level}
+    ]
     rows, _ = predict_files(speech[:4], [checkpoints["portable"]])
     for path, row in zip(speech[:4], rows, strict=True):
         r = server.post(path.name, path.read_bytes())
