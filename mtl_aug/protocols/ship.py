@@ -30,6 +30,7 @@ def build_model(
     held-out corpus's level aligned (--align-level), then one model on all of them, copied to
     `out` without its training state; the card written to `card`. `config`: the overlays that
     made cfg, as the card names them. Returns the card's meta."""
+    written_at = _commit(provenance())  # before the model and card change the working tree
     loco = loco_results(run_loco(cfg, corpora, [cfg.seed]), cfg.seed)
     aligned = loco_results(run_loco(cfg, corpora, [cfg.seed], align_level=True), cfg.seed)
     union = cfg.replace(corpus="+".join(corpora))
@@ -41,7 +42,7 @@ def build_model(
         "checkpoint": _shown(out),
         "size_mb": out.stat().st_size / 1e6,
         "trained_at": _commit(trained.get("provenance", {})),
-        "written_at": _commit(provenance()),
+        "written_at": written_at,
         "config": config,
         "variant": cfg.variant,
         "seed": cfg.seed,
