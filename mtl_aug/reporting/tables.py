@@ -194,10 +194,13 @@ def loco_results(folder: Path, seed: int = 0) -> list[dict]:
 def loco_table(folders: list[Path], seeds: list[int] = (0,)) -> str:
     """Per held-out corpus, one row per leave-one-corpus-out folder: UAR (mean ± std over
     `seeds`), WA, recall per class (means over seeds) and utterances; then each folder's mean UAR
-    over the held-out corpora (± std over seeds of that mean). With two or more folders, each
+    over the held-out corpora (± std over seeds of that mean); a folder whose results are the
+    same for every seed (the SVM's one run) shows that run. With two or more folders, each
     against the first, paired by seed: per held-out corpus the UAR difference (mean ± std over
     seeds) and the seeds on which it is ahead, and the same for the mean."""
     runs = {Path(f).name: [loco_results(f, s) for s in seeds] for f in folders}
+    # the SVM's one deterministic run answers for every seed: its cells show that run alone
+    runs = {v: per if any(p != per[0] for p in per) else per[:1] for v, per in runs.items()}
     uar = {v: np.array([[r["uar"] for r in held] for held in per]) for v, per in runs.items()}
     first = next(iter(runs))
     rows = []
@@ -219,7 +222,7 @@ def loco_table(folders: list[Path], seeds: list[int] = (0,)) -> str:
     header = ["held out", "variant", "UAR %", "WA %", f"recall {' / '.join(names)} %", "utts"]
     lines = markdown_table(header, rows)
     for other in list(runs)[1:]:
-        diff = uar[other] - uar[first]  # (seeds, corpora)
+        diff = uar[other] - uar[first]  # (seeds, corpora); a one-run folder against each seed
         cells = [
             f"{test} {mean_std(d)} ({int((d > 0).sum())}/{len(d)})"
             for test, d in zip(
