@@ -45,14 +45,14 @@ def test_active_level_ignores_silence_and_follows_gain():
 
 def test_one_gain_moves_the_median_and_keeps_the_differences():
     waves = [_tone(a) for a in np.geomspace(0.01, 0.3, MIN_ALIGNED + 1)]
-    gain = align_gain(waves, -20.0, "test")
+    gain = align_gain([active_level(w) for w in waves], -20.0, "test")
     moved = scaled(waves, gain)
     assert abs(median_level(moved) - -20.0) < 0.01
     spread = [active_level(b) - active_level(a) for a, b in zip(waves, waves[1:], strict=False)]
     kept = [active_level(b) - active_level(a) for a, b in zip(moved, moved[1:], strict=False)]
     assert np.allclose(spread, kept, atol=1e-3)
     with pytest.raises(DataError, match=f"at least {MIN_ALIGNED} recordings, got 3"):
-        align_gain(waves[:3], -20.0, "three files")
+        align_gain([-20.0, -30.0, -40.0], -20.0, "three files")
     with pytest.raises(DataError, match="store_level old.ckpt"):
         require_level("old.ckpt", float("nan"))
 
@@ -92,6 +92,13 @@ def test_predict_align_level_is_deaf_to_the_recording_gain(built, tmp_path):
 
     aligned = probs(same, True)
     assert torch.allclose(probs(quiet, True), aligned, atol=1e-4)
+    # onto the training level itself: the same files moved there by hand, predicted as they are
+    gain = lit.training_level - median_level([load_audio(p) for p in quiet])
+    assert torch.allclose(probs(_files(quiet, tmp_path / "moved", gain), False), aligned, atol=1e-4)
+    # an ensemble moves the files once per model (here twice the same model: the same answer)
+    rows, _ = predict_files(quiet, [model, model], check_speech=False, align_level=True)
+    both = torch.tensor([[v for k, v in r.items() if k.startswith("p_")] for r in rows])
+    assert torch.allclose(both, aligned, atol=1e-4)
     # the tiny model's answers move little with the level, but ten times the tolerance above
     assert (probs(quiet, False) - aligned).abs().max() > 1e-3
     with pytest.raises(DataError, match=f"at least {MIN_ALIGNED} recordings"):
@@ -128,6 +135,27 @@ def test_store_level_restores_an_older_checkpoints_level(built, tmp_path):
     assert math.isnan(load_checkpoint(old, "cpu").training_level)
     assert store_level([old], fold="all") == {old: pytest.approx(want, abs=1e-4)}
     assert load_checkpoint(old, "cpu").training_level == pytest.approx(want, abs=1e-4)
+
+
+def test_a_resumed_run_keeps_the_level_its_data_gave(built):
+    """Resuming from a checkpoint written before the level was stored keeps the level that
+    `fit` found for the run; loading one for use leaves it unknown (the test above)."""
+    lit = load_checkpoint(built["out"], "cpu")  # as a resumed run's module after `fit`
+    content: dict = {"state_dict": {}}
+    lit.on_load_checkpoint(content)
+    assert float(content["state_dict"]["logmel.level"]) == lit.training_level
+
+
+def test_the_svm_refuses_align_level_before_any_work(built):
+    from dataclasses import replace
+
+    from mtl_aug.errors import ConfigError
+    from mtl_aug.protocols.cross import run_cross
+
+    cfg = built["cfg"]
+    svm = cfg.replace(baseline=replace(cfg.baseline, svm=True), corpus="alpha")
+    with pytest.raises(ConfigError, match="--align-level moves the audio a network hears"):
+        run_cross(svm, "beta", [0], align_level=True)
 
 
 def test_loco_align_level_evaluates_each_held_out_corpus_moved(built):

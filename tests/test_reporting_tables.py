@@ -224,3 +224,8 @@ def test_loco_table_over_seeds_pairs_each_folder_with_the_first_by_seed(built, c
     assert f"| {first} | copy | {100 * res['uar'] + 5:.2f} ± 7.07 |" in out
     assert "copy - base, UAR points paired by seed (mean ± std over seeds 0, 1" in out
     assert f"{first} 5.00 ± 7.07 (1/2)" in out and "mean 5.00 ± 7.07 (1/2)" in out
+    # folders holding out other corpora, or in another order, make no table
+    rows = pd.read_csv(folders["copy"] / "corpora.csv")
+    rows.iloc[::-1].to_csv(folders["copy"] / "corpora.csv", index=False)
+    assert tables.main(argv) == 2
+    assert "one table needs the same held-out corpora" in capsys.readouterr().err

@@ -228,7 +228,7 @@ class LogMel(nn.Module):
 
     def fit(self, wave: Callable[[int], torch.Tensor], n: int) -> None:
         """The training set's statistics over its n items (`wave(i)`), kept where this
-        normalisation uses them, and its median active level (the audio is read only then)."""
+        normalisation uses them, and its median active level (data/level.py)."""
         waves = [wave(i) for i in range(n)]
         self.level.fill_(median_level(waves))
         if self.normalise != "utterance":

@@ -45,15 +45,16 @@ def require_level(checkpoint: object, reference: float) -> None:
         )
 
 
-def align_gain(waves: list[torch.Tensor], reference: float, what: str) -> float:
-    """The gain in dB that moves the median active level of `waves` onto `reference` (dBFS);
-    `what` names the recordings in the error for too few of them."""
-    if len(waves) < MIN_ALIGNED:
+def align_gain(levels: list[float], reference: float, what: str) -> float:
+    """The gain in dB that moves the median of `levels` (the recordings' active levels, dBFS)
+    onto `reference`; `what` names the recordings in the error for too few of them."""
+    if len(levels) < MIN_ALIGNED:
         raise DataError(
             f"{what}: aligning the level needs at least {MIN_ALIGNED} recordings, got "
-            f"{len(waves)} (one gain from so few removes their own loudness, which carries emotion)"
+            f"{len(levels)} (one gain from so few removes their own loudness, which carries "
+            "emotion)"
         )
-    return reference - median_level(waves)
+    return reference - float(np.median(levels))
 
 
 def scaled(waves: list[torch.Tensor], gain_db: float) -> list[torch.Tensor]:

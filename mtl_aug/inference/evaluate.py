@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from ..data.audio import load_audio, pad_batch
-from ..data.level import align_gain, require_level, scaled
+from ..data.level import active_level, align_gain, require_level, scaled
 from ..data.manifest import apply_class_map, read_manifest
 from ..errors import ConfigError, DataError
 from ..reporting.metrics import scores
@@ -74,7 +74,8 @@ def evaluate_frame(
     gain = 0.0
     if align_level:
         require_level("the model", lit.training_level)
-        gain = align_gain(waves, lit.training_level, "the evaluated recordings")
+        levels = [active_level(w) for w in waves]
+        gain = align_gain(levels, lit.training_level, "the evaluated recordings")
         waves = scaled(waves, gain)
     stats = lit.logmel.item_stats(df["speaker"].tolist(), waves.__getitem__)
     probs = predict_waves(lit, waves, lit.cfg.data.batch_size, stats, df["speaker"].tolist())

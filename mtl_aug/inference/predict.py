@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from ..data import vad
-from ..data.level import align_gain, require_level, scaled
+from ..data.level import active_level, align_gain, require_level, scaled
 from ..errors import ConfigError, DataError
 from ..training.lit import LitMTLAug
 from .accept import read_accepted
@@ -131,7 +131,8 @@ def predict_files(
     set's statistics, and it is not centred.
 
     `align_level`: one gain moves all the files with speech onto each model's training level
-    (data/level.py), as `evaluate --align-level` moves a corpus; the files are read first."""
+    (data/level.py), as `evaluate --align-level` moves a corpus; a first pass reads every file
+    for its level (and its speech check), the second reads them again to predict."""
     if window < 1:
         raise ConfigError(f"--window must be at least 1 second, got {window}")
     if speakers is not None and len(speakers) != len(paths):
@@ -149,29 +150,36 @@ def predict_files(
                 "which loses much of the accuracy (group files with --speaker-from)"
             )
     rows: dict[int, dict] = {}
-    errors, loaded = [], {}
-    for i, path in enumerate(paths):
+    errors: list[str] = []
+    speech: set[int] = set()  # files read and found to hold speech by the level pass
+
+    def read(i: int) -> torch.Tensor | None:
+        """File i's audio, or None where it is skipped (an error) or has no speech (its row)."""
         try:
-            wave = read_accepted(path, str(path), sr)
+            wave = read_accepted(paths[i], str(paths[i]), sr)
         except DataError as exc:  # unreadable, or refused as the API refuses it (accept.py)
             errors.append(str(exc))
-            continue
-        if check_speech and (reason := speech_check(wave, sr)):
+            return None
+        if check_speech and i not in speech and (reason := speech_check(wave, sr)):
             speaker = None if speakers is None else speakers[i]
-            rows[i] = _no_speech_row(path, wave, sr, lit.class_names, reason, speaker)
-            continue
-        loaded[i] = wave
+            rows[i] = _no_speech_row(paths[i], wave, sr, lit.class_names, reason, speaker)
+            return None
+        return wave
+
     gains = [0.0] * len(models)
-    if align_level and loaded:
-        what = f"--align-level over {len(loaded)} file(s) with speech"
-        gains = [align_gain(list(loaded.values()), m.training_level, what) for m in models]
-        log.info(
-            f"level: {len(loaded)} files moved "
-            + ", ".join(
-                f"{g:+.1f} dB onto {m.training_level:.1f} dBFS"
-                for g, m in zip(gains, models, strict=True)
+    if align_level:  # a first pass for the files' levels; the second reads them again
+        levels = {i: active_level(w) for i in range(len(paths)) if (w := read(i)) is not None}
+        speech.update(levels)
+        if levels:
+            what = f"--align-level over {len(levels)} file(s) with speech"
+            gains = [align_gain(list(levels.values()), m.training_level, what) for m in models]
+            log.info(
+                f"level: {len(levels)} files moved "
+                + ", ".join(
+                    f"{g:+.1f} dB onto {m.training_level:.1f} dBFS"
+                    for g, m in zip(gains, models, strict=True)
+                )
             )
-        )
     if speakers is not None:
         groups = (
             pd.Series(range(len(paths))).groupby(list(speakers), sort=False).indices
@@ -180,11 +188,16 @@ def predict_files(
         groups = {i: [i] for i in range(len(paths))}
     for key, members in groups.items():
         waves, owner, warn = [], [], {}
-        for i in (i for i in members if i in loaded):
-            chunks = windows(loaded[i], sr, window)
+        for i in members:
+            if align_level and i not in speech:
+                continue  # skipped or given its row by the level pass
+            wave = read(i)
+            if wave is None:
+                continue
+            chunks = windows(wave, sr, window)
             waves += chunks
             owner += [i] * len(chunks)
-            warn[i] = (file_warning(loaded[i], sr), round(len(loaded[i]) / sr, 3), len(chunks))
+            warn[i] = (file_warning(wave, sr), round(len(wave) / sr, 3), len(chunks))
         if not waves:
             continue
         group = [str(key)] * len(waves) if speakers is not None else None

@@ -56,10 +56,13 @@ def levels(lit, df: pd.DataFrame) -> np.ndarray:
 def analyse(loco_dir: Path, seed: int = 0) -> str:
     """The tables described above, one per held-out corpus, after a line of every corpus's
     median active level."""
+    from ..data.level import require_level
     from ..inference.evaluate import evaluate_frame, labelled_for, load_checkpoint
 
     runs = loco_results(loco_dir, seed)
     models = [load_checkpoint(res["checkpoints"][0], "cpu") for res in runs]
+    for res, m in zip(runs, models, strict=True):  # the level column needs each one's level
+        require_level(res["checkpoints"][0], m.training_level)
     frames = [
         labelled_for(m, res["manifest"]).reset_index(drop=True)
         for m, res in zip(models, runs, strict=True)

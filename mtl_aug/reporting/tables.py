@@ -10,7 +10,8 @@
         or seed k against seed k)
     python -m mtl_aug.reporting.tables loco results/loco/<corpora>/multi results/loco/<...>/svm
         leave-one-corpus-out folders side by side: per held-out corpus and variant, UAR, WA and
-        each class's recall (one seed of a network, --seed; the SVM is deterministic)
+        each class's recall (--seeds 0 1 ...: mean ± std over a network's seeds; the SVM's one
+        run), each further folder paired with the first by seed
 
 Every difference is paired per fold: each fold's UAR averaged over its seeds first, then mean
 ± standard error (std with ddof=1 over sqrt(folds)) over the folds (report.paired_difference).
@@ -199,10 +200,21 @@ def loco_table(folders: list[Path], seeds: list[int] = (0,)) -> str:
     against the first, paired by seed: per held-out corpus the UAR difference (mean ± std over
     seeds) and the seeds on which it is ahead, and the same for the mean."""
     runs = {Path(f).name: [loco_results(f, s) for s in seeds] for f in folders}
+    if len(runs) < len(folders):
+        raise DataError(
+            f"two folders share a name (the table's label): {', '.join(map(str, folders))}"
+        )
+    tests = {v: [r["test"] for r in per[0]] for v, per in runs.items()}
+    first, expected = next(iter(tests.items()))
+    for v, held in tests.items():
+        if held != expected:
+            raise DataError(
+                f"{v} holds out {', '.join(held)}, {first} {', '.join(expected)}: one table "
+                "needs the same held-out corpora in the same order"
+            )
     # the SVM's one deterministic run answers for every seed: its cells show that run alone
     runs = {v: per if any(p != per[0] for p in per) else per[:1] for v, per in runs.items()}
     uar = {v: np.array([[r["uar"] for r in held] for held in per]) for v, per in runs.items()}
-    first = next(iter(runs))
     rows = []
     for i, res in enumerate(runs[first][0]):
         for variant, per in runs.items():

@@ -68,8 +68,9 @@ class LitMTLAug(pl.LightningModule):
         return float(self.logmel.level)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        # checkpoints written before the training level was stored load with it unknown
-        checkpoint["state_dict"].setdefault("logmel.level", torch.tensor(float("nan")))
+        # checkpoints written before the training level was stored keep the level this module
+        # has: NaN (unknown) when loaded for use, the one `fit` found when a run resumes
+        checkpoint["state_dict"].setdefault("logmel.level", self.logmel.level.detach().clone())
 
     def features(self, batch: dict, train: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Log-mel (B, F, T), valid frames (B,), soft emotion targets (B, C); in training the

@@ -5,14 +5,15 @@ so that they can align a folder's level (`predict --align-level`, `evaluate --al
 
 The checkpoint's training items are found again from its config and fold (the run folder's
 name, or --fold for a checkpoint moved out of its run folder) in the prepared manifests, read,
-and checked against the statistics the checkpoint holds: where those differ, the training data
-has changed since, and nothing is written. Checkpoints of the same training items share one
-reading."""
+and checked against the class counts and statistics the checkpoint holds: where those differ,
+the training data has changed since, and nothing is written. Checkpoints of the same training
+items share one reading."""
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -55,17 +56,22 @@ def store_level(paths: list[Path], fold: str | None = None) -> dict[Path, float]
             logmel.fit(train.wave, len(train))
             levels[key] = logmel
         fitted = levels[key]
-        if lit.logmel.has_corpus_stats and not torch.allclose(
-            fitted.mean, lit.logmel.mean, atol=1e-4
+        counts = lit.hparams.get("class_counts")
+        if (counts is not None and counts != dm.class_counts) or (
+            lit.logmel.has_corpus_stats
+            and not torch.allclose(fitted.mean, lit.logmel.mean, atol=1e-4)
         ):
             raise DataError(
                 f"{path}: the training items of fold {name} in {lit.cfg.data.manifest_dir} are "
-                "not those it was trained on (their statistics differ): nothing written"
+                "not those it was trained on (their class counts or statistics differ): "
+                "nothing written"
             )
         content = torch.load(path, map_location="cpu", weights_only=False)
         content["state_dict"]["logmel.level"] = fitted.level.clone()
-        torch.save(content, path)
-        check_checkpoint(path)
+        partial = path.with_name(path.name + ".partial")  # an interrupted write loses nothing
+        torch.save(content, partial)
+        check_checkpoint(partial)
+        os.replace(partial, path)
         found[path] = float(fitted.level)
     return found
 
