@@ -20,6 +20,11 @@ from ..training.train import train_fold
 log = logging.getLogger(__name__)
 
 
+def _results_variant(cfg: Config, align_level: bool) -> str:
+    """The results folder's variant name: `<variant>_level` for an --align-level evaluation."""
+    return f"{cfg.variant}_level" if align_level else cfg.variant
+
+
 def run_cross(cfg: Config, test_corpus: str, seeds: list[int], align_level: bool = False) -> Path:
     """Train on all speakers of cfg.corpus (validation speaker(s) held out of it), test on
     every utterance of `test_corpus`, one row per seed; returns the results folder.
@@ -45,7 +50,7 @@ def run_cross(cfg: Config, test_corpus: str, seeds: list[int], align_level: bool
         raise ConfigError(
             "--align-level moves the audio a network hears; the SVM has no such option"
         )
-    variant = f"{cfg.variant}_level" if align_level else cfg.variant
+    variant = _results_variant(cfg, align_level)
     out = Path(cfg.results_dir) / "cross" / f"{cfg.corpus}_to_{test_corpus}" / variant
     if cfg.baseline.svm:
         return _svm_cross(cfg, test_corpus, out)
@@ -154,7 +159,7 @@ def run_loco(cfg: Config, corpora: list[str], seeds: list[int], align_level: boo
                 "results": str(out),
             }
         )
-    variant = f"{cfg.variant}_level" if align_level else cfg.variant
+    variant = _results_variant(cfg, align_level)
     out = Path(cfg.results_dir) / "loco" / "+".join(corpora) / variant
     out.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame(rows)

@@ -218,7 +218,7 @@ def loco_table(folders: list[Path], seeds: list[int] = (0,)) -> str:
     rows = []
     for i, res in enumerate(runs[first][0]):
         for variant, per in runs.items():
-            recall = np.array([[_nan(x) for x in held[i]["recall"]] for held in per])
+            recall = np.array([held[i]["recall"] for held in per], dtype=float)  # None: NaN
             rows.append(
                 [
                     res["test"],
@@ -249,10 +249,6 @@ def loco_table(folders: list[Path], seeds: list[int] = (0,)) -> str:
             f"seeds {', '.join(map(str, seeds))}; seeds ahead): " + ", ".join(cells),
         ]
     return "\n".join(lines)
-
-
-def _nan(x: float | None) -> float:
-    return float("nan") if x is None else x
 
 
 def main(argv: list[str] | None = None) -> int:
