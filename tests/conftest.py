@@ -79,9 +79,9 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def checkpoints(corpus, tmp_path_factory) -> dict[str, str]:
-    """Tiny models of both normalisations: per speaker (the defaults; a lone file takes the
-    training set's statistics) and portable (corpus statistics over speech frames, silence
-    trimmed), and portable with the prosody rows and the utterance functionals."""
+    """Tiny models of both normalisations: the defaults (corpus statistics over speech frames,
+    silence trimmed), per speaker (`speaker`; a lone file takes the training set's statistics),
+    and the defaults with the prosody rows and the utterance functionals."""
     from mtl_aug.training.train import train_fold
 
     root = tmp_path_factory.mktemp("serve_models")
@@ -91,8 +91,8 @@ def checkpoints(corpus, tmp_path_factory) -> dict[str, str]:
         ]
         for name, overlays, sets in (
             ("defaults", (), {}),
-            ("portable", ("portable",), {}),
-            ("prosody", ("portable",), {"features__prosody": "true", "model__functionals": "true"}),
+            ("speaker", ("speaker",), {}),
+            ("prosody", (), {"features__prosody": "true", "model__functionals": "true"}),
         )
     }
 
@@ -131,7 +131,14 @@ def built(corpus, tmp_path_factory):
     for name, seed in (("alpha", 2), ("beta", 3)):
         csv = generate_synthetic(tmp / name, speakers=4, per_emotion=2, seed=seed)
         prepare_generic(csv, manifests / f"{name}.csv", corpus=name)
-    cfg = tiny_cfg(manifests, tmp / "runs", "portable", corpus="alpha", results_dir=tmp / "results")
+    cfg = tiny_cfg(
+        manifests,
+        tmp / "runs",
+        "multi",
+        corpus="alpha",
+        results_dir=tmp / "results",
+        train__max_epochs=2,
+    )
     out, card = tmp / "pkg" / "model.ckpt", tmp / "card.md"
-    meta = build_model(cfg, "portable", ["alpha", "beta"], out, card)
+    meta = build_model(cfg, "multi", ["alpha", "beta"], out, card)
     return {"cfg": cfg, "out": out, "card": card, "meta": meta, "tmp": tmp}

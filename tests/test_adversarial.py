@@ -26,7 +26,7 @@ from mtl_aug.training.train import train_fold
 def speaker(corpus, tmp_path_factory):
     """A tiny trained MTL-AUG model (per-speaker statistics, centring) and its test speaker's
     12 utterances (enough to be centred)."""
-    cfg = tiny_cfg(corpus, tmp_path_factory.mktemp("adv") / "runs", train__max_epochs=3)
+    cfg = tiny_cfg(corpus, tmp_path_factory.mktemp("adv") / "runs", "speaker", train__max_epochs=3)
     lit = load_checkpoint(train_fold(cfg, "spk00", verbose=False)["checkpoint"])
     test = labelled_for(lit, corpus / "synthetic_demo.csv")
     test = test[test["speaker"] == "spk00"].reset_index(drop=True)

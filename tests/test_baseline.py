@@ -20,7 +20,7 @@ LOSO_FILES = {"folds.csv", "seeds.csv", "summary.md", "summary.json", "confusion
 
 
 def svm_cfg(manifests, tmp_path, *overlays, corpus="synthetic_demo", **sets):
-    cfg = tiny_cfg(manifests, tmp_path / "runs", "svm", *overlays, corpus=corpus, **sets)
+    cfg = tiny_cfg(manifests, tmp_path / "runs", *(overlays or ["svm"]), corpus=corpus, **sets)
     return cfg.replace(results_dir=str(tmp_path / "results"))
 
 

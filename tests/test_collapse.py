@@ -37,7 +37,7 @@ def test_em_priors_recover_a_shifted_prior_and_stop_answering_an_absent_class():
 def test_analyse_reports_each_held_out_corpus_as_evaluated(built):
     """One table per held-out corpus; its UAR as evaluated equals the run's results.json, and
     each class's utterances and answers add up to the corpus."""
-    loco = Path(built["cfg"].results_dir) / "loco" / "alpha+beta" / "portable"
+    loco = Path(built["cfg"].results_dir) / "loco" / "alpha+beta" / "multi"
     text = analyse(loco)
     head = text.splitlines()[0]
     assert head.startswith("median active level (dBFS): alpha ")

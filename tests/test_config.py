@@ -35,7 +35,48 @@ def test_overlays_apply_in_order_and_set_overrides_them(tmp_path):
     assert cfg.train.max_epochs == load_config("emodb").train.max_epochs  # untouched keys stay
     assert load_config("emodb", [b, a]).train.lr == 0.01
     assert load_config("emodb", [b, a], ["train.lr=0.5"]).train.lr == 0.5
-    assert load_config("emodb", ["portable", "stl_portable"]).variant == "stl_portable"
+
+
+def test_the_variant_names_every_overlay_that_names_one_in_any_order():
+    """Two sets of overlays share run folders only when they hold the same overlays; the
+    default's own name stays out of a combination; a retired overlay says what replaced it."""
+    assert load_config("emodb").variant == load_config("emodb", ["mtl_aug"]).variant == "mtl_aug"
+    assert load_config("emodb", ["stl"]).variant == "stl"
+    assert load_config("emodb", ["speaker", "stl"]).variant == "speaker_stl"
+    assert load_config("emodb", ["stl", "speaker"]).variant == "speaker_stl"
+    assert load_config("emodb", ["mtl_aug", "speaker"]).variant == "speaker"
+    assert load_config("emodb", ["debug", "multi"]).variant == "multi"  # debug names none
+    assert load_config("emodb", ["stl"], ["variant=mine"]).variant == "mine"
+    with pytest.raises(ConfigError, match="no config 'portable' any more: .* default config"):
+        load_config("emodb", ["portable"])
+    with pytest.raises(ConfigError, match="'stl_portable' any more: .* `stl`"):
+        load_config("emodb", ["stl_portable"])
+
+
+def test_the_speaker_and_paper_overlays_restore_per_speaker_statistics():
+    """The default is the setting for a new corpus and a lone file; `speaker` differs from it in
+    exactly the values the defaults had before they changed; `paper` differs from `speaker`
+    only in not centring the embeddings."""
+    from mtl_aug.training.runs import _flat
+
+    before = {
+        "features.normalise": "speaker",
+        "features.silence_db": None,
+        "features.trim_silence": False,
+        "model.centre_embedding": True,
+        "corrupt.noise_prob": 0.0,
+        "corrupt.reverb_prob": 0.0,
+        "loss.weights.speaker": 0.0,
+    }
+    default, speaker, paper = (
+        _flat(load_config("emodb", o).to_dict()) for o in ([], ["speaker"], ["paper"])
+    )
+
+    def diff(a, b):
+        return {k: b[k] for k in a if a[k] != b[k] and k != "variant"}
+
+    assert diff(default, speaker) == before
+    assert diff(speaker, paper) == {"model.centre_embedding": False}
 
 
 def test_unknown_keys_are_refused_wherever_they_are_set(tmp_path):
@@ -99,14 +140,18 @@ def test_upgrade_gives_an_older_config_the_behaviour_it_was_trained_with():
     """A saved tree lacking options added later: LEGACY keys take their old behaviour, every
     other absent key its default; a key this version does not know is an error naming the file."""
     tree = load_config("emodb").to_dict()
-    for section, key in LEGACY:
-        del tree[section][key]
-    del tree["features"]["prosody"], tree["loss"]["weights"]["speaker"]
+
+    def node(root, sections):
+        for section in sections:
+            root = root[section] if isinstance(root, dict) else getattr(root, section)
+        return root
+
+    for *sections, key in LEGACY:
+        del node(tree, sections)[key]
+    del tree["features"]["prosody"]
     old = upgrade(tree, "old.yaml")
-    assert all(
-        getattr(getattr(old, section), key) == value for (section, key), value in LEGACY.items()
-    )
-    assert any(default_config()[section][key] != value for (section, key), value in LEGACY.items())
+    assert all(getattr(node(old, s), k) == v for (*s, k), v in LEGACY.items())
+    assert any(node(default_config(), s)[k] != v for (*s, k), v in LEGACY.items())
     assert old.features.prosody is False and old.loss.weights.speaker == 0.0
     assert old.data == load_config("emodb").data
     tree["model"]["kernel"] = 3

@@ -53,10 +53,13 @@ def test_noise_lands_within_the_snr_range(tmp_path):
     assert all(0 < s < 15 for s in snrs)  # coloured noise: audiomentations' whole-item SNR
 
 
-def test_off_by_default_and_labelled_training_items_only(corpus, tmp_path):
-    assert EmotionDataModule(tiny_cfg(corpus, tmp_path / "r")).datasets["train"].corrupt is None
+def test_labelled_training_items_only_and_off_with_speaker(corpus, tmp_path):
+    speaker = EmotionDataModule(tiny_cfg(corpus, tmp_path / "r", "speaker"))
+    assert speaker.datasets["train"].corrupt is None
     dm = EmotionDataModule(tiny_cfg(corpus, tmp_path / "r", corrupt__noise_prob=1.0))
-    clean = EmotionDataModule(tiny_cfg(corpus, tmp_path / "r"))
+    off = {"corrupt__noise_prob": 0.0, "corrupt__reverb_prob": 0.0}
+    clean = EmotionDataModule(tiny_cfg(corpus, tmp_path / "r", **off))
+    assert clean.datasets["train"].corrupt is None
     assert dm.datasets["train"].corrupt is not None
     assert all(dm.datasets[r].corrupt is None for r in ("val", "test", "unlabelled"))
     noisy, plain = dm.datasets["train"][(0, 5)], clean.datasets["train"][(0, 5)]

@@ -585,6 +585,11 @@ def test_multi_corpus_union_and_leave_one_corpus_out(corpus, tmp_path):
         run_cross(alone, "beta", [0])
     with pytest.raises(DataError, match="names a corpus twice"):
         load_labelled(cfg.replace(corpus="alpha+alpha"))
+    # 3 speakers, 2 of them validating: too few for the default's speaker adversary, said
+    # before any audio is read
+    with pytest.raises(ConfigError, match="needs 2 or more training speakers; beta fold all"):
+        run_loco(cfg.replace(corpus="alpha"), ["alpha", "beta"], [0])
+    cfg = cfg.replace(loss=replace(cfg.loss, weights=replace(cfg.loss.weights, speaker=0.0)))
     out = run_loco(cfg.replace(corpus="alpha"), ["alpha", "beta"], [0])
     table = pd.read_csv(out / "corpora.csv")
     assert table["test"].tolist() == ["alpha", "beta"] and table["train"].tolist() == [

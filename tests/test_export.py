@@ -15,7 +15,7 @@ from mtl_aug.inference.export import Deployed, export
 from mtl_aug.inference.predict import predict_files
 
 
-@pytest.mark.parametrize("model", ["defaults", "portable", "prosody"])
+@pytest.mark.parametrize("model", ["defaults", "speaker", "prosody"])
 def test_exported_model_gives_predicts_probabilities(checkpoints, speech, tmp_path, model):
     """ONNX (onnxruntime) and TorchScript give the PyTorch model's probabilities on real speech,
     short and long, and both equal what `predict` gives a lone file; metadata travels with them."""
@@ -65,7 +65,7 @@ def test_export_of_an_ensemble_and_what_it_refuses(checkpoints, speech, tmp_path
 
     from mtl_aug.errors import ConfigError
 
-    ckpt = checkpoints["portable"]
+    ckpt = checkpoints["defaults"]
     meta = export([ckpt, ckpt], "onnx", tmp_path / "two.onnx")
     assert meta["checkpoints"] == [ckpt, ckpt] and meta["seeds"] == [0, 0]
     wave = load_audio(speech[0])[None].numpy()
@@ -77,7 +77,7 @@ def test_export_of_an_ensemble_and_what_it_refuses(checkpoints, speech, tmp_path
     with pytest.raises(ConfigError, match="--format"):
         export([ckpt], "tflite", tmp_path / "m.tflite")
     with pytest.raises(ConfigError, match="the same log-mel features"):
-        export([ckpt, checkpoints["defaults"]], "onnx", tmp_path / "mixed.onnx")
+        export([ckpt, checkpoints["speaker"]], "onnx", tmp_path / "mixed.onnx")
     assert not (tmp_path / "m.tflite").exists() and not (tmp_path / "mixed.onnx").exists()
     # a checkpoint from before an option (its saved config lacks the key) loads with the option
     # at the behaviour it was trained with, and joins an ensemble of newer ones

@@ -165,7 +165,7 @@ def test_loco_align_level_evaluates_each_held_out_corpus_moved(built):
 
     cfg = built["cfg"]
     out = run_loco(cfg, ["alpha", "beta"], [0], align_level=True)
-    assert out.name == "portable_level"
+    assert out.name == "multi_level"
     for row in pd.read_csv(out / "corpora.csv").to_dict("records"):
         res = json.loads((Path(row["results"]) / "seed0" / "results.json").read_text())
         lit = load_checkpoint(res["checkpoints"][0], "cpu")

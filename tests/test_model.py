@@ -16,7 +16,9 @@ COUNTS = [1, 1, 1, 1]  # training utterances per class: equal, so class-balanced
 
 
 def debug_cfg(*overlays):
-    return load_config("synthetic_demo", ["debug", *overlays])
+    """The tiny model with per-speaker statistics and no speaker adversary (`speaker`): the
+    batches below carry each item's own statistics and no training-speaker index."""
+    return load_config("synthetic_demo", ["debug", "speaker", *overlays])
 
 
 def batch(lengths, labels, aug=None, cfg=None):
@@ -76,7 +78,7 @@ def test_emotion_logits_do_not_change_with_more_padding(normalise, silence):
     for variant, pool_first in (([], True), (["stl"], True), ([], False)):
         cfg = load_config(
             "synthetic_demo",
-            ["debug", *variant],
+            ["debug", "speaker", *variant],
             [f"features.normalise={normalise}", f"model.pool_before_norm={pool_first}", *silence],
         )
         lit = LitMTLAug(cfg, NAMES, COUNTS).eval()

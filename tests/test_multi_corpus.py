@@ -109,7 +109,6 @@ def test_per_corpus_statistics_normalise_each_training_item_with_its_own_corpus(
     cfg = cfg_for(
         manifests,
         tmp_path,
-        "portable",
         features__corpus_stats="per_corpus",
         data__unlabelled="librispeech+a",
     )
@@ -154,13 +153,13 @@ def test_per_corpus_statistics_normalise_each_training_item_with_its_own_corpus(
 def test_pooled_statistics_are_the_default_and_per_corpus_needs_corpus_normalisation(
     manifests, tmp_path
 ):
-    dm = EmotionDataModule(cfg_for(manifests, tmp_path, "portable"), all_speakers=True)
+    dm = EmotionDataModule(cfg_for(manifests, tmp_path), all_speakers=True)
     dm.setup()
     assert "stats" not in dm.datasets["train"][(0, 0)]  # today's items: pooled in the model
     with pytest.raises(ConfigError, match="needs features.normalise=corpus"):
-        cfg_for(manifests, tmp_path, features__corpus_stats="per_corpus")
+        cfg_for(manifests, tmp_path, "speaker", features__corpus_stats="per_corpus")
     with pytest.raises(ConfigError, match="corpus_stats must be 'pooled' or 'per_corpus'"):
-        cfg_for(manifests, tmp_path, "portable", features__corpus_stats="each")
+        cfg_for(manifests, tmp_path, features__corpus_stats="each")
 
 
 # ---------------------------------------------------------------- unlabelled union
@@ -243,7 +242,6 @@ def test_a_run_with_all_three_trains_reloads_and_tests_on_pooled_statistics(mani
     cfg = cfg_for(
         manifests,
         tmp_path,
-        "portable",
         features__corpus_stats="per_corpus",
         data__balance_corpora="true",
         data__unlabelled="[librispeech, a, b]",

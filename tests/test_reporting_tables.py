@@ -136,7 +136,7 @@ def test_lone_file_paths_of_a_checkpoint(corpus, tmp_path, capsys):
     lone-file paths are figures of their own."""
     from mtl_aug.training.train import train_fold
 
-    cfg = tiny_cfg(corpus, tmp_path / "runs", train__max_epochs=1)
+    cfg = tiny_cfg(corpus, tmp_path / "runs", "speaker", train__max_epochs=1)
     ckpt = train_fold(cfg, "spk00", verbose=False)["checkpoint"]
     manifest = corpus / "synthetic_demo.csv"
     # the synthetic tones hold no speech: judged all the same, as the evaluation path judges them
@@ -174,7 +174,7 @@ def test_loco_table_lists_each_held_out_corpus_per_variant_with_recall(built, ca
     import json
     import shutil
 
-    loco = Path(built["cfg"].results_dir) / "loco" / "alpha+beta" / "portable"
+    loco = Path(built["cfg"].results_dir) / "loco" / "alpha+beta" / "multi"
     shutil.copytree(loco, tmp_path / "copy")
     assert tables.main(["loco", str(loco), str(tmp_path / "copy")]) == 0
     out = capsys.readouterr().out
@@ -182,11 +182,11 @@ def test_loco_table_lists_each_held_out_corpus_per_variant_with_recall(built, ca
     for row in pd.read_csv(loco / "corpora.csv").to_dict("records"):
         res = json.loads((Path(row["results"]) / "seed0" / "results.json").read_text())
         recall = " / ".join(f"{100 * r:.1f}" for r in res["recall"])
-        for variant in ("portable", "copy"):
+        for variant in ("multi", "copy"):
             line = f"| {row['test']} | {variant} | {100 * res['uar']:.2f} | {100 * res['wa']:.2f} "
             assert f"{line}| {recall} | {res['n']} |" in out
         uars.append(res["uar"])
-    assert f"| mean | portable | {100 * sum(uars) / 2:.2f} |" in out
+    assert f"| mean | multi | {100 * sum(uars) / 2:.2f} |" in out
     assert tables.main(["loco", str(loco), "--seeds", "7"]) == 2
     assert "no results.json for seed 7" in capsys.readouterr().err
 
@@ -199,7 +199,7 @@ def test_loco_table_over_seeds_pairs_each_folder_with_the_first_by_seed(built, c
     import json
     import shutil
 
-    loco = Path(built["cfg"].results_dir) / "loco" / "alpha+beta" / "portable"
+    loco = Path(built["cfg"].results_dir) / "loco" / "alpha+beta" / "multi"
     folders = {}
     for name, step in (("base", 0.0), ("copy", 0.1)):
         rows = pd.read_csv(loco / "corpora.csv")

@@ -77,7 +77,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(checkpoints, tmp_path_factory):
     s = Server(
-        checkpoints["portable"],
+        checkpoints["defaults"],
         tmp_path_factory.mktemp("server") / "log.txt",
         "--max-mb",
         "1",
@@ -108,11 +108,11 @@ def test_api_answers_as_predict_does(server, checkpoints, speech):
     assert meta["accepted"]["sample_rates"][0] == 8000 and meta["accepted"]["max_channels"] == 2
     # the tiny corpus: fold spk00, 2 training speakers of 12 utterances (3 per class)
     per_class = {c: 6 for c in meta["class_names"]}
-    level = round(load_ensemble([checkpoints["portable"]], "cpu")[0].training_level, 2)
+    level = round(load_ensemble([checkpoints["defaults"]], "cpu")[0].training_level, 2)
     assert meta["training"] == [
         {"speakers": 2, "utterances": 24, "per_class": per_class, "level_dbfs": level}
     ]
-    rows, _ = predict_files(speech[:4], [checkpoints["portable"]])
+    rows, _ = predict_files(speech[:4], [checkpoints["defaults"]])
     for path, row in zip(speech[:4], rows, strict=True):
         r = server.post(path.name, path.read_bytes())
         assert r.status_code == 200, r.text
@@ -134,7 +134,7 @@ def test_api_answers_as_predict_does(server, checkpoints, speech):
         (10.0, 20.0),
         (20.0, 23.0),
     ]
-    row = predict_files([long], [checkpoints["portable"]])[0][0]
+    row = predict_files([long], [checkpoints["defaults"]])[0][0]
     assert body["emotion"] == row["pred"] and row["windows"] == 3
     np.testing.assert_allclose(
         [body["probs"][c] for c in meta["class_names"]],  # the windows' mean
@@ -142,7 +142,7 @@ def test_api_answers_as_predict_does(server, checkpoints, speech):
         atol=2e-5,
     )
     spec = body["spectrogram"]
-    n_mels = load_ensemble([checkpoints["portable"]], "cpu")[0].cfg.features.n_mels
+    n_mels = load_ensemble([checkpoints["defaults"]], "cpu")[0].cfg.features.n_mels
     assert (
         len(spec["logmel"]) == len(spec["attention"]) == 576 and len(spec["logmel"][0]) == n_mels
     )  # 2301 frames / 4
@@ -155,7 +155,7 @@ def test_api_answers_no_speech_found_as_predict_does(server, checkpoints, no_spe
     false and the reason, where `predict` says the same; a real EMODB file gets an emotion."""
     files = no_speech
     emodb = REAL_DATA / "emodb" / "wav" / "03a01Fa.wav"
-    rows, _ = predict_files([*files, emodb], [checkpoints["portable"]])
+    rows, _ = predict_files([*files, emodb], [checkpoints["defaults"]])
     for path, row in zip([*files, emodb], rows, strict=True):
         r = server.post(path.name, path.read_bytes(), detail="true")
         assert r.status_code == 200, r.text
@@ -180,7 +180,7 @@ def test_serve_refuses_a_limit_that_would_refuse_everything(checkpoints):
             "mtl_aug",
             "serve",
             "--checkpoint",
-            checkpoints["portable"],
+            checkpoints["defaults"],
             "--port",
             str(_free_port()),
             "--max-pending",
@@ -223,7 +223,7 @@ def test_api_and_predict_refuse_the_same_files_for_the_same_reasons(
         (folder / name).write_bytes(data)
     good = folder / "good.wav"
     good.write_bytes(speech[0].read_bytes())
-    rows, errors = predict_files(sorted(folder.iterdir()), [checkpoints["portable"]])
+    rows, errors = predict_files(sorted(folder.iterdir()), [checkpoints["defaults"]])
     assert [Path(r["file"]).name for r in rows] == ["good.wav"]
     assert len(errors) == len(cases)
     for name, (_, _, reason) in cases.items():
@@ -231,7 +231,7 @@ def test_api_and_predict_refuse_the_same_files_for_the_same_reasons(
     # the command: each refused file named and counted, the batch goes on (exit 0)
     out = tmp_path / "pred.csv"
     assert (
-        main(["predict", str(folder), "--checkpoint", checkpoints["portable"], "--out", str(out)])
+        main(["predict", str(folder), "--checkpoint", checkpoints["defaults"], "--out", str(out)])
         == 0
     )
     err = capsys.readouterr().err
@@ -288,7 +288,7 @@ def test_api_serves_20_requests_at_once_and_refuses_beyond_its_queue(
     assert [a.status_code for a in answers] == [200] * 20
     assert len({json.dumps(a.json(), sort_keys=True) for a in answers}) == 1
     # a queue of one: the rest are told the server is busy, and it answers /health meanwhile
-    small = Server(checkpoints["portable"], tmp_path / "log.txt", "--max-pending", "1")
+    small = Server(checkpoints["defaults"], tmp_path / "log.txt", "--max-pending", "1")
     try:
         long = speech[-1].read_bytes()
         with ThreadPoolExecutor(20) as pool:
@@ -386,4 +386,4 @@ def test_page_shows_the_answer_bars_and_attention_in_a_real_browser(server, spee
         "document.getElementById('status').textContent.startsWith('recording.wav')",
         timeout=30000,
     )
-    assert "portable model trained on synthetic_demo" in page.inner_text("#answered")
+    assert "mtl_aug model trained on synthetic_demo" in page.inner_text("#answered")

@@ -43,8 +43,8 @@ def test_card_holds_the_runs_figures(built):
     all-corpora model's training speakers and utterances; the training level is the model's."""
     text = built["card"].read_text()
     loco = Path(built["cfg"].results_dir) / "loco" / "alpha+beta"
-    rows = pd.read_csv(loco / "portable" / "corpora.csv").to_dict("records")
-    aligned = pd.read_csv(loco / "portable_level" / "corpora.csv").to_dict("records")
+    rows = pd.read_csv(loco / "multi" / "corpora.csv").to_dict("records")
+    aligned = pd.read_csv(loco / "multi_level" / "corpora.csv").to_dict("records")
     for row, level in zip(rows, aligned, strict=True):
         res = json.loads((Path(row["results"]) / "seed0" / "results.json").read_text())
         moved = json.loads((Path(level["results"]) / "seed0" / "results.json").read_text())
@@ -59,7 +59,7 @@ def test_card_holds_the_runs_figures(built):
     assert set(meta["corpora"]) == {"alpha", "beta"}
     val = len(meta["val_speakers"])
     assert sum(c["speakers"] for c in meta["corpora"].values()) == 8 - val
-    assert "`--config portable`" in text and "seed 0" in text
+    assert "`--config multi`" in text and "seed 0" in text
     assert "| alpha | ? |" in text and "research" not in text  # corpora the card does not know
     assert "alpha, beta: licence not known to this card" in text
 
@@ -87,12 +87,12 @@ def test_predict_uses_the_shipped_model_when_no_checkpoint_is_given(
     monkeypatch.setattr(shipped, "SHIPPED", shipped.SHIPPED.parent / "absent.ckpt")
     with pytest.raises(DataError, match="no model ships at .*absent.ckpt: give --checkpoint"):
         shipped.checkpoints_or_shipped(None)
-    monkeypatch.setattr(shipped, "SHIPPED", type(shipped.SHIPPED)(checkpoints["portable"]))
+    monkeypatch.setattr(shipped, "SHIPPED", type(shipped.SHIPPED)(checkpoints["defaults"]))
     main(["predict", str(speech[0]), "--no-speech-check", "--out", str(tmp_path / "p.csv")])
     got = capsys.readouterr()
     assert "model: the shipped one" in got.err + got.out
     row = pd.read_csv(tmp_path / "p.csv")
-    expected, _ = predict_files([speech[0]], [checkpoints["portable"]], check_speech=False)
+    expected, _ = predict_files([speech[0]], [checkpoints["defaults"]], check_speech=False)
     assert row["pred"].tolist() == [expected[0]["pred"]]
 
 

@@ -45,7 +45,7 @@ def test_predict_gives_no_emotion_without_speech(
 ):
     files = no_speech
     emodb = real_data / "emodb" / "wav" / "03a01Fa.wav"
-    ckpt = checkpoints["portable"]
+    ckpt = checkpoints["defaults"]
     rows, errors = predict_files([*files, emodb], [ckpt])
     assert not errors and len(rows) == 4
     names = ["angry", "happy", "neutral", "sad"]

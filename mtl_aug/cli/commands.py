@@ -12,7 +12,7 @@ from ..errors import ConfigError, DataError
 
 DEMO_DATA = Path("data/synthetic_demo")
 # the shipped model's recipe and corpora (make model, docs/model_card.md)
-MODEL_CONFIG = ("portable", "multi")
+MODEL_CONFIG = ("multi",)
 MODEL_CORPORA = ("emodb", "urdu", "turev", "tess", "emovo")
 
 

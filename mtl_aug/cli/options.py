@@ -13,7 +13,7 @@ def _add_overlays(p: argparse.ArgumentParser) -> None:
         action="extend",
         default=[],
         help="overlays applied in order over configs/default.yaml: names in configs/variant/ "
-        "(e.g. stl, portable, debug) or YAML files",
+        "(e.g. stl, speaker, debug) or YAML files; the variant name joins theirs",
     )
     p.add_argument(
         "--set",

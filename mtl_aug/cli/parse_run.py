@@ -145,7 +145,7 @@ def add_run_commands(sub) -> None:
         default=list(MODEL_CORPORA),
         help=f"prepared corpora (default: {' '.join(MODEL_CORPORA)})",
     )
-    _add_overlays(p)  # without --config: the shipped recipe, portable multi
+    _add_overlays(p)  # without --config: the shipped recipe, multi
     _add_seed(p)
     p.add_argument(
         "--out",

@@ -34,6 +34,14 @@ def default_config() -> dict:
     return _read_yaml(CONFIG_DIR / "default.yaml")
 
 
+# Overlays that became the defaults, and what gives their runs now.
+RETIRED = {
+    "portable": "its setting is the default config now: leave it out "
+    "(`--config speaker` gives the former defaults)",
+    "stl_portable": "its setting is `stl` under the current defaults",
+}
+
+
 def resolve_config_path(name: str) -> Path:
     """A path as given, or a name under configs/ (``stl`` -> configs/variant/stl.yaml)."""
     path = Path(name)
@@ -43,6 +51,8 @@ def resolve_config_path(name: str) -> Path:
         candidate = CONFIG_DIR / sub / f"{name}.yaml"
         if candidate.is_file():
             return candidate
+    if name in RETIRED:
+        raise ConfigError(f"there is no config '{name}' any more: {RETIRED[name]}")
     raise ConfigError(f"no config named '{name}' (looked in {CONFIG_DIR}/variant and /corpus)")
 
 
@@ -69,16 +79,25 @@ def load_config(
     overrides: list[str] = (),
     seed: int | None = None,
 ) -> Config:
-    """Base config, then the corpus overlay (if one exists), then `overlays`, then `key=value`s."""
+    """Base config, then the corpus overlay (if one exists), then `overlays`, then `key=value`s.
+    The variant (the name of the run folders) joins, sorted, the `variant` of every overlay
+    that names one, the default's own name left out (`stl` and `speaker` -> `speaker_stl`):
+    two sets of overlays differ in name unless they hold the same ones."""
     tree = default_config()
     if corpus:
         corpus_file = CONFIG_DIR / "corpus" / f"{corpus}.yaml"
         if corpus_file.is_file():
             tree = merge(tree, _read_yaml(corpus_file), str(corpus_file))
         tree["corpus"] = corpus
+    names = set()
     for name in overlays:
         path = resolve_config_path(name)
-        tree = merge(tree, _read_yaml(path), str(path))
+        overlay = _read_yaml(path)
+        tree = merge(tree, overlay, str(path))
+        names.add(tree["variant"] if "variant" in overlay else None)
+    names -= {None, default_config()["variant"]}
+    if names:
+        tree["variant"] = "_".join(sorted(names))
     for text in overrides:
         tree = merge(tree, parse_override(text), f"override '{text}'")
     if seed is not None:

@@ -1,10 +1,11 @@
 """What the training corruption (data/corrupt.py) costs per item on this machine.
 
     python -m mtl_aug.reporting.corrupt_cost [--file ../shared/data/emodb/wav/03a01Fa.wav]
-        [--config portable] [--items 100]
+        [--config OVERLAY ...] [--items 100]
 
 prints `<t> ms per item`: the mean time of one Corruptor call on the file, the corruption
-settings of the config overlay, each item drawn with its own seed as in training.
+settings of the default config (or of the overlays given), each item drawn with its own seed as
+in training.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from pathlib import Path
 from ..errors import ConfigError, DataError
 
 
-def ms_per_item(file: Path, overlay: str = "portable", items: int = 100) -> float:
+def ms_per_item(file: Path, overlays: list[str] = (), items: int = 100) -> float:
     from ..config import load_config
     from ..data.audio import load_audio
     from ..data.corrupt import Corruptor
 
-    cfg = load_config("emodb", [overlay])
+    cfg = load_config("emodb", list(overlays))
     sr = cfg.data.sample_rate
     corrupt = Corruptor(cfg.corrupt, cfg.seed, sr)
     wave = load_audio(file, sr)
@@ -44,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("../shared/data/emodb/wav/03a01Fa.wav"),
         help="an audio file (default: an EMODB sentence)",
     )
-    parser.add_argument("--config", default="portable", help="the config overlay to take it from")
+    parser.add_argument(
+        "--config", nargs="*", default=[], help="config overlays (default: the default config)"
+    )
     parser.add_argument("--items", type=int, default=100, help="how many calls to time")
     args = parser.parse_args(argv)
     if args.items < 1:

@@ -21,7 +21,7 @@ from .report import markdown_table
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 SR = 16000
 DETECTORS = {
-    "energy (peak > -60 dBFS; portable's trimming)": vad.energy_found,
+    "energy (peak > -60 dBFS; the default's trimming)": vad.energy_found,
     f"energy + modulation (spread >= {vad.SPREAD_DB:g} dB)": vad.modulation_found,
     f"silero-vad (>= {vad.MIN_SPEECH} s at p >= {vad.THRESHOLD})": vad.speech_found,
 }
@@ -119,7 +119,7 @@ def detection(data: Path, n: int, seed: int) -> None:
 def trimming(data: Path, n: int, seed: int) -> None:
     """EMODB utterances (already cut close to the speech) with 1 s of background noise before
     and after, mixed at 10 and 20 dB: how much of the padding each trimmer keeps, and how much
-    of the utterance it cuts. The energy trimmer is the `portable` setting's (silence_db 40)."""
+    of the utterance it cuts. The energy trimmer is the default config's (silence_db 40)."""
     rng = np.random.default_rng(seed)
     bank = NoiseBank(data / "background_noise", seed)
     files = _pick(sorted((data / "emodb" / "wav").glob("*.wav")), n, rng)
@@ -127,7 +127,7 @@ def trimming(data: Path, n: int, seed: int) -> None:
     silence = 40 * np.log(10) / 10
     rows = []
     for snr in (20, 10):
-        kept = {"energy (portable, 40 dB)": [0.0, 0.0], "silero-vad": [0.0, 0.0]}
+        kept = {"energy (default, 40 dB)": [0.0, 0.0], "silero-vad": [0.0, 0.0]}
         for i, p in enumerate(files):
             speech = load_audio(p, SR)
             padded = torch.cat([torch.zeros(SR), speech, torch.zeros(SR)])
@@ -138,7 +138,7 @@ def trimming(data: Path, n: int, seed: int) -> None:
             on = (vad.speech_probs(wave, SR) >= vad.THRESHOLD).nonzero()
             first, last = (int(on.min()), int(on.max()) + 1) if len(on) else (0, 0)
             spans = {
-                "energy (portable, 40 dB)": (start, end),
+                "energy (default, 40 dB)": (start, end),
                 "silero-vad": (first * vad.CHUNK, last * vad.CHUNK),
             }
             for k, (a, b) in spans.items():
