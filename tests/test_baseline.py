@@ -15,6 +15,7 @@ from mtl_aug.baseline import features, svm
 from mtl_aug.config import load_config
 from mtl_aug.data.corpora import prepare_generic
 from mtl_aug.data.corpora.synthetic import generate_synthetic
+from mtl_aug.errors import ConfigError
 
 LOSO_FILES = {"folds.csv", "seeds.csv", "summary.md", "summary.json", "confusion.csv"}
 
@@ -94,10 +95,18 @@ def test_loso_on_separable_generated_speech_writes_the_networks_result_files(
     ]
     assert set(preds["speaker"]) == {"spk00"} and len(preds) == 12
     assert np.allclose(preds.filter(like="p_").sum(axis=1), 1, atol=1e-3)
-    # a second run reads the cached functionals and the finished folds
+    # a second run reads the cached functionals and the finished folds, whatever the network's
+    # own settings (not read by the SVM); another C grid is refused
     features.extract = None  # would fail if called
     try:
         assert run_loso(cfg, [0, 1]) == out
+        network = cfg.replace(
+            corrupt=dataclasses.replace(cfg.corrupt, noise_prob=0.0),
+            model=dataclasses.replace(cfg.model, dropout=0.1),
+        )
+        assert run_loso(network, [0]) == out
+        with pytest.raises(ConfigError, match=r"baseline\.c: \[0\.0001"):
+            run_loso(cfg.replace(baseline=dataclasses.replace(cfg.baseline, c=[1.0])), [0])
     finally:
         import importlib
 

@@ -4,7 +4,7 @@ an unknown key, a wrong type or a bad value before anything runs."""
 import pytest
 import yaml
 
-from mtl_aug.config import CONFIG_DIR, LEGACY, default_config, load_config, upgrade
+from mtl_aug.config import CONFIG_DIR, LEGACY, default_config, flat, load_config, upgrade
 from mtl_aug.errors import ConfigError
 
 
@@ -37,9 +37,10 @@ def test_overlays_apply_in_order_and_set_overrides_them(tmp_path):
     assert load_config("emodb", [b, a], ["train.lr=0.5"]).train.lr == 0.5
 
 
-def test_the_variant_names_every_overlay_that_names_one_in_any_order():
-    """Two sets of overlays share run folders only when they hold the same overlays; the
-    default's own name stays out of a combination; a retired overlay says what replaced it."""
+def test_the_variant_names_every_overlay_that_names_one_in_any_order(tmp_path):
+    """Overlays that name a variant share run folders only when they are the same overlays, and
+    may not disagree on a value (the name could not say which won); the default's own name
+    stays out of a combination; a retired overlay says what replaced it."""
     assert load_config("emodb").variant == load_config("emodb", ["mtl_aug"]).variant == "mtl_aug"
     assert load_config("emodb", ["stl"]).variant == "stl"
     assert load_config("emodb", ["speaker", "stl"]).variant == "speaker_stl"
@@ -47,6 +48,12 @@ def test_the_variant_names_every_overlay_that_names_one_in_any_order():
     assert load_config("emodb", ["mtl_aug", "speaker"]).variant == "speaker"
     assert load_config("emodb", ["debug", "multi"]).variant == "multi"  # debug names none
     assert load_config("emodb", ["stl"], ["variant=mine"]).variant == "mine"
+    (tmp_path / "mine.yaml").write_text("variant: mine\ndata: {unlabelled: null}\n")
+    assert load_config("emodb", [str(tmp_path / "mine.yaml"), "stl"]).variant == "mine_stl"
+    with pytest.raises(ConfigError, match="'paper' and 'speaker' both set model.centre_embedding"):
+        load_config("emodb", ["paper", "speaker"])
+    with pytest.raises(ConfigError, match="'svm_corpus' and 'speaker' both set features.normalise"):
+        load_config("emodb", ["svm_corpus", "speaker"])
     with pytest.raises(ConfigError, match="no config 'portable' any more: .* default config"):
         load_config("emodb", ["portable"])
     with pytest.raises(ConfigError, match="'stl_portable' any more: .* `stl`"):
@@ -57,8 +64,6 @@ def test_the_speaker_and_paper_overlays_restore_per_speaker_statistics():
     """The default is the setting for a new corpus and a lone file; `speaker` differs from it in
     exactly the values the defaults had before they changed; `paper` differs from `speaker`
     only in not centring the embeddings."""
-    from mtl_aug.training.runs import _flat
-
     before = {
         "features.normalise": "speaker",
         "features.silence_db": None,
@@ -69,7 +74,7 @@ def test_the_speaker_and_paper_overlays_restore_per_speaker_statistics():
         "loss.weights.speaker": 0.0,
     }
     default, speaker, paper = (
-        _flat(load_config("emodb", o).to_dict()) for o in ([], ["speaker"], ["paper"])
+        flat(load_config("emodb", o).to_dict()) for o in ([], ["speaker"], ["paper"])
     )
 
     def diff(a, b):

@@ -586,9 +586,12 @@ def test_multi_corpus_union_and_leave_one_corpus_out(corpus, tmp_path):
     with pytest.raises(DataError, match="names a corpus twice"):
         load_labelled(cfg.replace(corpus="alpha+alpha"))
     # 3 speakers, 2 of them validating: too few for the default's speaker adversary, said
-    # before any audio is read
+    # before any audio is read (LOSO: before the first fold trains)
     with pytest.raises(ConfigError, match="needs 2 or more training speakers; beta fold all"):
         run_loco(cfg.replace(corpus="alpha"), ["alpha", "beta"], [0])
+    with pytest.raises(ConfigError, match="needs 2 or more training speakers; alpha fold spk00"):
+        run_loso(cfg.replace(corpus="alpha"), [0], jobs=2)
+    assert not (tmp_path / "runs").exists()
     cfg = cfg.replace(loss=replace(cfg.loss, weights=replace(cfg.loss.weights, speaker=0.0)))
     out = run_loco(cfg.replace(corpus="alpha"), ["alpha", "beta"], [0])
     table = pd.read_csv(out / "corpora.csv")

@@ -25,6 +25,9 @@ from .features import FEATURE_SET, labelled_functionals
 log = logging.getLogger(__name__)
 
 SEED = "none"  # the seed column of the SVM's tables: it is deterministic
+# the settings its run folder is checked on: the network's own (features, corruption, model,
+# loss, training) do not change what the SVM computes
+SVM_READS = ("corpus", "variant", "data.", "features.normalise", "baseline.")
 
 NORMALISE_NOTE = {
     "speaker": "each speaker's functionals z-normalised with that speaker's own statistics "
@@ -135,7 +138,7 @@ def svm_loso(cfg: Config, seeds: list[int], fold_index: int | None = None) -> Pa
     todo = spk if fold_index is None else [spk[check_fold_index(fold_index, spk)]]
     for s in todo:
         d = svm_run_dir(cfg, s)
-        check_same_config(d, cfg)
+        check_same_config(d, cfg, SVM_READS)
         if not (d / "results.json").is_file():
             run_fold(cfg, df, names, x, loso_fold(df, s))
     if any(not (svm_run_dir(cfg, s) / "results.json").is_file() for s in spk):

@@ -13,7 +13,7 @@ from .files import (
     save_config,
 )
 from .schema import Augment, Baseline, Config, Corrupt, Data, Features, Loss, Model, Train, Weights
-from .typed import build, merge
+from .typed import build, flat, merge
 from .upgrade import LEGACY, upgrade
 from .validate import require_network, validate
 
@@ -32,6 +32,7 @@ __all__ = [
     "Weights",
     "build",
     "default_config",
+    "flat",
     "load_class_sets",
     "load_config",
     "merge",

@@ -10,7 +10,7 @@ import yaml
 
 from ..errors import ConfigError
 from .schema import Config
-from .typed import build, merge
+from .typed import build, flat, merge
 from .validate import validate
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
@@ -89,13 +89,15 @@ def load_config(
         if corpus_file.is_file():
             tree = merge(tree, _read_yaml(corpus_file), str(corpus_file))
         tree["corpus"] = corpus
-    names = set()
+    names, named = set(), {}
     for name in overlays:
         path = resolve_config_path(name)
         overlay = _read_yaml(path)
         tree = merge(tree, overlay, str(path))
-        names.add(tree["variant"] if "variant" in overlay else None)
-    names -= {None, default_config()["variant"]}
+        if "variant" in overlay:
+            names.add(tree["variant"])
+            _check_no_conflict(named, overlay, name)
+    names -= {default_config()["variant"]}
     if names:
         tree["variant"] = "_".join(sorted(names))
     for text in overrides:
@@ -105,6 +107,21 @@ def load_config(
     cfg = build(tree, "config")
     validate(cfg)
     return cfg
+
+
+def _check_no_conflict(named: dict, overlay: dict, name: str) -> None:
+    """Overlays that name a variant make the run folder's name whatever their order: two of them
+    setting one key to different values would make that name stand for two configs."""
+    for key, value in flat(overlay).items():
+        if key == "variant":
+            continue
+        if key in named and named[key][1] != value:
+            other, theirs = named[key]
+            raise ConfigError(
+                f"overlays '{other}' and '{name}' both set {key} ({theirs!r}, {value!r}); the run "
+                "folder's name cannot say which wins: leave one of them out"
+            )
+        named[key] = (name, value)
 
 
 def load_class_sets() -> dict:

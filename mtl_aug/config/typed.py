@@ -113,3 +113,11 @@ def build(tree: dict, where: str, schema: type = Config, prefix: str = ""):
         else:
             values[key] = _typed(kind, tree[key], f"{where}: '{prefix}{key}'")
     return schema(**values)
+
+
+def flat(tree: dict, prefix: str = "") -> dict:
+    """A nested config tree as {"section.key": value}."""
+    out = {}
+    for k, v in tree.items():
+        out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from ..config import Config, require_network
 from ..data.datamodule import load_labelled
-from ..data.folds import speakers
+from ..data.folds import loso_fold, speakers
 from ..errors import ConfigError
 from ..training.pool import run_parallel
 from ..training.runs import check_same_config, run_dir
-from ..training.train import train_fold
+from ..training.train import check_adversary, train_fold
 from .loso_summary import check_fold_index, summarise
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,8 @@ def run_loso(
     df, names, _ = load_labelled(cfg)
     spk = speakers(df)
     todo = spk if fold_index is None else [spk[check_fold_index(fold_index, spk)]]
+    for s in todo:  # every fold's settings checked before the first one trains
+        check_adversary(cfg, loso_fold(df, s))
     runs = [(seed, s) for seed in seeds for s in todo]
     # finished folds are skipped here, before train_fold would decode every utterance for them
     # (a finished fold of another config is still refused)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from pytorch_lightning.utilities import rank_zero_only
 
-from ..config import Config, upgrade
+from ..config import Config, flat, upgrade
 from ..errors import ConfigError, DataError
 from ..reporting.report import fold_summary
 
@@ -61,19 +61,24 @@ def _computed(cfg: dict) -> dict:
     return out
 
 
-def check_same_config(out: Path, cfg: Config) -> None:
-    """Refuse a run folder whose saved config differs, naming the keys; a folder where nothing
-    was trained yet (no checkpoint, no result: a run killed in its first epoch) is retrained."""
+def check_same_config(out: Path, cfg: Config, only: tuple[str, ...] = ()) -> None:
+    """Refuse a run folder whose saved config differs, naming the keys (`only`: the keys, or
+    prefixes of them, that its computation reads; default all); a folder where nothing was
+    trained yet (no checkpoint, no result: a run killed in its first epoch) is retrained."""
     import yaml
 
     saved = out / "config.yaml"
     if not saved.is_file():
         return
     # an option added since that run takes the value that computes what the run's code did
-    new = _flat(_computed(cfg.to_dict()))
+    new = flat(_computed(cfg.to_dict()))
     try:
-        old = _flat(_computed(upgrade(yaml.safe_load(saved.read_text()), str(saved)).to_dict()))
-        diff = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(new) if old[k] != new[k]]
+        old = flat(_computed(upgrade(yaml.safe_load(saved.read_text()), str(saved)).to_dict()))
+        diff = [
+            f"{k}: {old[k]!r} -> {new[k]!r}"
+            for k in sorted(new)
+            if old[k] != new[k] and k.startswith(only or "")
+        ]
     except (ConfigError, yaml.YAMLError) as exc:  # another version's keys, a damaged file
         diff = [f"its config cannot be read by this version ({str(exc).splitlines()[0]})"]
     if not diff:
@@ -90,13 +95,6 @@ def check_same_config(out: Path, cfg: Config) -> None:
         f"{f'; and {len(diff) - 8} more' if len(diff) > 8 else ''}. Resuming it with this config "
         f"would mix the two: choose another train.run_dir or remove {out}"
     )
-
-
-def _flat(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in tree.items():
-        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
 
 
 def finished(out: Path, verbose: bool) -> dict | None:

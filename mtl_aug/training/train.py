@@ -21,6 +21,7 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from ..config import Config, require_network, save_config
 from ..data.datamodule import EmotionDataModule
+from ..data.folds import Fold
 from ..errors import ConfigError
 from ..reporting.report import fold_summary, write_predictions
 from .checkpoint import check_checkpoint
@@ -86,6 +87,17 @@ def make_trainer(
     )
 
 
+def check_adversary(cfg: Config, fold: Fold) -> None:
+    """The speaker adversary (loss.weights.speaker) needs two or more training speakers."""
+    if cfg.loss.weights.speaker > 0 and len(fold.train) < 2:
+        raise ConfigError(
+            f"loss.weights.speaker={cfg.loss.weights.speaker} trains a speaker adversary, which "
+            f"needs 2 or more training speakers; {cfg.corpus} fold {fold.name} trains on "
+            f"{len(fold.train)} ({', '.join(fold.train) or 'none'}): set "
+            "loss.weights.speaker=0 (SET='loss.weights.speaker=0')"
+        )
+
+
 def train_fold(
     cfg: Config,
     fold_speaker: str | None = None,
@@ -99,13 +111,7 @@ def train_fold(
     dm = EmotionDataModule(
         cfg, fold_speaker, all_speakers=all_speakers
     )  # manifest errors surface here
-    if cfg.loss.weights.speaker > 0 and len(dm.fold.train) < 2:
-        raise ConfigError(
-            f"loss.weights.speaker={cfg.loss.weights.speaker} trains a speaker adversary, which "
-            f"needs 2 or more training speakers; {cfg.corpus} fold {dm.fold.name} trains on "
-            f"{len(dm.fold.train)} ({', '.join(dm.fold.train) or 'none'}): set "
-            "loss.weights.speaker=0 (SET='loss.weights.speaker=0')"
-        )
+    check_adversary(cfg, dm.fold)
     out = run_dir(
         cfg, dm.fold.name
     )  # the run folder and its lock are checked before the audio is read
