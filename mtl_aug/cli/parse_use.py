@@ -23,7 +23,7 @@ from .options import (
 
 def add_use_commands(sub) -> None:
     """eval-noise, eval-adversarial, evaluate, predict, export, serve, report."""
-    p = sub.add_parser("eval-noise", help="LOSO models trained on clean speech, tested at each SNR")
+    p = sub.add_parser("eval-noise", help="LOSO models tested clean and in noise at each SNR")
     p.add_argument(
         "--corpus", required=True, help="a prepared corpus whose LOSO models exist (trained if not)"
     )

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 def run_noise(
     cfgs: list[Config], noise_dir: Path, snrs: list[float], seeds: list[int], jobs: int = 1
 ) -> Path:
-    """For each variant config (trained LOSO on clean speech first, resumably), test every fold's
+    """For each variant config (trained LOSO first where missing, resumably), test every fold's
     tested checkpoint on its test speaker clean and mixed with noise at each SNR."""
     from ..training.runs import fold_checkpoint
     from .loso import check_distinct_variants, run_loso
@@ -72,8 +72,9 @@ def run_noise(
     lines = [
         f"# {base.corpus}: UAR % by SNR ({Path(noise_dir).name} noise)",
         "",
-        "Mean ± std over LOSO folds (and seeds) of the per-fold UAR; models trained on clean "
-        "speech.",
+        "Mean ± std over LOSO folds (and seeds) of the per-fold UAR; models trained as their "
+        "configs say (`corrupt`: coloured noise and reverberation on training audio by default), "
+        "without this noise.",
         "",
     ]
     lines += markdown_table(
