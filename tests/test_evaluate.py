@@ -288,6 +288,15 @@ def test_noise_bank_is_seeded_and_reads_demand_48k(tmp_path):
     not (REAL_DATA / "background_noise").is_dir(),
     reason="../shared/data/background_noise not present",
 )
+def test_eval_noise_refuses_a_noise_the_models_train_on(corpus, tmp_path):
+    noise = tmp_path / "noise"
+    (noise / "kitchen").mkdir(parents=True)
+    cfg = tiny_cfg(corpus, tmp_path / "runs", corrupt__noise_dirs=f"[{noise / 'kitchen'}]")
+    with pytest.raises(ConfigError, match="mtl_aug: corrupt.noise_dirs trains on .*kitchen"):
+        run_noise([cfg], noise, [0.0], [0])
+    assert not (tmp_path / "runs").exists()
+
+
 def test_eval_noise_end_to_end_with_real_noise(corpus, tmp_path):
     cfgs = [
         tiny_cfg(

@@ -12,6 +12,7 @@ from ..config import Config
 from ..data.datamodule import load_labelled
 from ..data.folds import speakers
 from ..data.mixing import NoiseBank
+from ..errors import ConfigError
 from ..inference.evaluate import evaluate_frame, load_checkpoint
 from ..reporting.plots import plot_snr
 from ..reporting.report import markdown_table, mean_std
@@ -29,6 +30,14 @@ def run_noise(
 
     base = cfgs[0]
     check_distinct_variants(cfgs, "eval-noise")
+    test_noise = Path(noise_dir).resolve()
+    for cfg in cfgs:
+        for folder in (Path(f).resolve() for f in cfg.corrupt.noise_dirs):
+            if folder == test_noise or test_noise in folder.parents or folder in test_noise.parents:
+                raise ConfigError(
+                    f"{cfg.variant}: corrupt.noise_dirs trains on {folder}, which overlaps the "
+                    f"test noise {test_noise}: the noise would not be unseen"
+                )
     out = Path(base.results_dir) / "noise" / base.corpus / Path(noise_dir).name
     out.mkdir(parents=True, exist_ok=True)
     df, _, _ = load_labelled(base)
