@@ -181,6 +181,45 @@ def test_late_fusion_averages_the_networks_and_the_svms_probabilities(corpus, tm
     expected = 0.5 * svm_alone[cols].to_numpy() + 0.5 * np.array([0.1, 0.1, 0.1, 0.7])
     assert np.allclose(half[cols].to_numpy(), expected, atol=1e-4)
     assert uar[1.0] > 0.9  # the SVM's calibrated probabilities alone
+    # nested: each fold's weight chosen on the other folds, never on its own labels
+    nested = fuse_loso(net, svm_c, [0], None)
+    assert nested.name == f"{net.variant}+svm_wnested"
+    assert json.loads((nested / "summary.json").read_text())["pooled_uar"] > 0.9
+    fused = net.replace(variant=nested.name)
+
+    def chosen():
+        return {
+            s: json.loads((run_dir(fused, s) / "results.json").read_text())["fusion"]["weight"]
+            for s in ("spk00", "spk01", "spk02", "spk03")
+        }
+
+    assert all(w > 0.5 for w in chosen().values())  # the SVM is the one that knows
+
+
+def test_a_nested_fusion_weight_is_chosen_on_the_other_folds_only():
+    """Fold a (100 utterances) is right by the network and wrong by the SVM, folds b and c (10
+    each) the other way round: a's weight comes from b and c (the SVM's side of 0.5), b's from
+    a and c (the network's side); ties go to the weight nearest 0.5."""
+    from mtl_aug.baseline.fusion import _nested_weight
+
+    def fold(n, network_right):
+        target = ["x", "y"] * (n // 2)
+        right = [(1.0, 0.0) if t == "x" else (0.0, 1.0) for t in target]
+        wrong = [(q, p) for p, q in right]
+        net, svm = (right, wrong) if network_right else (wrong, right)
+        return pd.DataFrame(
+            {
+                "target": target,
+                "p_x": [p[0] for p in net],
+                "p_y": [p[1] for p in net],
+                "p_x_svm": [p[0] for p in svm],
+                "p_y_svm": [p[1] for p in svm],
+            }
+        )
+
+    merged = {"a": fold(100, True), "b": fold(10, False), "c": fold(10, False)}
+    assert _nested_weight(merged, "a", ["x", "y"]) == 0.55
+    assert _nested_weight(merged, "b", ["x", "y"]) == 0.45
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from ..data.corpora import CORPUS_CHOICES, LAYOUTS, PREPARERS
@@ -163,7 +164,11 @@ def add_run_commands(sub) -> None:
     p.add_argument("--corpus", required=True, help="a corpus with both LOSO runs finished")
     p.add_argument("--svm", default="svm", help="the SVM's variant overlay (svm or svm_corpus)")
     p.add_argument(
-        "--weight", type=float, default=0.5, help="the SVM's share: 0 = network only, 1 = SVM only"
+        "--weight",
+        type=_fusion_weight,
+        default=0.5,
+        help="the SVM's share: 0 = network only, 1 = SVM only; `nested`: chosen per fold by the "
+        "other folds' pooled UAR",
     )
     _add_overlays(p)
     _add_seeds(p)
@@ -183,3 +188,13 @@ def add_run_commands(sub) -> None:
     _add_seeds(p)
     _add_no_speech_check(p)
     p.set_defaults(func=cmd_deployed)
+
+
+def _fusion_weight(text: str) -> float | None:
+    """--weight: a number, or `nested` (None: fuse_loso chooses it per fold)."""
+    if text == "nested":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"from 0 to 1, or nested; not {text!r}") from None
