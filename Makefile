@@ -20,8 +20,8 @@ CORPORA ?= emodb urdu turev
 SNRS    ?= 0 10 20
 VARIANTS ?= stl mtl_aug
 ATTACKS ?= fgsm pgd
-SVM     ?= svm
-WEIGHT  ?= 0.5
+SVM     ?= svm_corpus
+WEIGHT  ?= nested
 BUDGETS ?= 50 40 30 20
 NO_TRAIN ?=
 NAME    ?=
@@ -62,7 +62,7 @@ help:
 	@echo "make eval-predict CORPUS=<c> [SEEDS=...]   the LOSO models through predict, one file at a time"
 	@echo "make loso CORPUS=<c> CONFIG=svm             the openSMILE ComParE functionals + linear SVM baseline"
 	@echo "            (CONFIG=svm_corpus: training-set statistics; also eval-cross, eval-loco; docs/baseline.md)"
-	@echo "make eval-fusion CORPUS=<c> [SVM=svm] [WEIGHT=0.5|nested] [SEEDS=...] [CONFIG=...]   network + SVM late fusion"
+	@echo "make eval-fusion CORPUS=<c> [SVM=svm_corpus] [WEIGHT=nested|0.5] [SEEDS=...] [CONFIG=...]   network + SVM late fusion"
 	@echo "make eval-noise CORPUS=<c> NOISE=<dir> [SNRS='0 10 20'] [VARIANTS='stl mtl_aug'] [JOBS=2]"
 	@echo "make eval-adversarial CORPUS=<c> [VARIANTS='stl stl_aug mtl_aug'] [ATTACKS='fgsm pgd'] [BUDGETS='50 40 30 20']"
 	@echo "            [NO_TRAIN=1] [SEEDS=...] [JOBS=2]   white-box attacks on the waveform, and transfer"

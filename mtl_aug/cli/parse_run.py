@@ -162,13 +162,18 @@ def add_run_commands(sub) -> None:
         "probabilities averaged per utterance",
     )
     p.add_argument("--corpus", required=True, help="a corpus with both LOSO runs finished")
-    p.add_argument("--svm", default="svm", help="the SVM's variant overlay (svm or svm_corpus)")
+    p.add_argument(
+        "--svm",
+        default="svm_corpus",
+        help="the SVM's variant overlay: svm_corpus (the default: a file at a time, as the "
+        "default network) or svm (per-speaker, beside CONFIG=speaker)",
+    )
     p.add_argument(
         "--weight",
         type=_fusion_weight,
-        default=0.5,
-        help="the SVM's share: 0 = network only, 1 = SVM only; `nested`: chosen per fold by the "
-        "other folds' pooled UAR",
+        default=None,
+        help="the SVM's share: 0 = network only, 1 = SVM only; nested (the default): chosen per "
+        "fold by the other folds' pooled UAR",
     )
     _add_overlays(p)
     _add_seeds(p)
