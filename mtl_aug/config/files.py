@@ -84,6 +84,7 @@ def load_config(
     that names one, the default's own name left out (`stl` and `speaker` -> `speaker_stl`):
     two sets of overlays differ in name unless they hold the same ones."""
     tree = default_config()
+    default_variant = tree["variant"]
     if corpus:
         corpus_file = CONFIG_DIR / "corpus" / f"{corpus}.yaml"
         if corpus_file.is_file():
@@ -97,7 +98,7 @@ def load_config(
         if "variant" in overlay:
             names.add(tree["variant"])
             _check_no_conflict(named, overlay, name)
-    names -= {default_config()["variant"]}
+    names -= {default_variant}
     if names:
         tree["variant"] = "_".join(sorted(names))
     for text in overrides:
