@@ -4,7 +4,10 @@ normalisations, and its runs on the network's protocols and result files."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,6 +18,7 @@ from mtl_aug.baseline import features, svm
 from mtl_aug.config import load_config
 from mtl_aug.data.corpora import prepare_generic
 from mtl_aug.data.corpora.synthetic import generate_synthetic
+from mtl_aug.data.manifest import ROOT_TOKEN
 from mtl_aug.errors import ConfigError
 
 LOSO_FILES = {"folds.csv", "seeds.csv", "summary.md", "summary.json", "confusion.csv"}
@@ -41,6 +45,75 @@ def test_functionals_of_real_emodb_files():
     assert len(paths) == 2
     x = features.extract(paths, 16000)
     assert x.shape == (2, 6373) and np.isfinite(x).all()
+
+
+def fake_functionals(paths) -> np.ndarray:
+    """32 numbers from each file's bytes: the same for a copy of the file, wherever it is."""
+    digests = [hashlib.sha256(Path(p).read_bytes()).digest() for p in paths]
+    return np.frombuffer(b"".join(digests), np.uint8).astype(np.float32).reshape(len(paths), 32)
+
+
+@pytest.fixture
+def extracted(monkeypatch) -> list[str]:
+    """features.extract replaced by fake_functionals; the files it was asked for, in order."""
+    asked = []
+
+    def extract(paths, sample_rate):
+        asked.extend(paths)
+        return fake_functionals(paths)
+
+    monkeypatch.setattr(features, "extract", extract)
+    return asked
+
+
+def test_a_corpus_prepared_again_from_another_place_keeps_its_cached_functionals(
+    tmp_path, extracted
+):
+    manifests = tmp_path / "manifests"
+    csv = generate_synthetic(tmp_path / "here", speakers=2, per_emotion=1, seed=3)
+    prepare_generic(csv, manifests / "demo.csv", corpus="demo")
+    rows = pd.read_csv(manifests / "demo.csv")["path"]
+    assert rows.str.startswith(f"{ROOT_TOKEN}/").all()
+    cfg = svm_cfg(manifests, tmp_path, corpus="demo")
+    df, _, x = features.labelled_functionals(cfg)
+    assert len(extracted) == len(df) == 8 and np.array_equal(x, fake_functionals(df["path"]))
+    here, there = (tmp_path / "here").resolve(), (tmp_path / "there").resolve()
+    shutil.copytree(here, there)
+    shutil.rmtree(here)  # the old absolute paths name nothing now
+    prepare_generic(there / "corpus.csv", manifests / "demo.csv", corpus="demo")
+    extracted.clear()
+    moved, _, y = features.labelled_functionals(cfg)
+    assert extracted == []  # no file read again
+    assert list(moved["path"]) == [p.replace(str(here), str(there)) for p in df["path"]]
+    assert np.array_equal(y, x)
+
+
+def test_only_the_utterances_a_manifest_gains_are_extracted(tmp_path, extracted, capsys):
+    manifests = tmp_path / "manifests"
+    csv = generate_synthetic(tmp_path / "c", speakers=2, per_emotion=1, seed=3)
+    prepare_generic(csv, manifests / "demo.csv", corpus="demo")
+    cfg = svm_cfg(manifests, tmp_path, corpus="demo")
+    old = features.cache_file(cfg, "demo")  # as the code before per-utterance rows wrote it
+    old.parent.mkdir(parents=True)
+    np.savez(old, x=np.zeros((8, 32), np.float32), paths=np.array(["a"] * 8), key=np.array("k"))
+    capsys.readouterr()
+    before, _, x = features.labelled_functionals(cfg)
+    assert len(extracted) == 8 and np.array_equal(x, fake_functionals(before["path"]))
+    assert "written by an older mtl_aug" in capsys.readouterr().out
+    for i, emotion in enumerate(["angry", "happy", "sad"]):
+        write_audio(csv.parent / "wav" / f"new_{i}.wav", seconds=0.5, freq=150.0 + 40 * i)
+        with csv.open("a") as f:
+            f.write(f"wav/new_{i}.wav,spk02,{emotion},F,2\n")
+    prepare_generic(csv, manifests / "demo.csv", corpus="demo")
+    extracted.clear()
+    after, _, y = features.labelled_functionals(cfg)
+    added = sorted(set(after["path"]) - set(before["path"]))
+    assert len(added) == 3 and sorted(extracted) == added
+    assert "demo: 3 of 11 utterances not in the feature cache" in capsys.readouterr().out
+    assert np.array_equal(y, fake_functionals(after["path"]))  # each row its own file's
+    extracted.clear()
+    assert np.array_equal(features.labelled_functionals(cfg)[2], y) and extracted == []
+    assert "feature cache" not in capsys.readouterr().out
 
 
 def test_speaker_normalisation_uses_only_that_speakers_rows():
