@@ -187,7 +187,10 @@ def metadata(models: list[LitMTLAug], checkpoints: list[str | Path]) -> dict:
         "predict and serve answer 'no speech found' unless Silero VAD (silero_vad.jit or "
         "silero_vad.onnx, inside the silero-vad package) gives at least "
         f"{vad.MIN_SPEECH} s of 32 ms chunks ({vad.CHUNK} samples at {vad.SR} Hz, in order, "
-        f"its state carried) a speech probability >= {vad.THRESHOLD}",
+        f"its state carried) a speech probability >= {vad.THRESHOLD}, or, where it does not, "
+        f"the audio has {vad.VOICED_RUN} s of consecutive voiced frames (YIN pitch track at "
+        f"{vad.VOICING_SR} Hz, F0 {vad.F0_RANGE[0]:g}-{vad.F0_RANGE[1]:g} Hz) whose pitch glides "
+        "(mtl_aug/data/vad.py: voice_found)",
         "normalisation": cfg.features.normalise
         + (
             " (the training set's statistics for a lone file)"

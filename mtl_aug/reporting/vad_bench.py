@@ -1,8 +1,10 @@
-"""Speech detectors on real files: how many speech files each keeps and how many non-speech
-files it rejects, per source, and its CPU time per second of audio; then the silence trimmers
-on speech padded with noise. Reads ../shared/data (or --data); prints tables; asserts nothing.
+"""Speech detectors on real files: how many speech files each keeps, per corpus and emotion
+(every prepared manifest of --manifests), how many non-speech files it rejects, and its CPU
+time per second of audio; then the silence trimmers on speech padded with noise. Noise and the
+speech mixed with it from --data (the shared folder: background_noise, city_noise, emodb);
+prints tables; asserts nothing.
 
-    python -m mtl_aug.reporting.vad_bench [--per-source 300] [--seed 0]"""
+    python -m mtl_aug.reporting.vad_bench [--data DIR] [--manifests DIR] [--mixed 300]"""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import torch
 
 from ..data import vad
 from ..data.audio import LogMel, load_audio, speech_frames, speech_span
+from ..data.manifest import read_manifest
 from ..data.mixing import NoiseBank, mix_at_snr
 from .report import markdown_table
 
@@ -23,7 +26,9 @@ SR = 16000
 DETECTORS = {
     "energy (peak > -60 dBFS; the default's trimming)": vad.energy_found,
     f"energy + modulation (spread >= {vad.SPREAD_DB:g} dB)": vad.modulation_found,
-    f"silero-vad (>= {vad.MIN_SPEECH} s at p >= {vad.THRESHOLD})": vad.speech_found,
+    f"silero-vad (>= {vad.MIN_SPEECH} s at p >= {vad.THRESHOLD})": vad.silero_found,
+    f"voicing (>= {vad.VOICED_RUN} s voiced)": vad.voice_found,
+    "silero-vad or voicing (the rule)": vad.speech_found,
 }
 
 
@@ -44,16 +49,24 @@ def _pieces(files: list[Path], rng: np.random.Generator) -> list[torch.Tensor]:
     return out
 
 
-def sources(data: Path, n: int, seed: int) -> dict[str, tuple[bool, list]]:
+def corpora(manifests: Path) -> dict[str, tuple[bool, list]]:
+    """Every file of every prepared manifest (`<corpus>.csv`), one source per corpus and
+    emotion (the manifest's own labels)."""
+    out = {}
+    for csv in sorted(manifests.glob("*.csv")):
+        df = read_manifest(csv)
+        if df.empty or df["style"].eq("noise").all():
+            continue  # a noise manifest (prepare noise / demand): no speech to keep
+        for emotion, part in df.groupby(df["emotion"].fillna("")):
+            out[f"{csv.stem}: {emotion or 'all'}"] = (True, [Path(p) for p in part["path"]])
+    return out
+
+
+def sources(data: Path, manifests: Path, n: int, seed: int) -> dict[str, tuple[bool, list]]:
     """name -> (is speech, waves or paths)."""
     rng = np.random.default_rng(seed)
     emodb = sorted((data / "emodb" / "wav").glob("*.wav"))
-    out = {
-        "emodb (all)": (True, emodb),
-        f"turev ({n})": (True, _pick(list((data / "turev").rglob("*.flac")), n, rng)),
-        f"urdu ({n})": (True, _pick(list((data / "urdu").rglob("*.flac")), n, rng)),
-        "librispeech_sample": (True, sorted((data / "librispeech_sample").rglob("*.flac"))),
-    }
+    out = corpora(manifests)
     bank = NoiseBank(data / "background_noise", seed)
     mixed = _pick(emodb, n, rng)
     for snr in (10, 0):
@@ -88,12 +101,12 @@ def _wave(item) -> torch.Tensor:
     return item() if callable(item) else item
 
 
-def detection(data: Path, n: int, seed: int) -> None:
+def detection(data: Path, manifests: Path, n: int, seed: int) -> None:
     vad.speech_found(torch.zeros(SR), SR)  # the model is loaded outside the timing
     cpu = dict.fromkeys(DETECTORS, 0.0)
     audio = 0.0
     rows = []
-    for name, (is_speech, items) in sources(data, n, seed).items():
+    for name, (is_speech, items) in sources(data, manifests, n, seed).items():
         right = dict.fromkeys(DETECTORS, 0)
         for item in items:
             wave = _wave(item)
@@ -156,12 +169,13 @@ def trimming(data: Path, n: int, seed: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=SHARED)
-    ap.add_argument("--per-source", type=int, default=300, help="files drawn from turev, urdu")
+    ap.add_argument("--manifests", type=Path, default=Path("data_manifests"))
+    ap.add_argument("--mixed", type=int, default=300, help="EMODB files mixed with noise")
     ap.add_argument("--trim-files", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    detection(args.data, args.per_source, args.seed)
+    detection(args.data, args.manifests, args.mixed, args.seed)
     if args.trim_files:
         trimming(args.data, args.trim_files, args.seed)
 
