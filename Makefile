@@ -48,7 +48,7 @@ help:
 	@echo "make lint                                   ruff: lint and formatting check (CI runs it)"
 	@echo "make lock                                   rewrite constraints.txt from the installed versions"
 	@echo "make manifests CORPUS=<c> DATA_DIR=<path>   corpus folder -> data_manifests/<c>.csv"
-	@echo "            (c: iemocap msp_improv emodb urdu turev tess emovo librispeech demand noise generic folders;"
+	@echo "            (c: iemocap msp_improv emodb urdu turev tess emovo nemo librispeech demand noise generic folders;"
 	@echo "             NAME=, HOURS=, STRICT=1 (stop at the first bad file); generic: ENCODING=latin-1;"
 	@echo "             CLASSES=<class set the labels are checked against (default: the config's)>;"
 	@echo "             folders: SPEAKER='<regex with (?P<speaker>...)>')"
@@ -66,9 +66,10 @@ help:
 	@echo "make eval-noise CORPUS=<c> NOISE=<dir> [SNRS='0 10 20'] [VARIANTS='stl mtl_aug'] [JOBS=2]"
 	@echo "make eval-adversarial CORPUS=<c> [VARIANTS='stl stl_aug mtl_aug'] [ATTACKS='fgsm pgd'] [BUDGETS='50 40 30 20']"
 	@echo "            [NO_TRAIN=1] [SEEDS=...] [JOBS=2]   white-box attacks on the waveform, and transfer"
-	@echo "make export CHECKPOINT='<ckpt> [<ckpt> ...]' [FORMAT=onnx|torchscript] [OUT=model.onnx]"
+	@echo "make export [CHECKPOINT='<ckpt> [<ckpt> ...]'] [FORMAT=onnx|torchscript] [OUT=model.onnx]"
+	@echo "            (default OUT: ./<first checkpoint's name>.onnx or .pt, in the current folder)"
 	@echo "make serve [CHECKPOINT='<ckpt> [<ckpt> ...]'] [PORT=8000] [HOST=127.0.0.1]   API + web page"
-	@echo "            (without CHECKPOINT: the shipped model, docs/model_card.md)"
+	@echo "            (export, serve without CHECKPOINT: the shipped model, docs/model_card.md)"
 	@echo "make bench                                  throughput / real-time-factor figures"
 
 install: $(STAMP)
@@ -132,8 +133,7 @@ eval-adversarial: $(STAMP)
 	$(MTL) eval-adversarial --corpus $(CORPUS) --variants $(VARIANTS) --attacks $(ATTACKS) --budgets $(BUDGETS) --seeds $(SEEDS) --jobs $(JOBS) $(if $(filter 1 yes true,$(NO_TRAIN)),--no-train) $(COMMON)
 
 export: $(STAMP)
-	@test -n "$(CHECKPOINT)" || (echo "CHECKPOINT=<checkpoint file(s)> is required" && exit 2)
-	$(MTL) export --checkpoint $(CHECKPOINT) --format $(FORMAT) $(call opt,--out,$(OUT))
+	$(MTL) export $(call opt,--checkpoint,$(CHECKPOINT)) --format $(FORMAT) $(call opt,--out,$(OUT))
 
 serve: $(STAMP)
 	$(MTL) serve $(call opt,--checkpoint,$(CHECKPOINT)) --host $(HOST) --port $(PORT)

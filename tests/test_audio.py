@@ -1,6 +1,9 @@
 """Audio loading (formats, spans, bad files) and the log-mel features: silence kept out of the
 normalisation statistics, and trimmed; prosody rows."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -186,6 +189,35 @@ def test_load_audio_reads_a_span_and_names_a_bad_file(tmp_path):
     ):
         with pytest.raises(DataError, match=f"{name}: {reason}"):
             load_audio(tmp_path / name)
+
+
+def test_a_file_gone_from_its_manifest_is_named_as_missing(tmp_path):
+    """A manifest row whose file was deleted: training and evaluation name the file and its row,
+    not libsndfile's "System error."; the same for the span an uncached item reads."""
+    from mtl_aug.data.dataset import UtteranceDataset
+
+    folder = tmp_path / "corpus"
+    for name in ("a.wav", "b.wav"):
+        write_audio(folder / name, seconds=0.5)
+    (folder / "corpus.csv").write_text("path,speaker,emotion\na.wav,s1,sad\nb.wav,s2,angry\n")
+    prepare_generic(folder / "corpus.csv", tmp_path / "mine.csv", corpus="mine")
+    (folder / "b.wav").unlink()
+    df = read_manifest(tmp_path / "mine.csv")
+    gone = Path(df["path"].iloc[1])
+    assert not gone.exists()
+    cfg = load_config(None, [], ["data.max_train_seconds=0.25"])
+    sentence = (
+        f"{gone}: file not found (listed in the manifest of corpus 'mine' as utterance b): "
+        "moved or deleted after the manifest was made"
+    )
+    for train, cache in ((False, True), (True, False)):  # whole (evaluation); a crop (training)
+        data = UtteranceDataset(df, cfg, train=train, cache=cache)
+        assert len(data[(0, 1)]["wave"]) == (4000 if train else 8000)
+        with pytest.raises(DataError) as error:
+            data[(1, 1)]
+        assert str(error.value).startswith(sentence) and "System error" not in str(error.value)
+    with pytest.raises(DataError, match=f"^{re.escape(str(gone))}: file not found$"):
+        load_audio(gone)  # evaluate, the reports
 
 
 def test_common_rates_resample_as_torchaudio_and_awkward_ones_by_soxr(tmp_path):

@@ -91,3 +91,21 @@ def test_export_of_an_ensemble_and_what_it_refuses(checkpoints, speech, tmp_path
     torch.save(content, tmp_path / "newer.ckpt")
     with pytest.raises(ConfigError, match=r"newer\.ckpt: .*unknown config key 'model\.kernel'"):
         load_ensemble([ckpt, tmp_path / "newer.ckpt"], "cpu")
+
+
+def test_export_without_a_checkpoint_writes_the_shipped_model_here(tmp_path, monkeypatch, capsys):
+    """`mtl-aug export` alone: the shipped model (as predict and serve), written into the current
+    folder as model.onnx + model.json, nothing beside the checkpoint inside the package."""
+    from mtl_aug.cli import main
+    from mtl_aug.inference.shipped import SHIPPED
+
+    if not SHIPPED.is_file():
+        pytest.skip(f"no shipped model at {SHIPPED}")
+    package = sorted(SHIPPED.parent.iterdir())
+    monkeypatch.chdir(tmp_path)
+    assert main(["export"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.onnx"]
+    assert sorted(SHIPPED.parent.iterdir()) == package
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert meta["checkpoints"] == [str(SHIPPED)]
+    assert "wrote model.onnx" in capsys.readouterr().out

@@ -211,13 +211,12 @@ def cmd_predict(args) -> None:
 
 def cmd_export(args) -> None:
     from ..inference.export import FORMATS, export
+    from ..inference.shipped import checkpoints_or_shipped
 
-    out = (
-        Path(args.out)
-        if args.out
-        else Path(args.checkpoint[0]).with_suffix(FORMATS.get(args.format, ""))
-    )
-    meta = export(args.checkpoint, args.format, out)
+    checkpoints = checkpoints_or_shipped(args.checkpoint)
+    # by default in the current folder, not beside the checkpoint (the shipped one's is the package)
+    out = Path(args.out or Path(checkpoints[0]).stem + FORMATS.get(args.format, ""))
+    meta = export(checkpoints, args.format, out)
     print(
         f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {out.with_suffix('.json')}: "
         f"{len(meta['checkpoints'])} model(s), classes {', '.join(meta['class_names'])}"

@@ -127,17 +127,17 @@ def add_use_commands(sub) -> None:
     )
     p.add_argument(
         "--checkpoint",
-        required=True,
         nargs="+",
-        help="a checkpoint, or several (e.g. one per seed) exported as one ensemble",
+        help="a checkpoint, or several (e.g. one per seed) exported as one ensemble "
+        "(default: the shipped model, docs/model_card.md)",
     )
     p.add_argument(
         "--format", choices=["onnx", "torchscript"], default="onnx", help="the file format"
     )
     p.add_argument(
         "--out",
-        help="the model file (default: the first checkpoint's path with .onnx or .pt); "
-        "its metadata is written beside it with the suffix .json",
+        help="the model file (default: the first checkpoint's name with .onnx or .pt, in the "
+        "current folder, e.g. model.onnx); its metadata is written beside it with the suffix .json",
     )
     p.set_defaults(func=cmd_export)
 

@@ -25,7 +25,8 @@ def load_audio(
 ) -> torch.Tensor:
     """Mono float32 waveform (samples,) at `sample_rate`; a clear error names a bad file.
     `start`/`stop` (in the file's own samples) read only that span. `path` may also be an open
-    binary file (an upload), named in errors by its `name` attribute."""
+    binary file (an upload), named in errors by its `name` attribute. A path that names no file
+    says so (libsndfile's own words would be "System error.")."""
     name = getattr(path, "name", "upload") if hasattr(path, "read") else path
     try:
         data, sr = sf.read(
@@ -36,6 +37,8 @@ def load_audio(
             stop=stop,
         )
     except Exception as exc:
+        if not hasattr(path, "read") and not Path(path).is_file():  # only once reading failed
+            raise DataError(f"{name}: file not found") from None
         raise DataError(f"{name}: cannot read audio ({exc})") from exc
     if data.shape[0] == 0:
         raise DataError(f"{name}: empty audio")

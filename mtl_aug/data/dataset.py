@@ -3,6 +3,8 @@ the collate that pads them into a batch."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import soundfile as sf
@@ -10,6 +12,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..config import Config
+from ..errors import DataError
 from . import augment
 from .audio import LogMel, load_audio, pad_batch
 
@@ -56,10 +59,26 @@ class UtteranceDataset(Dataset):
     def wave(self, i: int) -> torch.Tensor:
         if self.cache is not None and i in self.cache:
             return self.cache[i]
-        w = load_audio(self.paths[i], self.sr)
+        w = self.load(i)
         if self.cache is not None:
             self.cache[i] = w
         return w
+
+    def load(self, i: int, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Item i's audio (load_audio); a file gone since its manifest was made is named as
+        such, with the manifest row that lists it."""
+        try:
+            return load_audio(self.paths[i], self.sr, start, stop)
+        except DataError:
+            if Path(self.paths[i]).is_file():
+                raise
+            row = self.df.iloc[i]
+            raise DataError(
+                f"{self.paths[i]}: file not found (listed in the manifest of corpus "
+                f"'{row.get('corpus', '?')}' as utterance {row.get('utt_id', i)}): moved or "
+                "deleted after the manifest was made? restore it, or prepare the corpus again "
+                "(make manifests)"
+            ) from None
 
     def crop(self, i: int, rng: np.random.Generator) -> torch.Tensor:
         """A random `max_train_seconds` span of item i (the whole item if shorter). Uncached
@@ -67,9 +86,12 @@ class UtteranceDataset(Dataset):
         max_len = self.cfg.data.max_train_seconds
         n = int(max_len * self.sr) if max_len else None
         if n and self.cache is None and self.native_rates[i] == self.sr:
-            total = sf.info(self.paths[i]).frames
+            try:
+                total = sf.info(str(self.paths[i])).frames
+            except Exception:  # missing or unreadable: load says which
+                total = len(self.load(i))
             start = int(rng.integers(0, total - n + 1)) if total > n else 0
-            return load_audio(self.paths[i], self.sr, start, start + n)
+            return self.load(i, start, start + n)
         wave = self.wave(i)
         if n and len(wave) > n:
             start = int(rng.integers(0, len(wave) - n + 1))

@@ -20,6 +20,7 @@ from ..data.corpora import prepare_emodb, prepare_librispeech
 from ..data.datamodule import EmotionDataModule
 from ..inference.evaluate import predict_waves
 from ..training.lit import LitMTLAug
+from .report import counted
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 WARMUP_STEPS = 5
@@ -181,7 +182,8 @@ def main(argv=None) -> None:
     stop = " (early stopping may shorten it)" if cfg.train.patience else ""
     print(
         f"EMODB LOSO estimate, one fold at a time: {steps_per_epoch} steps/epoch x {step_s:.2f} s "
-        f"+ validation = {epoch_s:.0f} s/epoch; {epochs} epochs x {folds} folds = "
+        f"+ validation = {epoch_s:.0f} s/epoch; {counted(epochs, 'epoch')} x "
+        f"{counted(folds, 'fold')} = "
         f"{folds * epochs * epoch_s / 60:.0f} min{stop}"
     )
     # IEMOCAP: 10 speakers; a fold trains on the 8 not held out (~4400 of 5531 utterances), whose

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .report import markdown_table, percent
+from .report import counted, markdown_table, percent
 
 # language and licence of each corpus a preparer knows (../shared/data/README.md, docs/corpora.md)
 CORPORA = {
@@ -91,7 +91,8 @@ def model_card(meta: dict, loco: list[dict], aligned: list[dict]) -> str:
         "## What it is",
         "",
         f"- `--config {meta['config']}` (configs/variant/), variant {meta['variant']}: classes "
-        f"{', '.join(names)}; seed {meta['seed']}, {meta['epochs']} epochs, the last one kept.",
+        f"{', '.join(names)}; seed {meta['seed']}, {counted(meta['epochs'], 'epoch')}, the last "
+        "one kept.",
         f"- Trained on {total} utterances of {speakers} speakers from {len(meta['corpora'])} "
         f"corpora (languages: {', '.join(languages)}); speakers "
         f"{', '.join(meta['val_speakers'])} validate and are not trained on.",

@@ -26,6 +26,11 @@ def percent(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
+def counted(n: int, noun: str) -> str:
+    """`n` and the noun, plural but for one: "1 epoch", "10 epochs"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def mean_std(values, pct: bool = True) -> str:
     v = np.asarray(list(values), dtype=float) * (100 if pct else 1)
     if len(v) == 0:
@@ -269,7 +274,7 @@ def fold_summary(r: dict, out: Path) -> str:
         "=" * 64,
         f"{r['corpus']} / {r['variant']} / seed {r['seed']} / fold {r['fold']}",
         f"validation UAR {r['last_val_uar']:.4f} at the end, best {r['best_val_uar']:.4f} "
-        f"({', '.join(r['val_speakers'])}); {r['epochs_trained']} epochs; tested: "
+        f"({', '.join(r['val_speakers'])}); {counted(r['epochs_trained'], 'epoch')}; tested: "
         f"{Path(r['checkpoint']).name}",
     ]
     if "uar" in r:
