@@ -13,7 +13,7 @@ import pytest
 from builders import tiny_cfg, write_audio
 
 from mtl_aug.reporting import collapse, corrupt_cost, lone, tables
-from mtl_aug.reporting.report import summarise_loso
+from mtl_aug.reporting.report import fold_summary, summarise_loso
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["anger", "boredom", "neutral"]
@@ -131,7 +131,7 @@ def test_corruption_cost_prints_milliseconds_per_item(tmp_path, capsys):
     assert "missing.wav" in capsys.readouterr().err
 
 
-def test_lone_file_paths_of_a_checkpoint(corpus, tmp_path, capsys):
+def test_lone_file_paths_of_a_checkpoint(corpus, tmp_path, capsys, monkeypatch):
     """On a test speaker, `predict` grouped by speaker gives the evaluation path's UAR; the
     lone-file paths are figures of their own."""
     from mtl_aug.training.train import train_fold
@@ -139,7 +139,8 @@ def test_lone_file_paths_of_a_checkpoint(corpus, tmp_path, capsys):
     cfg = tiny_cfg(corpus, tmp_path / "runs", "speaker", train__max_epochs=1)
     ckpt = train_fold(cfg, "spk00", verbose=False)["checkpoint"]
     manifest = corpus / "synthetic_demo.csv"
-    # the synthetic tones hold no speech: judged all the same, as the evaluation path judges them
+    # the synthetic voices are not speech (some pass the check, some not): all judged, as the
+    # evaluation path judges them
     args = [str(ckpt), str(manifest), "--speaker", "spk00", "--own", "--no-speech-check"]
     assert lone.main(args) == 0
     line = capsys.readouterr().out.strip()
@@ -150,7 +151,10 @@ def test_lone_file_paths_of_a_checkpoint(corpus, tmp_path, capsys):
     assert m[1] == m[3]
     got = lone.path_uars(Path(ckpt), manifest, "spk00", check_speech=False)
     assert f"{100 * got['lone']:.2f}" == m[2] and set(got) == {"eval", "lone", "grouped"}
-    # with the speech check, a file without speech is a miss on both predict paths
+    # with the speech check, a file without speech is a miss on both predict paths (here: none)
+    import mtl_aug.inference.predict as predict
+
+    monkeypatch.setattr(predict, "speech_check", lambda wave, sr: predict.NO_SPEECH)
     checked = lone.path_uars(Path(ckpt), manifest, "spk00")
     assert checked["lone"] == checked["grouped"] == 0.0
     assert lone.main([str(ckpt), str(manifest), "--speaker", "nobody"]) == 2
@@ -229,3 +233,19 @@ def test_loco_table_over_seeds_pairs_each_folder_with_the_first_by_seed(built, c
     rows.iloc[::-1].to_csv(folders["copy"] / "corpora.csv", index=False)
     assert tables.main(argv) == 2
     assert "one table needs the same held-out corpora" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("epochs,said", [(1, "; 1 epoch; "), (10, "; 10 epochs; ")])
+def test_fold_summary_counts_epochs_in_english(tmp_path, epochs, said):
+    result = {
+        "corpus": "emodb",
+        "variant": "stl",
+        "seed": 0,
+        "fold": "03",
+        "last_val_uar": 0.5,
+        "best_val_uar": 0.6,
+        "val_speakers": ["08"],
+        "epochs_trained": epochs,
+        "checkpoint": "runs/x/last.ckpt",
+    }
+    assert said in fold_summary(result, tmp_path)

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 import torch
 
-from ..data import vad
+from ..data import band, vad
 from ..data.level import active_level, align_gain, require_level, scaled
 from ..errors import ConfigError, DataError
 from ..training.lit import LitMTLAug
-from .accept import read_accepted
+from .accept import read_accepted, truncation
 from .evaluate import load_ensemble, predict_waves
 
 log = logging.getLogger(__name__)
@@ -31,14 +32,27 @@ def speech_check(wave: torch.Tensor, sr: int) -> str:
     return "" if vad.speech_found(wave, sr) else NO_SPEECH
 
 
-def file_warning(wave: torch.Tensor, sr: int) -> str:
-    """Why a prediction for this audio should not be trusted, or ''. (Silent audio is flagged
-    where speech is not checked; where it is, such audio gets no emotion at all.)"""
+# measured on nEMO, which no shipped model trained on: python -m mtl_aug.reporting.telephone nemo
+BAND_LIMITED = (
+    "band-limited: nothing above 4.3 kHz (8 kHz or telephone audio), where the models were "
+    "trained on wideband speech; the shipped model's UAR falls from 46.5 to 30.8 % on "
+    "telephone copies of a corpus it never heard (docs/inputs.md)"
+)
+
+
+def file_warning(wave: torch.Tensor, sr: int, source: Path | BinaryIO | None = None) -> str:
+    """Why a prediction for this audio should not be trusted, or '': a file whose header
+    promises more than it holds (accept.truncation; with its `source`), audio too short,
+    silent (flagged where speech is not checked; where it is, such audio gets no emotion) or
+    band-limited (data/band.py); several joined by '; '."""
+    found = [truncation(source)] if source is not None else []
     if len(wave) < SHORT_SECONDS * sr:
-        return f"shorter than {SHORT_SECONDS} s: too short to judge"
-    if not vad.energy_found(wave, sr):
-        return f"silent: no 25 ms frame above {SILENT_DBFS:.0f} dBFS"
-    return ""
+        found.append(f"shorter than {SHORT_SECONDS} s: too short to judge")
+    elif not vad.energy_found(wave, sr):
+        found.append(f"silent: no 25 ms frame above {SILENT_DBFS:.0f} dBFS")
+    elif band.band_limited(wave, sr):
+        found.append(BAND_LIMITED)
+    return "; ".join(w for w in found if w)
 
 
 def windows(wave: torch.Tensor, sr: int, window: float) -> list[torch.Tensor]:
@@ -197,7 +211,7 @@ def predict_files(
             chunks = windows(wave, sr, window)
             waves += chunks
             owner += [i] * len(chunks)
-            warn[i] = (file_warning(wave, sr), round(len(wave) / sr, 3), len(chunks))
+            warn[i] = (file_warning(wave, sr, paths[i]), round(len(wave) / sr, 3), len(chunks))
         if not waves:
             continue
         group = [str(key)] * len(waves) if speakers is not None else None

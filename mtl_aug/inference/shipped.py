@@ -23,5 +23,6 @@ def checkpoints_or_shipped(given: list[str] | None) -> list:
             f"no model ships at {SHIPPED}: give --checkpoint, or build it with `make model` "
             "(docs/model_card.md)"
         )
-    log.info(f"model: the shipped one, {SHIPPED} (docs/model_card.md)")
+    # named inside the package, not by this machine's path: the line reads the same everywhere
+    log.info("model: the shipped one, mtl_aug/shipped/model.ckpt (docs/model_card.md)")
     return [SHIPPED]
