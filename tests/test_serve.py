@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -274,9 +275,76 @@ def test_api_refuses_bad_uploads_with_a_reason(server, speech):
     )
     assert r.status_code == 413
     assert r.json()["detail"].startswith("the upload is over 1 MB (cut off after 1.")
-    r = httpx.post(server.url + "/predict", data={"other": "1"}, timeout=10)
-    assert r.status_code == 422  # no file field
     assert server.post(speech[0].name, speech[0].read_bytes()).status_code == 200  # still serving
+
+
+def test_api_refuses_a_request_without_the_file_field_with_a_sentence(server, speech):
+    """No upload, or the audio in another field: 400 (as an empty file) with one sentence that
+    names the field expected and the one given, not FastAPI's list of validation errors."""
+    data = speech[0].read_bytes()
+    expected = 'no file uploaded: send the audio as multipart form field "file"'
+    cases = {
+        "an empty POST": ({}, f"{expected} (the request has no form)"),
+        "the audio in another field": (
+            {"files": {"audio": ("a.wav", data)}},
+            f'{expected} (this request has the field "audio")',
+        ),
+        "a form of other fields": (
+            {"data": {"other": "1"}, "files": {"upload": ("a.wav", data)}},
+            f'{expected} (this request has the fields "other", "upload")',
+        ),
+        "JSON": (
+            {"json": {"file": "a.wav"}},
+            f"{expected} (the request is application/json, not a multipart form)",
+        ),
+        "text in the field": (
+            {"data": {"file": "a.wav"}},
+            'the multipart form field "file" holds text, not a file: send the audio as a file '
+            "upload in it",
+        ),
+        "a bad query parameter": (
+            {"files": {"file": ("a.wav", data)}, "params": {"detail": "maybe"}},
+            'the query parameter "detail" must be true or false, got "maybe"',
+        ),
+    }
+    for case, (request, reason) in cases.items():
+        r = httpx.post(server.url + "/predict", timeout=10, **request)
+        assert (r.status_code, r.json()) == (400, {"detail": reason}), (case, r.text)
+    assert server.post(speech[0].name, data).status_code == 200  # still serving
+
+
+def test_api_busy_answer_says_when_to_retry(checkpoints, speech):
+    """Past `max_pending` waiting requests: 503 with a Retry-After (whole seconds) and a reason
+    that says the same; the waiting request is answered once the model is free."""
+    from fastapi.testclient import TestClient
+
+    from mtl_aug.inference.serve import Model, create_app
+
+    class Gate:
+        """The model's lock, held until `release` is set: a request is being computed."""
+
+        def __init__(self):
+            self.entered, self.release = threading.Event(), threading.Event()
+
+        def __enter__(self):
+            self.entered.set()
+            assert self.release.wait(60)
+
+        def __exit__(self, *exc):
+            return False
+
+    model = Model([checkpoints["defaults"]])
+    model.lock = gate = Gate()
+    data = speech[0].read_bytes()
+    with TestClient(create_app(model, max_pending=1)) as client, ThreadPoolExecutor(1) as pool:
+        first = pool.submit(client.post, "/predict", files={"file": ("a.wav", data)})
+        assert gate.entered.wait(60)  # the first request holds the model
+        busy = client.post("/predict", files={"file": ("b.wav", data)})
+        gate.release.set()
+        assert first.result(timeout=60).status_code == 200
+    # a small whole number of seconds: about the time the longest accepted audio takes
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "2"
+    assert busy.json() == {"detail": "busy: 1 request waiting for the model; try again in 2 s"}
 
 
 def test_api_serves_20_requests_at_once_and_refuses_beyond_its_queue(
@@ -301,6 +369,7 @@ def test_api_serves_20_requests_at_once_and_refuses_beyond_its_queue(
     codes = sorted(a.status_code for a in answers)
     assert set(codes) == {200, 503} and codes.count(200) >= 1
     assert all("busy" in a.json()["detail"] for a in answers if a.status_code == 503)
+    assert all(a.headers["retry-after"] == "2" for a in answers if a.status_code == 503)
 
 
 @pytest.fixture
@@ -355,6 +424,7 @@ def test_page_shows_the_answer_bars_and_attention_in_a_real_browser(server, spee
         expected["probs"], key=lambda c: -expected["probs"][c]
     )
     assert page.query_selector(".bar.top").get_attribute("data-emotion") == expected["emotion"]
+    assert "mtl_aug model trained on synthetic_demo" in page.inner_text("#answered")
     # the attention line is drawn in white over the spectrogram
     white = page.evaluate("""() => { const c = document.getElementById('spectrogram');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
@@ -386,4 +456,55 @@ def test_page_shows_the_answer_bars_and_attention_in_a_real_browser(server, spee
         "document.getElementById('status').textContent.startsWith('recording.wav')",
         timeout=30000,
     )
-    assert "mtl_aug model trained on synthetic_demo" in page.inner_text("#answered")
+    # Chromium's fake microphone plays a beep: no speech, so no model is said to have answered
+    assert page.inner_text("#emotion") == "no speech found"
+    assert page.inner_text("#answered") == ""
+
+
+@requires_real_data  # speech (the synthetic stand-in has none)
+def test_page_shows_each_windows_probabilities(server, speech, page):
+    """A file of several windows: the window table gives every window's probability of every
+    class, as the API does, in percent (the bars' order, the window's emotion in bold), and
+    their mean (the answer) below them."""
+    long = speech[-1]
+    expected = server.post(long.name, long.read_bytes()).json()
+    page.set_input_files("#file", str(long))
+    page.wait_for_selector("#spectrogram[data-drawn]", timeout=30000)
+    order = sorted(expected["probs"], key=lambda c: -expected["probs"][c])  # as the bars
+    header, *rows = page.query_selector_all("#windows tr")
+    assert [h.inner_text() for h in header.query_selector_all("th")] == [
+        "window",
+        "emotion",
+        *order,
+    ]
+    assert len(expected["windows"]) == 3
+    table = [[c.inner_text() for c in row.query_selector_all("td")] for row in rows]
+    assert table == [
+        [span, w["emotion"], *(f"{100 * w['probs'][c]:.1f} %" for c in order)]
+        for span, w in zip(
+            ["0.0-10.0 s", "10.0-20.0 s", "20.0-23.0 s", "mean"],
+            [*expected["windows"], expected],
+            strict=True,
+        )
+    ]
+    bold = [row.query_selector("td.top").get_attribute("data-emotion") for row in rows]
+    assert bold == [w["emotion"] for w in [*expected["windows"], expected]]
+
+
+@requires_real_data  # speech, then a real recording of noise
+def test_page_shows_no_attention_caption_or_model_without_speech(server, speech, no_speech, page):
+    """Noise after speech (real recordings of both; skipped without them): the reason, the
+    spectrogram (what was heard), and neither the attention line's caption (none is drawn) nor
+    the model said to have answered (it gave no emotion)."""
+    page.set_input_files("#file", str(speech[0]))
+    page.wait_for_selector("#spectrogram[data-drawn]", timeout=30000)
+    assert "attention over time" in page.inner_text("#result")
+    assert "Answered by the mtl_aug model" in page.inner_text("#answered")
+    page.set_input_files("#file", str(no_speech[2]))  # 2 s of a real recording of a running tap
+    page.wait_for_function("document.getElementById('emotion').textContent === 'no speech found'")
+    page.wait_for_selector("#spectrogram[data-drawn]", timeout=30000)
+    shown = page.inner_text("#result")
+    assert "spectrogram" in shown  # what was heard is still shown
+    assert "attention" not in shown and "white line" not in shown
+    assert "Answered" not in shown and page.inner_text("#answered") == ""
+    assert page.query_selector_all(".bar") == [] and page.inner_text("#windows") == ""

@@ -5,22 +5,28 @@ ensemble), through the lone-file inference that `predict` and the exported model
 Bounds: an upload over `max_mb` is refused (413, FastAPI's body limit) before it is read past the
 limit, with a JSON reason as every other refusal (body_limit.py); audio over `max_seconds`, or
 that `predict` refuses too (accept.py: the sample rate, the channels, ...) is refused (4xx) from
-its header where it can be, before it is decoded. At most `max_pending` requests wait for the
-model (503 beyond); one request at a time is decoded and computed, in a worker thread, so one
-decoded file is in memory at once and the server keeps answering meanwhile."""
+its header where it can be, before it is decoded. A request without the audio in the multipart
+field `file`, or with a bad query parameter, is refused (400) with a sentence too, not FastAPI's
+list of validation errors. At most `max_pending` requests wait for the model (503 beyond, with a
+Retry-After); one request at a time is decoded and computed, in a worker thread, so one decoded
+file is in memory at once and the server keeps answering meanwhile."""
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import threading
 from importlib import resources
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
-from fastapi import FastAPI, HTTPException, UploadFile
+from fastapi import FastAPI, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.datastructures import FormData
 
 from ..errors import ConfigError
 from .accept import Refused, accepted, read_accepted
@@ -34,6 +40,12 @@ WINDOW_SECONDS = (
     10.0  # as `predict`: longer audio is cut into windows, their probabilities averaged
 )
 MAX_COLUMNS = 600  # the spectrogram sent to the page: at most this many time columns
+FIELD = "file"  # the multipart form field that carries the audio
+# The 503 "busy" answer's Retry-After, in seconds. One request is computed at a time, so a place
+# in the queue frees as soon as the one being computed is answered: the longest audio the
+# defaults accept (120 s, twelve 10 s windows) takes about 1.6 s on one CPU thread (the shipped
+# model, detail or not; a 30 s file 0.5 s), so a client retrying after 2 s finds room.
+RETRY_AFTER = 2
 
 
 class Model:
@@ -51,11 +63,14 @@ class Model:
         self.lock = threading.Lock()
         speech_check(torch.zeros(self.sr), self.sr)  # the detector is loaded before any request
 
-    def predict(self, wave: torch.Tensor, detail: bool = False) -> dict:
+    def predict(
+        self, wave: torch.Tensor, detail: bool = False, source: BinaryIO | None = None
+    ) -> dict:
         """The emotion of a waveform: probabilities averaged over its windows (as `predict`),
         each window's result, and with `detail` the log-mel and the attention over time. Audio
         without speech (speech_check, as `predict`) gets no emotion: `speech` false, `emotion`
-        and `probs` null, and the `reason`."""
+        and `probs` null, and the `reason`. `source`, the upload's bytes: for the warning of a
+        truncated file (predict.file_warning)."""
         if reason := speech_check(wave, self.sr):
             out = {
                 "emotion": None,
@@ -102,7 +117,7 @@ class Model:
             "reason": "",
             "probs": _named(names, mean),
             "duration": round(len(wave) / self.sr, 3),
-            "warning": file_warning(wave, self.sr),
+            "warning": file_warning(wave, self.sr, source),
             "windows": [
                 {
                     **r,
@@ -140,7 +155,17 @@ def _named(names: list[str], probs: torch.Tensor) -> dict:
     return {n: round(float(p), 5) for n, p in zip(names, probs, strict=True)}
 
 
-STATUS = {"empty": 400, "unreadable": 415, "format": 415, "long": 413, "corrupt": 422, "short": 422}
+# the status of each refusal; a request that does not say what it should (`request`: no audio in
+# the multipart field `file`, a bad query parameter) is 400, as an empty file is
+STATUS = {
+    "request": 400,
+    "empty": 400,
+    "unreadable": 415,
+    "format": 415,
+    "long": 413,
+    "corrupt": 422,
+    "short": 422,
+}
 
 
 def read_upload(data: bytes, name: str, sample_rate: int, max_seconds: float) -> torch.Tensor:
@@ -150,6 +175,44 @@ def read_upload(data: bytes, name: str, sample_rate: int, max_seconds: float) ->
         return read_accepted(io.BytesIO(data), name, sample_rate, max_seconds)
     except Refused as exc:
         raise HTTPException(STATUS[exc.kind], str(exc)) from None
+
+
+def _quoted(names) -> str:
+    return ", ".join(json.dumps(n) for n in names)
+
+
+def invalid_request(exc: RequestValidationError, content_type: str) -> str:
+    """FastAPI's validation errors for a request to /predict (`content_type` its header), as one
+    sentence: what was expected, and what was given instead."""
+    content_type = content_type.split(";")[0].strip()
+    reasons = []
+    for error in exc.errors():
+        where, name = error["loc"][0], error["loc"][-1]
+        if where == "body" and name == FIELD and error["type"] == "missing":
+            given = list(dict.fromkeys(exc.body.keys())) if isinstance(exc.body, FormData) else []
+            if given:
+                instead = f"this request has the field{'s' * (len(given) > 1)} {_quoted(given)}"
+            elif content_type == "multipart/form-data":
+                instead = "the form has no fields"
+            elif content_type:
+                instead = f"the request is {content_type}, not a multipart form"
+            else:
+                instead = "the request has no form"
+            reasons.append(
+                f'no file uploaded: send the audio as multipart form field "{FIELD}" ({instead})'
+            )
+        elif where == "body" and name == FIELD:
+            reasons.append(
+                f'the multipart form field "{FIELD}" holds text, not a file: send the audio as '
+                "a file upload in it"
+            )
+        else:  # a query parameter: `detail`, true or false
+            got = f", got {json.dumps(error['input'])}" if "input" in error else ""
+            msg = f"is invalid ({error['msg'][:1].lower()}{error['msg'][1:]})"
+            if error["type"] == "bool_parsing":
+                msg = "must be true or false"
+            reasons.append(f'the {where} parameter "{name}" {msg}{got}')
+    return "; ".join(reasons)
 
 
 def create_app(
@@ -164,6 +227,11 @@ def create_app(
         "window_seconds": WINDOW_SECONDS,
     }
     page = resources.files(__package__).joinpath("page.html").read_text()
+
+    @app.exception_handler(RequestValidationError)
+    async def refuse_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = invalid_request(exc, request.headers.get("content-type", ""))
+        return JSONResponse({"detail": detail}, status_code=STATUS["request"])
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
@@ -181,16 +249,21 @@ def create_app(
 
     def answer(data: bytes, name: str, detail: bool) -> dict:
         with model.lock:
-            return model.predict(read_upload(data, name, model.sr, max_seconds), detail)
+            wave = read_upload(data, name, model.sr, max_seconds)
+            return model.predict(wave, detail, io.BytesIO(data))
 
     @app.post("/predict")
     async def predict(file: UploadFile, detail: bool = False) -> dict:
-        """An audio file (multipart field `file`): the emotion, the class probabilities, the
-        duration, each 10 s window's result; `?detail=true` adds the log-mel and the attention."""
+        """An audio file (multipart field `file`, else 400): the emotion, the class
+        probabilities, the duration, each 10 s window's result (its emotion and probabilities);
+        `?detail=true` adds the log-mel and the attention."""
         nonlocal waiting
         if waiting >= max_pending:
             raise HTTPException(
-                503, f"busy: {waiting} requests are waiting for the model; try again shortly"
+                503,
+                f"busy: {waiting} request{'s' * (waiting != 1)} waiting for the model; "
+                f"try again in {RETRY_AFTER} s",
+                headers={"Retry-After": str(RETRY_AFTER)},
             )
         waiting += 1
         try:
