@@ -1,7 +1,7 @@
-"""The TESS and EMOVO preparers on fake corpora in their native layouts (tiny sine WAVs), and on
-the real copies under $MTL_AUG_CORPORA (default: the repository's parent folder + /corpora)
-where present: labels, speakers, skipped and excluded files, the full-corpus count check, the
-class maps."""
+"""The TESS, EMOVO and nEMO preparers on fake corpora in their native layouts (tiny sine WAVs),
+and on the real copies under $MTL_AUG_CORPORA (default: the repository's parent folder +
+/corpora) where present: labels, speakers, skipped and excluded files, the full-corpus count
+check, the class maps."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from builders import sidecar, skip_reason_of, write_audio, write_bad
 from mtl_aug.cli import main
 from mtl_aug.config import load_config
 from mtl_aug.data.corpora import emovo as emovo_module
-from mtl_aug.data.corpora import prepare_emovo, prepare_tess
+from mtl_aug.data.corpora import nemo as nemo_module
+from mtl_aug.data.corpora import prepare_emovo, prepare_nemo, prepare_tess
 from mtl_aug.data.corpora import tess as tess_module
 from mtl_aug.data.datamodule import load_labelled
 from mtl_aug.data.manifest import apply_class_map, read_manifest
@@ -49,6 +50,17 @@ EMOVO_FILES = [
     for spk, sent in (("f1", "b1"), ("m2", "n3"))
 ]
 EMOVO_NATIVE = Counter({e: 2 for e in ("dis", "gio", "neu", "pau", "rab", "sor", "tri")})
+# nEMO: data.tsv rows (file stem, emotion, speaker, gender); every emotion twice, 3 speakers
+NEMO_EMOTIONS = ("anger", "fear", "happiness", "neutral", "sadness", "surprised")
+NEMO_ROWS = [
+    (f"{spk}_{emo}_{n}", emo, spk, gender)
+    for emo in NEMO_EMOTIONS
+    for n, (spk, gender) in enumerate((("EB0", "female"), ("WR0", "male")), 1)
+] + [("MP0_anger_7", "anger", "MP0", "male")]
+NEMO_MISSING = "WR0_fear_2"  # listed in data.tsv, no audio file
+NEMO_UNLISTED = "KS0_anger_3"  # an audio file in samples/ that data.tsv does not list
+NEMO_NATIVE = Counter({e: 2 for e in NEMO_EMOTIONS}) + Counter({"anger": 1})
+NEMO_HEADER = "file_id\temotion\traw_text\tnormalized_text\tspeaker_id\tgender\tage\n"
 
 
 def make_tess(root: Path) -> Path:
@@ -71,6 +83,30 @@ def make_emovo(root: Path) -> Path:
         )
     (base / "documents").mkdir()
     (base / "documents" / "readme.txt").write_text("EMOVO")  # not audio: counted on stderr
+    return root
+
+
+def nemo_line(stem: str, emo: str, spk: str, gender: str) -> str:
+    """A data.tsv row as upstream writes it: speaker ids left-padded with spaces; a text that
+    opens with a quote it never closes (read as it is: no quoted field runs on into the rows
+    below)."""
+    return f'{stem}.wav\t{emo}\t"Tak - powiedział.\ttak powiedział\t        {spk}\t{gender}\t23\n'
+
+
+def make_nemo(root: Path, missing: bool = True, unlisted: bool = True) -> Path:
+    """<root>/download/nEMO-main/{data.tsv, samples/<stem>.wav}, nested as an unpacked archive
+    may be (the preparer searches the tree for data.tsv), beside a hand-made CSV it ignores."""
+    base = root / "download" / "nEMO-main"
+    base.mkdir(parents=True)
+    (base / "data.tsv").write_text(
+        NEMO_HEADER + "".join(nemo_line(*row) for row in NEMO_ROWS), encoding="utf-8"
+    )
+    (base / "generic.csv").write_text("path,speaker,emotion\nsamples/EB0_anger_1.wav,EB0,x\n")
+    for i, (stem, *_) in enumerate(NEMO_ROWS):
+        if not (missing and stem == NEMO_MISSING):
+            write_audio(base / "samples" / f"{stem}.wav", seconds=0.05, sr=SR, freq=200 + 20 * i)
+    if unlisted:
+        write_audio(base / "samples" / f"{NEMO_UNLISTED}.wav", seconds=0.05, sr=SR)
     return root
 
 
@@ -277,6 +313,133 @@ def test_emovo_wrong_root_names_the_layout(tmp_path):
         prepare_emovo(tmp_path, tmp_path / "emovo.csv")
 
 
+# ================================================================ nEMO
+
+
+def test_nemo_rows_speakers_labels_and_the_missing_and_unlisted_files(tmp_path, capsys):
+    out = tmp_path / "m" / "nemo.csv"
+    root = make_nemo(tmp_path / "c")
+    assert main(["prepare", "nemo", str(root), "--out-dir", str(out.parent)]) == 0
+    printed, warned = capsys.readouterr()
+    df = read_manifest(out)
+    assert set(df["utt_id"]) == {row[0] for row in NEMO_ROWS} - {NEMO_MISSING}
+    assert Counter(df["emotion"]) == NEMO_NATIVE - Counter({"fear": 1})
+    rows = {r["utt_id"]: r for r in df.to_dict("records")}
+    for stem, emo, spk, gender in NEMO_ROWS:
+        if stem != NEMO_MISSING:
+            r = rows[stem]
+            # the speaker id without its padding, gender as M/F, the tsv's emotion word
+            assert (r["speaker"], r["gender"], r["emotion"]) == (spk, gender[0].upper(), emo)
+            assert (r["corpus"], r["style"], r["sample_rate"]) == ("nemo", "acted", SR)
+            assert r["path"] == str(root / "download" / "nEMO-main" / "samples" / f"{stem}.wav")
+    samples = root / "download" / "nEMO-main" / "samples"
+    assert sidecar(out)["skipped"] == {
+        "audio file missing (listed in data.tsv)": [str(samples / f"{NEMO_MISSING}.wav")],
+        "audio file not listed in data.tsv": [str(samples / f"{NEMO_UNLISTED}.wav")],
+    }
+    assert "skipped 2:" in printed
+    assert f"1  audio file missing (listed in data.tsv)  ({NEMO_MISSING}.wav)" in printed
+    assert f"1  audio file not listed in data.tsv  ({NEMO_UNLISTED}.wav)" in printed
+    assert "generic.csv" not in printed + warned  # only samples/ is searched for audio
+    assert (
+        "nemo: MISMATCH: 12 utterances where the full corpus has 4481 (anger 3 of 749, "
+        "fear 1 of 736, " in warned
+    )
+
+
+def test_nemo_bad_rows_are_skipped_counted_and_raise_in_strict_mode(tmp_path, monkeypatch):
+    root = make_nemo(tmp_path / "c", missing=False, unlisted=False)
+    base = root / "download" / "nEMO-main"
+    bad = {
+        "EB0_bored_1": ("bored", "EB0", "female", "unknown emotion 'bored'"),
+        "EB0_anger_2": ("anger", "", "female", "empty speaker_id"),
+        "EB0_anger_3": ("anger", "EB0", "x", "unknown gender 'x'"),
+        "EB0_anger_4": ("anger", "WR0", "male", "the file name's speaker differs from data.tsv's"),
+        "EB0_anger_5": ("fear", "EB0", "female", "the file name's emotion differs from data.tsv's"),
+        "EB0_anger_6": ("anger", "EB0", "female", "not readable as audio (LibsndfileError)"),
+    }
+    lines = [nemo_line(stem, emo, spk, g) for stem, (emo, spk, g, _) in bad.items()]
+    lines.append(nemo_line("EB0_anger_1", "anger", "EB0", "female"))  # listed twice
+    with open(base / "data.tsv", "a", encoding="utf-8") as f:
+        f.write("".join(lines))
+    for stem in bad:
+        write_audio(base / "samples" / f"{stem}.wav", seconds=0.05, sr=SR)
+    write_bad(base / "samples" / "EB0_anger_6.wav", "text")
+    monkeypatch.setattr(nemo_module, "EXPECTED", dict(NEMO_NATIVE))  # the count check passes
+    out = tmp_path / "nemo.csv"
+    assert len(prepare_nemo(root, out)) == len(NEMO_ROWS)
+    for stem, (*_, reason) in bad.items():
+        assert skip_reason_of(out, f"{stem}.wav") == reason
+    assert sidecar(out)["skipped"]["listed again in data.tsv"] == [
+        str(base / "samples" / "EB0_anger_1.wav")
+    ]
+    assert sum(map(len, sidecar(out)["skipped"].values())) == len(bad) + 1
+    assert sidecar(out)["check"] == f"{len(NEMO_ROWS)} utterances, as in the full corpus"
+    with pytest.raises(DataError, match="EB0_bored_1.wav: unknown emotion 'bored'"):
+        prepare_nemo(root, tmp_path / "strict.csv", strict=True)
+
+
+def test_nemo_count_check_passes_on_the_full_count_and_fails_clearly_otherwise(
+    tmp_path, monkeypatch
+):
+    root = make_nemo(tmp_path / "c", missing=False, unlisted=False)
+    out = tmp_path / "nemo.csv"
+    with pytest.raises(
+        DataError,
+        match=r"nemo: MISMATCH: 13 utterances where the full corpus has 4481 "
+        r"\(anger 3 of 749, fear 2 of 736, happiness 2 of 749, neutral 2 of 809, "
+        r"sadness 2 of 769, surprised 2 of 669\): a partial copy, or files skipped$",
+    ):
+        prepare_nemo(root, out, strict=True)
+    monkeypatch.setattr(nemo_module, "EXPECTED", dict(NEMO_NATIVE))
+    prepare_nemo(root, out, strict=True)
+    assert sidecar(out)["check"] == "13 utterances, as in the full corpus"
+    assert sidecar(out)["expected"] == 13
+    # a listed file gone: skipped (an error in strict mode), and the check names its emotion
+    (root / "download" / "nEMO-main" / "samples" / f"{NEMO_MISSING}.wav").unlink()
+    with pytest.raises(DataError, match=f"{NEMO_MISSING}.wav: audio file missing"):
+        prepare_nemo(root, out, strict=True)
+    prepare_nemo(root, out)
+    assert sidecar(out)["check"].startswith(
+        "MISMATCH: 12 utterances where the full corpus has 13 (fear 1 of 2)"
+    )
+
+
+def test_nemo_four_class_and_ekman7(tmp_path):
+    out = tmp_path / "nemo.csv"
+    prepare_nemo(make_nemo(tmp_path / "c"), out)
+    kept, names, dropped = apply_class_map(read_manifest(out), "four_class")
+    expect = {"anger": "angry", "happiness": "happy", "neutral": "neutral", "sadness": "sad"}
+    assert all(
+        names[lab] == expect[e] for e, lab in zip(kept["emotion"], kept["label"], strict=True)
+    )
+    assert len(kept) == 9 and dropped == Counter({"fear": 1, "surprised": 2})
+    kept, names, dropped = apply_class_map(read_manifest(out), "ekman7")
+    assert not dropped and len(kept) == 12
+    assert Counter(names[lab] for lab in kept["label"]) == Counter(
+        {"anger": 3, "fear": 1, "happiness": 2, "neutral": 2, "sadness": 2, "surprise": 2}
+    )
+    df, names, dropped = load_labelled(load_config("nemo", [], [f"data.manifest_dir={tmp_path}"]))
+    assert len(df) == 9 and names == ["angry", "happy", "neutral", "sad"]
+
+
+def test_nemo_wrong_root_or_table_names_the_file(tmp_path):
+    write_audio(tmp_path / "a" / "samples" / "EB0_anger_1.wav", seconds=0.05, sr=SR)
+    with pytest.raises(DataError, match="no data.tsv under .*: is this nEMO"):
+        prepare_nemo(tmp_path / "a", tmp_path / "nemo.csv")
+    with pytest.raises(DataError, match="does not exist"):
+        prepare_nemo(tmp_path / "nowhere", tmp_path / "nemo.csv")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "data.tsv").write_text(NEMO_HEADER)
+    with pytest.raises(DataError, match=r"b/data.tsv: no samples/ folder beside it"):
+        prepare_nemo(tmp_path / "b", tmp_path / "nemo.csv")
+    (tmp_path / "a" / "data.tsv").write_text("file_id\temotion\tspeaker\n")
+    with pytest.raises(DataError, match=r"a/data.tsv: missing columns \['speaker_id', 'gender'\]"):
+        prepare_nemo(tmp_path / "a", tmp_path / "nemo.csv")
+    with pytest.raises(DataError, match="2 files named data.tsv under"):
+        prepare_nemo(tmp_path, tmp_path / "nemo.csv")
+
+
 # ================================================================ the real copies
 
 
@@ -321,3 +484,37 @@ def test_real_emovo(tmp_path):
     assert set(df["sample_rate"]) == {48000}
     kept, _, dropped = apply_class_map(df, "four_class")
     assert len(kept) == 336 and dropped == Counter({"dis": 84, "pau": 84, "sor": 84})
+
+
+def test_real_nemo(tmp_path):
+    out = tmp_path / "nemo.csv"
+    prepare_nemo(real_copy("nemo"), out, strict=True)
+    df = read_manifest(out)
+    assert len(df) == 4481 and sidecar(out)["skipped"] == {}
+    assert Counter(df["emotion"]) == Counter(
+        {
+            "anger": 749,
+            "fear": 736,
+            "happiness": 749,
+            "neutral": 809,
+            "sadness": 769,
+            "surprised": 669,
+        }
+    )
+    assert Counter(df["speaker"]) == Counter(
+        {
+            "KS0": 540,
+            "KD0": 540,
+            "IC0": 540,
+            "WR0": 539,
+            "EB0": 539,
+            "TP0": 539,
+            "SM0": 538,
+            "MK0": 450,
+            "MP0": 256,
+        }
+    )
+    assert Counter(df.drop_duplicates("speaker")["gender"]) == Counter({"F": 4, "M": 5})
+    assert set(df["sample_rate"]) == {24000} and set(df["channels"]) == {1}
+    kept, _, dropped = apply_class_map(df, "four_class")
+    assert len(kept) == 3076 and dropped == Counter({"fear": 736, "surprised": 669})

@@ -17,6 +17,7 @@ from .generic import prepare_generic
 from .iemocap import prepare_iemocap
 from .librispeech import prepare_librispeech
 from .msp_improv import prepare_msp_improv
+from .nemo import prepare_nemo
 from .noise import prepare_noise
 from .synthetic import prepare_synthetic
 from .tess import prepare_tess
@@ -31,6 +32,7 @@ PREPARERS = {
     "turev": prepare_turev,
     "tess": prepare_tess,
     "emovo": prepare_emovo,
+    "nemo": prepare_nemo,
     "librispeech": prepare_librispeech,
     "demand": prepare_noise,
     "synthetic_demo": prepare_synthetic,
@@ -69,6 +71,7 @@ __all__ = [
     "prepare_iemocap",
     "prepare_librispeech",
     "prepare_msp_improv",
+    "prepare_nemo",
     "prepare_noise",
     "prepare_synthetic",
     "prepare_tess",
