@@ -25,17 +25,11 @@ def load_audio(
 ) -> torch.Tensor:
     """Mono float32 waveform (samples,) at `sample_rate`; a clear error names a bad file.
     `start`/`stop` (in the file's own samples) read only that span. `path` may also be an open
-    binary file (an upload), named in errors by its `name` attribute. A path that names no file
-    says so (libsndfile's own words would be "System error.")."""
+    binary file (an upload), named in errors by its `name` attribute; a missing file as such."""
     name = getattr(path, "name", "upload") if hasattr(path, "read") else path
     try:
-        data, sr = sf.read(
-            path if hasattr(path, "read") else str(path),
-            dtype="float32",
-            always_2d=True,
-            start=start,
-            stop=stop,
-        )
+        source = path if hasattr(path, "read") else str(path)
+        data, sr = sf.read(source, dtype="float32", always_2d=True, start=start, stop=stop)
     except Exception as exc:
         if not hasattr(path, "read") and not Path(path).is_file():  # only once reading failed
             raise DataError(f"{name}: file not found") from None

@@ -14,7 +14,6 @@ file is in memory at once and the server keeps answering meanwhile."""
 from __future__ import annotations
 
 import io
-import json
 import logging
 import threading
 from importlib import resources
@@ -26,13 +25,13 @@ from fastapi import FastAPI, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from starlette.datastructures import FormData
 
 from ..errors import ConfigError
 from .accept import Refused, accepted, read_accepted
 from .body_limit import JsonBodyLimit
 from .export import Deployed, metadata
 from .predict import file_warning, speech_check, windows
+from .requests import invalid_request
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +39,6 @@ WINDOW_SECONDS = (
     10.0  # as `predict`: longer audio is cut into windows, their probabilities averaged
 )
 MAX_COLUMNS = 600  # the spectrogram sent to the page: at most this many time columns
-FIELD = "file"  # the multipart form field that carries the audio
 # The 503 "busy" answer's Retry-After, in seconds. One request is computed at a time, so a place
 # in the queue frees as soon as the one being computed is answered: the longest audio the
 # defaults accept (120 s, twelve 10 s windows) takes about 1.6 s on one CPU thread (the shipped
@@ -175,44 +173,6 @@ def read_upload(data: bytes, name: str, sample_rate: int, max_seconds: float) ->
         return read_accepted(io.BytesIO(data), name, sample_rate, max_seconds)
     except Refused as exc:
         raise HTTPException(STATUS[exc.kind], str(exc)) from None
-
-
-def _quoted(names) -> str:
-    return ", ".join(json.dumps(n) for n in names)
-
-
-def invalid_request(exc: RequestValidationError, content_type: str) -> str:
-    """FastAPI's validation errors for a request to /predict (`content_type` its header), as one
-    sentence: what was expected, and what was given instead."""
-    content_type = content_type.split(";")[0].strip()
-    reasons = []
-    for error in exc.errors():
-        where, name = error["loc"][0], error["loc"][-1]
-        if where == "body" and name == FIELD and error["type"] == "missing":
-            given = list(dict.fromkeys(exc.body.keys())) if isinstance(exc.body, FormData) else []
-            if given:
-                instead = f"this request has the field{'s' * (len(given) > 1)} {_quoted(given)}"
-            elif content_type == "multipart/form-data":
-                instead = "the form has no fields"
-            elif content_type:
-                instead = f"the request is {content_type}, not a multipart form"
-            else:
-                instead = "the request has no form"
-            reasons.append(
-                f'no file uploaded: send the audio as multipart form field "{FIELD}" ({instead})'
-            )
-        elif where == "body" and name == FIELD:
-            reasons.append(
-                f'the multipart form field "{FIELD}" holds text, not a file: send the audio as '
-                "a file upload in it"
-            )
-        else:  # a query parameter: `detail`, true or false
-            got = f", got {json.dumps(error['input'])}" if "input" in error else ""
-            msg = f"is invalid ({error['msg'][:1].lower()}{error['msg'][1:]})"
-            if error["type"] == "bool_parsing":
-                msg = "must be true or false"
-            reasons.append(f'the {where} parameter "{name}" {msg}{got}')
-    return "; ".join(reasons)
 
 
 def create_app(
