@@ -4,7 +4,7 @@ Each ```bash block that is followed at once by an output block is run, in order,
 session from the repository's root (so `Q=...` carries over), and every line of the output
 block must appear in what the block printed (stdout and stderr together): a line that starts
 with `...` stands for lines left out, and one that ends with `...` is checked up to there.
-The quick start (the block that clones the repository) is not run. Takes about 10 minutes on
+The quick start (the block that clones the repository) is not run. Takes about 4 minutes on
 2 cores; run it in a fresh clone beside ../shared after `make install`:
 
     python .ci/readme.py [--keep LOG]
