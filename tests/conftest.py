@@ -80,8 +80,8 @@ def corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def checkpoints(corpus, tmp_path_factory) -> dict[str, str]:
     """Tiny models of both normalisations: the defaults (corpus statistics over speech frames,
-    silence trimmed), per speaker (`speaker`; a lone file takes the training set's statistics),
-    and the defaults with the prosody rows and the utterance functionals."""
+    silence trimmed) and per speaker (`speaker`; a lone file takes the training set's
+    statistics)."""
     from mtl_aug.training.train import train_fold
 
     root = tmp_path_factory.mktemp("serve_models")
@@ -92,7 +92,6 @@ def checkpoints(corpus, tmp_path_factory) -> dict[str, str]:
         for name, overlays, sets in (
             ("defaults", (), {}),
             ("speaker", ("speaker",), {}),
-            ("prosody", (), {"features__prosody": "true", "model__functionals": "true"}),
         )
     }
 

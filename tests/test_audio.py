@@ -1,5 +1,5 @@
 """Audio loading (formats, spans, bad files) and the log-mel features: silence kept out of the
-normalisation statistics, and trimmed; prosody rows."""
+normalisation statistics, and trimmed."""
 
 import re
 from pathlib import Path
@@ -14,7 +14,6 @@ from mtl_aug.config import load_config
 from mtl_aug.data.audio import LogMel, load_audio, pad_batch
 from mtl_aug.data.corpora import prepare_generic
 from mtl_aug.data.manifest import read_manifest
-from mtl_aug.data.prosody import Prosody
 from mtl_aug.errors import ConfigError, DataError
 
 SR = 16000
@@ -88,63 +87,15 @@ def test_trim_needs_a_silence_threshold():
         load_config("synthetic_demo", ["debug"], ["features.silence_db=-3"])
 
 
-def harmonic(f0: float, seconds: float = 1.0) -> torch.Tensor:
-    t = torch.arange(int(seconds * SR)) / SR
-    return 0.1 * sum(torch.sin(2 * torch.pi * f0 * k * t) / k for k in range(1, 8))
-
-
-def test_prosody_finds_the_f0_of_a_voice_and_none_in_noise():
-    """A harmonic tone: voiced, its F0 within 1 %; white noise: unvoiced, its log F0 row the
-    utterance's voiced mean (here none: the range's middle); a tone then noise: the noise frames
-    take the tone's log F0."""
-    p = Prosody(SR, 160)
-
-    def every(w):
-        return torch.ones(1, len(w) // 160 + 1, dtype=torch.bool)
-
-    for f0 in (80.0, 150.0, 310.0):
-        w = harmonic(f0)
-        rows = p(w[None], every(w))[0, :, 5:-5]
-        assert (rows[1] > 0.9).all()
-        assert torch.exp(rows[2]).median() == pytest.approx(f0, rel=0.01)
-    noise = 0.1 * torch.randn(SR, generator=torch.Generator().manual_seed(0))
-    rows = p(noise[None], every(noise))[0]
-    assert (rows[1] < Prosody.VOICED).float().mean() > 0.95
-    assert torch.allclose(rows[2], torch.full_like(rows[2], float(np.log(np.sqrt(70.0 * 500.0)))))
-    both = torch.cat([harmonic(200.0), noise])
-    rows = p(both[None], every(both))[0]
-    voiced = rows[1] >= Prosody.VOICED
-    assert torch.allclose(rows[2][~voiced], rows[2][voiced].mean().expand(int((~voiced).sum())))
-    assert torch.exp(rows[2][~voiced][0]) == pytest.approx(200.0, rel=0.02)
-
-
-def test_prosody_follows_pyin_on_real_speech(real_data):
-    """On EMODB sentences, most frames that both call voiced get pYIN's F0 within a semitone."""
-    import librosa
-
-    from mtl_aug.data.audio import load_audio
-
-    p = Prosody(SR, 160)
-    for name in ("03a01Fa.wav", "16b10Wb.wav"):
-        w = load_audio(real_data / "emodb" / "wav" / name)
-        rows = p(w[None], torch.ones(1, len(w) // 160 + 1, dtype=torch.bool))[0].numpy()
-        f0, voiced, _ = librosa.pyin(
-            w.numpy(), fmin=70, fmax=500, sr=SR, frame_length=1024, hop_length=160
-        )
-        both = voiced & (rows[1] >= Prosody.VOICED)
-        assert both.sum() > 0.3 * voiced.sum()
-        semitones = np.abs(12 * np.log2(np.exp(rows[2][both]) / f0[both]))
-        assert (semitones < 1).mean() > 0.7, name
-
-
-def test_prosody_rows_follow_the_mel_bins_and_are_normalised_with_them():
-    """With prosody the features gain Prosody.ROWS rows, and the corpus statistics cover them."""
-    m = logmel(normalise="corpus", silence_db=40, trim=True, prosody=True)
+def test_corpus_statistics_normalise_the_training_speech_per_mel_bin():
+    """The defaults' normalisation: the training set's statistics over speech frames, silence
+    trimmed, give its utterances zero mean and unit deviation in every mel bin."""
+    m = logmel(normalise="corpus", silence_db=40, trim=True)
     waves = [with_silence(speech_like(1.0, s), 0.3, 0.2) for s in range(3)]
     m.fit(waves.__getitem__, len(waves))
     padded, lengths = pad_batch(waves)
     feats, n = m(padded, lengths)
-    assert feats.shape[1] == 40 + Prosody.ROWS
+    assert feats.shape[1] == 40
     valid = torch.cat([feats[i, :, : n[i]] for i in range(3)], 1)
     assert valid.mean(1).abs().max() < 1e-3 and ((valid.std(1) - 1).abs() < 0.02).all()
 

@@ -2,9 +2,19 @@
 an unknown key, a wrong type or a bad value before anything runs."""
 
 import pytest
+import torch
 import yaml
 
-from mtl_aug.config import CONFIG_DIR, LEGACY, default_config, flat, load_config, upgrade
+from mtl_aug.config import (
+    CONFIG_DIR,
+    LEGACY,
+    REMOVED,
+    REMOVED_CHOICES,
+    default_config,
+    flat,
+    load_config,
+    upgrade,
+)
 from mtl_aug.errors import ConfigError
 
 
@@ -117,8 +127,9 @@ def test_config_values_are_type_checked():
         ("loss.weights.ce=0", "loss.weights must be non-negative, with ce above 0"),
         ("loss.weights.recon=-1", "loss.weights must be non-negative"),
         ("data.max_train_seconds=0", "data.max_train_seconds must be null or a positive"),
-        ("features.lone_prob=1.5", "features.lone_prob must be a probability"),
-        ("features.prosody=yes please", "'features.prosody' expects a bool"),
+        ("features.trim_silence=yes please", "'features.trim_silence' expects a bool"),
+        ("features.prosody=true", "unknown config key 'features.prosody'"),
+        ("train.scheduler=plateau", "train.scheduler must be 'onecycle' or 'none', got 'plateau'"),
         (
             "train.precision=bf16-true",
             "half precision, which torch's FFT does not support: use 16-mixed",
@@ -153,11 +164,11 @@ def test_upgrade_gives_an_older_config_the_behaviour_it_was_trained_with():
 
     for *sections, key in LEGACY:
         del node(tree, sections)[key]
-    del tree["features"]["prosody"]
+    del tree["data"]["balance_corpora"]
     old = upgrade(tree, "old.yaml")
     assert all(getattr(node(old, s), k) == v for (*s, k), v in LEGACY.items())
     assert any(node(default_config(), s)[k] != v for (*s, k), v in LEGACY.items())
-    assert old.features.prosody is False and old.loss.weights.speaker == 0.0
+    assert old.data.balance_corpora is False and old.loss.weights.speaker == 0.0
     assert old.data == load_config("emodb").data
     tree["model"]["kernel"] = 3
     with pytest.raises(ConfigError, match="old.yaml: unknown config key 'model.kernel'"):
@@ -165,6 +176,66 @@ def test_upgrade_gives_an_older_config_the_behaviour_it_was_trained_with():
     with pytest.raises(ConfigError, match="'model' is a section"):
         upgrade({"model": None}, "old.yaml")
     assert load_config("emodb", overrides=["train.gradient_clip=null"]).train.gradient_clip is None
+
+
+# a config written while the removed options existed: each at the value that left it off
+OFF = {
+    "features": {"corpus_stats": "pooled", "lone_prob": 0.0, "prosody": False},
+    "model": {"functionals": False},
+    "train": {"scheduler": "onecycle", "plateau_factor": 0.5, "plateau_patience": 4},
+}
+
+
+def written_before_the_removal(**changes) -> dict:
+    """emodb's config as saved before the removal, with `changes` ({"section.key": value})."""
+    tree = load_config("emodb").to_dict()
+    for section, values in OFF.items():
+        tree[section].update(values)
+    for key, value in changes.items():
+        section, name = key.split(".")
+        tree[section][name] = value
+    return tree
+
+
+def test_a_config_from_before_the_removal_loads_where_the_removed_options_were_off():
+    """Old checkpoints and run folders hold the removed options: off, they load as the config
+    they computed (the plateau scheduler's settings, inert under onecycle, whatever their
+    value); and every removed key is gone from the schema."""
+    now = load_config("emodb")
+    assert upgrade(written_before_the_removal(), "old.yaml") == now
+    assert upgrade(written_before_the_removal(**{"train.plateau_patience": 9}), "old.yaml") == now
+    assert upgrade(written_before_the_removal(**{"features.lone_prob": 0}), "old.yaml") == now
+    keys = set(flat(default_config()))
+    assert {".".join(k) for k in REMOVED} == {
+        f"{s}.{k}" for s, v in OFF.items() for k in v if k != "scheduler"
+    }
+    assert not keys & {".".join(k) for k in REMOVED}
+    assert {".".join(k) for k in REMOVED_CHOICES} <= keys
+    shipped = CONFIG_DIR.parent / "shipped" / "model.ckpt"  # a real one: trained before it
+    if shipped.is_file():
+        saved = torch.load(shipped, map_location="cpu", weights_only=False)
+        cfg = saved["hyper_parameters"]["cfg"]
+        assert cfg["features"]["prosody"] is False and "functionals" in cfg["model"]
+        assert upgrade(cfg, "the shipped model's config").features.normalise == "corpus"
+
+
+@pytest.mark.parametrize(
+    "key,value,shown",
+    [
+        ("features.prosody", True, "features.prosody=true"),
+        ("features.lone_prob", 0.5, "features.lone_prob=0.5"),
+        ("features.corpus_stats", "per_corpus", "features.corpus_stats=per_corpus"),
+        ("model.functionals", True, "model.functionals=true"),
+        ("train.scheduler", "plateau", "train.scheduler=plateau"),
+    ],
+)
+def test_a_config_that_used_a_removed_option_is_refused_naming_it(key, value, shown):
+    with pytest.raises(ConfigError) as refused:
+        upgrade(written_before_the_removal(**{key: value}), "old.yaml")
+    assert str(refused.value) == (
+        f"old.yaml: {shown} was removed from this version (measured and not adopted, "
+        "docs/results.md), so what was trained with it cannot be loaded here"
+    )
 
 
 def test_a_run_folder_whose_config_this_version_cannot_read(tmp_path):

@@ -15,7 +15,7 @@ from mtl_aug.inference.export import Deployed, export
 from mtl_aug.inference.predict import predict_files
 
 
-@pytest.mark.parametrize("model", ["defaults", "speaker", "prosody"])
+@pytest.mark.parametrize("model", ["defaults", "speaker"])
 def test_exported_model_gives_predicts_probabilities(checkpoints, speech, tmp_path, model):
     """ONNX (onnxruntime) and TorchScript give the PyTorch model's probabilities on real speech,
     short and long, and both equal what `predict` gives a lone file; metadata travels with them."""
@@ -79,14 +79,26 @@ def test_export_of_an_ensemble_and_what_it_refuses(checkpoints, speech, tmp_path
     with pytest.raises(ConfigError, match="the same log-mel features"):
         export([ckpt, checkpoints["speaker"]], "onnx", tmp_path / "mixed.onnx")
     assert not (tmp_path / "m.tflite").exists() and not (tmp_path / "mixed.onnx").exists()
-    # a checkpoint from before an option (its saved config lacks the key) loads with the option
-    # at the behaviour it was trained with, and joins an ensemble of newer ones
+    # a checkpoint from before an option (its saved config lacks the key), or from before one
+    # was removed (its saved config holds it, off), loads with the behaviour it was trained
+    # with and joins an ensemble of newer ones; one trained with a removed option is refused
     content = torch.load(ckpt, map_location="cpu", weights_only=False)
-    del content["hyper_parameters"]["cfg"]["features"]["prosody"]
+    saved = content["hyper_parameters"]["cfg"]
+    del saved["data"]["balance_corpora"]
+    saved["features"].update(prosody=False, lone_prob=0.0, corpus_stats="pooled")
+    saved["model"]["functionals"] = False
+    saved["train"].update(plateau_factor=0.5, plateau_patience=4)
     torch.save(content, tmp_path / "older.ckpt")
     older, newer = load_ensemble([tmp_path / "older.ckpt", ckpt], "cpu")
     assert older.cfg == newer.cfg
     Deployed([older, newer])
+    saved["model"]["functionals"] = True
+    torch.save(content, tmp_path / "functionals.ckpt")
+    with pytest.raises(
+        ConfigError, match=r"functionals\.ckpt: .*model\.functionals=true was removed"
+    ):
+        load_ensemble([tmp_path / "functionals.ckpt"], "cpu")
+    saved["model"]["functionals"] = False
     content["hyper_parameters"]["cfg"]["model"]["kernel"] = 3  # a newer version's option
     torch.save(content, tmp_path / "newer.ckpt")
     with pytest.raises(ConfigError, match=r"newer\.ckpt: .*unknown config key 'model\.kernel'"):

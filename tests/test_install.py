@@ -4,6 +4,7 @@ and the shipped model, and `predict` answers from a folder outside the repositor
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,9 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_a_wheel_install_predicts_from_another_folder(tmp_path):
+    src = tmp_path / "src"  # a copy: the build leaves build/ and egg-info beside its sources
+    shutil.copytree(ROOT / "mtl_aug", src / "mtl_aug", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
     wheels = tmp_path / "wheels"
     build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-    subprocess.run([*build, "-w", str(wheels), str(ROOT)], check=True, cwd=tmp_path)
+    subprocess.run([*build, "-w", str(wheels), str(src)], check=True, cwd=tmp_path)
     (wheel,) = wheels.glob("mtl_aug-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for need in ("configs/default.yaml", "configs/classes.yaml", "configs/variant/multi.yaml"):

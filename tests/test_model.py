@@ -6,7 +6,7 @@ import torch
 from mtl_aug.config import load_config, upgrade
 from mtl_aug.data.audio import LogMel
 from mtl_aug.model import MTLAug
-from mtl_aug.model.heads import REFERENCE_WINDOW, functionals
+from mtl_aug.model.heads import REFERENCE_WINDOW
 from mtl_aug.model.losses import center_loss, soft_cross_entropy
 from mtl_aug.training.distributed import gather_once
 from mtl_aug.training.lit import LitMTLAug
@@ -66,12 +66,6 @@ def test_head_shapes_for_variable_length_batch():
     [
         [],
         ["features.silence_db=20", "features.trim_silence=true"],
-        [
-            "features.silence_db=20",
-            "features.trim_silence=true",
-            "features.prosody=true",
-            "model.functionals=true",
-        ],
     ],
 )
 def test_emotion_logits_do_not_change_with_more_padding(normalise, silence):
@@ -102,17 +96,6 @@ def test_emotion_logits_do_not_change_with_more_padding(normalise, silence):
                 fa, fb = enc(enc.pad_time(fs), ns)[0], enc(enc.pad_time(fp), n_p)[0]
             assert torch.allclose(a, b, atol=1e-5), (a, b)
             assert torch.allclose(fa, fb[:, : fa.shape[1]], atol=1e-5)
-
-
-def test_functionals_are_each_rows_mean_and_std_over_the_valid_frames_only():
-    torch.manual_seed(0)
-    feats = torch.randn(2, 5, 30)
-    feats[1, :, 12:] = 100.0  # padding of the second item: must not count
-    got = functionals(feats, torch.tensor([30, 12]))
-    for i, n in enumerate((30, 12)):
-        x = feats[i, :, :n]
-        want = torch.cat([x.mean(-1), x.var(-1, unbiased=False).add(1e-5).sqrt()])
-        assert torch.allclose(got[i], want, atol=1e-5)
 
 
 def test_config_from_before_the_newer_model_options_builds_the_older_model():

@@ -1,4 +1,4 @@
-"""Training on several corpora: corpus-balanced batches, each corpus's own log-mel statistics,
+"""Training on several corpora: corpus-balanced batches, log-mel statistics pooled over them,
 and a union of unlabelled manifests (the labelled corpora among them); generated corpora."""
 
 from collections import Counter
@@ -100,66 +100,27 @@ def test_batches_are_balanced_only_when_asked_and_only_across_corpora(manifests,
     assert [type(s) for s in samplers(EmotionDataModule(one))] == [EpochSampler] * 2
 
 
-# ---------------------------------------------------------------- per-corpus statistics
+# ---------------------------------------------------------------- pooled statistics
 
 
-def test_per_corpus_statistics_normalise_each_training_item_with_its_own_corpus(
-    manifests, tmp_path
-):
-    cfg = cfg_for(
-        manifests,
-        tmp_path,
-        features__corpus_stats="per_corpus",
-        data__unlabelled="librispeech+a",
-    )
-    dm = EmotionDataModule(cfg, all_speakers=True)
-    dm.setup()
-    train, logmel = dm.datasets["train"], dm.logmel
-    sources = train.df["source"].tolist()
-    own = {
-        c: logmel.stats([train.wave(i) for i in range(len(train)) if sources[i] == c])
-        for c in ("a", "b")
-    }
-    assert set(sources) == {"a", "b"} and not torch.allclose(own["a"][0], own["b"][0], atol=1)
-    for i in range(len(train)):
-        assert torch.allclose(train[(i, 0)]["stats"], own[sources[i]], atol=1e-5), i
-    # the pooled statistics, as today: over every training item, stored for evaluation
-    pooled = logmel.stats([train.wave(i) for i in range(len(train))])
-    assert torch.allclose(logmel.training_stats(1)[0], pooled, atol=1e-5)
-    for role in ("val", "test"):
-        assert all("stats" not in dm.datasets[role][i] for i in range(len(dm.datasets[role])))
-    unl = dm.datasets["unlabelled"]
-    keys = unl.df["source"].tolist()
-    libri = logmel.stats([unl.wave(i) for i in range(len(unl)) if keys[i] == "librispeech"])
-    for i in range(len(unl)):
-        expected = own["a"] if keys[i] == "a" else libri
-        assert torch.allclose(unl[(i, 0)]["stats"], expected, atol=1e-5), i
-    # through the features: corpus b's training items centred on zero by their own statistics,
-    # far below it by the pooled ones (b is the quieter corpus)
-    b = [i for i in range(len(train)) if sources[i] == "b"]
-    waves, lengths = pad_batch([train.wave(i) for i in b])
-    _, _, use = logmel.raw(waves, lengths)
-    stats = torch.stack([train[(i, 0)]["stats"] for i in b])
-    mean = {
-        name: (feats[:, :, : use.shape[1]] * use[:, None]).sum((0, 2)) / use.sum()
-        for name, feats in (
-            ("own", logmel(waves, lengths, stats)[0]),
-            ("pooled", logmel(waves, lengths)[0]),
-        )
-    }
-    assert mean["own"].abs().max() < 1e-3 and mean["pooled"].mean() < -0.5
-
-
-def test_pooled_statistics_are_the_default_and_per_corpus_needs_corpus_normalisation(
-    manifests, tmp_path
-):
+def test_corpus_normalisation_pools_the_statistics_of_every_training_corpus(manifests, tmp_path):
+    """features.normalise=corpus on a union: one mean and std over all its training items, in
+    the model; the items carry no statistics of their own."""
     dm = EmotionDataModule(cfg_for(manifests, tmp_path), all_speakers=True)
     dm.setup()
-    assert "stats" not in dm.datasets["train"][(0, 0)]  # today's items: pooled in the model
-    with pytest.raises(ConfigError, match="needs features.normalise=corpus"):
-        cfg_for(manifests, tmp_path, "speaker", features__corpus_stats="per_corpus")
-    with pytest.raises(ConfigError, match="corpus_stats must be 'pooled' or 'per_corpus'"):
-        cfg_for(manifests, tmp_path, features__corpus_stats="each")
+    train, logmel = dm.datasets["train"], dm.logmel
+    assert set(train.df["source"]) == {"a", "b"}
+    assert "stats" not in train[(0, 0)]
+    pooled = logmel.stats([train.wave(i) for i in range(len(train))])
+    assert torch.allclose(logmel.training_stats(1)[0], pooled, atol=1e-5)
+    # corpus b (the quieter one) sits below the pooled mean; corpus a above it
+    for corpus, sign in (("a", 1), ("b", -1)):
+        idx = [i for i in range(len(train)) if train.df["source"][i] == corpus]
+        waves, lengths = pad_batch([train.wave(i) for i in idx])
+        feats, n = logmel(waves, lengths)
+        _, _, use = logmel.raw(waves, lengths)
+        mean = (feats[:, :, : use.shape[1]] * use[:, None]).sum((0, 2)) / use.sum()
+        assert sign * mean.mean() > 0.1, corpus
 
 
 # ---------------------------------------------------------------- unlabelled union
@@ -223,7 +184,7 @@ def test_bad_unlabelled_unions_are_named(manifests, tmp_path):
         EmotionDataModule(cfg, "c:spk00")
 
 
-# ---------------------------------------------------------------- all three in one run
+# ---------------------------------------------------------------- both in one run
 
 
 class BatchShares(pl.Callback):
@@ -238,11 +199,10 @@ class BatchShares(pl.Callback):
             seen.append(Counter(source["source"].iloc[batch[role]["index"].numpy()]))
 
 
-def test_a_run_with_all_three_trains_reloads_and_tests_on_pooled_statistics(manifests, tmp_path):
+def test_a_run_with_both_trains_reloads_and_tests_on_pooled_statistics(manifests, tmp_path):
     cfg = cfg_for(
         manifests,
         tmp_path,
-        features__corpus_stats="per_corpus",
         data__balance_corpora="true",
         data__unlabelled="[librispeech, a, b]",
         train__max_epochs=1,
@@ -254,7 +214,7 @@ def test_a_run_with_all_three_trains_reloads_and_tests_on_pooled_statistics(mani
     assert all(max(c.values()) - min(c.values()) <= 1 for c in shares.unlabelled)  # 3, 3, 2
     assert all(set(c) == {"librispeech", "a", "b"} for c in shares.unlabelled)
     lit = load_checkpoint(res["checkpoint"], "cpu")
-    assert lit.cfg.features.corpus_stats == "per_corpus" and lit.logmel.has_corpus_stats
+    assert lit.cfg.data.balance_corpora and lit.logmel.has_corpus_stats
     dm = EmotionDataModule(cfg, all_speakers=True)
     dm.setup()
     assert torch.allclose(lit.logmel.mean, dm.logmel.mean) and torch.allclose(

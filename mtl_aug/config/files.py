@@ -13,7 +13,8 @@ from .schema import Config
 from .typed import build, flat, merge
 from .validate import validate
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"  # inside the package: a plain install has it
+# inside the package: a plain install has it
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 
 def _read_yaml(path: Path) -> dict:

@@ -40,9 +40,6 @@ class Features:
     normalise: str
     silence_db: float | None
     trim_silence: bool
-    corpus_stats: str
-    lone_prob: float
-    prosody: bool
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,6 @@ class Model:
     pool_before_norm: bool
     centre_embedding: bool
     decoder_refine: bool
-    functionals: bool
 
 
 @dataclass(frozen=True)
@@ -105,8 +101,6 @@ class Train:
     scheduler: str
     select: str
     patience: int | None
-    plateau_factor: float
-    plateau_patience: int
     gradient_clip: float | None
     accelerator: str
     devices: str | int

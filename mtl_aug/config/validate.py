@@ -82,7 +82,6 @@ def validate(cfg: Config) -> None:
             f.silence_db is None or f.silence_db > 0,
             "null or a positive number of dB",
         ),
-        ("features.lone_prob", 0 <= f.lone_prob <= 1, "a probability from 0 to 1"),
         ("corrupt.noise_prob", 0 <= cfg.corrupt.noise_prob <= 1, "a probability from 0 to 1"),
         ("corrupt.reverb_prob", 0 <= cfg.corrupt.reverb_prob <= 1, "a probability from 0 to 1"),
         ("corrupt.snr_db", _range(cfg.corrupt.snr_db), "two numbers [low, high] in dB"),
@@ -129,20 +128,6 @@ def validate(cfg: Config) -> None:
         )
     if not cfg.baseline.c or min(cfg.baseline.c) <= 0:
         raise ConfigError(f"baseline.c must be positive numbers, got {cfg.baseline.c!r}")
-    if f.lone_prob and f.normalise != "speaker":
-        raise ConfigError(
-            "features.lone_prob swaps speaker statistics for the training set's: it needs "
-            f"features.normalise=speaker, not {f.normalise}"
-        )
-    if f.corpus_stats not in ("pooled", "per_corpus"):
-        raise ConfigError(
-            f"features.corpus_stats must be 'pooled' or 'per_corpus', got {f.corpus_stats!r}"
-        )
-    if f.corpus_stats == "per_corpus" and f.normalise != "corpus":
-        raise ConfigError(
-            "features.corpus_stats=per_corpus chooses among training-set statistics: it needs "
-            f"features.normalise=corpus, not {f.normalise}"
-        )
     parts = cfg.data.unlabelled_parts
     if cfg.data.unlabelled is not None and (
         not parts or not all(parts) or len(set(parts)) < len(parts)
@@ -156,8 +141,8 @@ def validate(cfg: Config) -> None:
             "features.trim_silence needs features.silence_db (how far below the loudest frame "
             "silence starts, e.g. 40)"
         )
-    if t.scheduler not in ("onecycle", "plateau", "none"):
-        raise ConfigError("train.scheduler must be 'onecycle', 'plateau' or 'none'")
+    if t.scheduler not in ("onecycle", "none"):
+        raise ConfigError(f"train.scheduler must be 'onecycle' or 'none', got {t.scheduler!r}")
     if t.select not in ("last", "best"):
         raise ConfigError(
             "train.select must be 'last' (the final model) or 'best' (best validation UAR)"

@@ -17,7 +17,6 @@ from torch import nn
 from ..config import Features
 from ..errors import DataError
 from .level import median_level
-from .prosody import Prosody
 
 
 def load_audio(
@@ -128,9 +127,6 @@ class LogMel(nn.Module):
     frame). Both act on the features, so training, evaluation, noise tests and `predict` treat
     silence the same way, whatever was added to the audio before.
 
-    With `prosody`, the Prosody rows follow the mel bins (B, F + Prosody.ROWS, T) and are
-    normalised with them, per row; silence is judged on the mel bins alone.
-
     It owns the normalisation (`normalise`: utterance, speaker or corpus) and computes its
     statistics: `fit` the training set's (corpus normalisation; speaker normalisation of a file
     whose speaker is unknown), `item_stats` each item's speaker's (speaker normalisation).
@@ -147,7 +143,6 @@ class LogMel(nn.Module):
         normalise: str = "utterance",
         silence_db: float | None = None,
         trim: bool = False,
-        prosody: bool = False,
     ):
         super().__init__()
         self.hop = hop_length
@@ -166,10 +161,8 @@ class LogMel(nn.Module):
             center=True,
             pad_mode="constant",
         )
-        self.prosody = Prosody(sample_rate, hop_length) if prosody else None
-        rows = n_mels + (Prosody.ROWS if prosody else 0)
-        self.register_buffer("mean", torch.zeros(rows))
-        self.register_buffer("std", torch.ones(rows))
+        self.register_buffer("mean", torch.zeros(n_mels))
+        self.register_buffer("std", torch.ones(n_mels))
         # the training set's median active level (dBFS, data/level.py); NaN until `fit`
         self.register_buffer("level", torch.tensor(float("nan")))
 
@@ -185,7 +178,6 @@ class LogMel(nn.Module):
             f.normalise,
             f.silence_db,
             f.trim_silence,
-            f.prosody,
         )
 
     def frames(self, lengths: torch.Tensor) -> torch.Tensor:
@@ -194,16 +186,14 @@ class LogMel(nn.Module):
     def raw(
         self, waves: torch.Tensor, lengths: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Un-normalised log-mel (B, F, T) (and prosody rows), valid frame counts (B,) and the
-        (B, T) mask of the frames that the statistics use (every valid frame, or the speech
-        frames)."""
+        """Un-normalised log-mel (B, F, T), valid frame counts (B,) and the (B, T) mask of the
+        frames that the statistics use (every valid frame, or the speech frames)."""
         feats = torch.log(self.mel(waves) + 1e-6)
         n = self.frames(lengths).clamp(max=feats.shape[-1])
         valid = frame_mask(n, feats.shape[-1])
         if self.silence is None:
-            return self.with_prosody(feats, waves, valid), n, valid
+            return feats, n, valid
         speech = speech_frames(feats, valid, self.silence)
-        feats = self.with_prosody(feats, waves, valid)
         if self.trim:
             t = torch.arange(feats.shape[-1], device=feats.device)
             start, end = speech_span(speech)
@@ -212,11 +202,6 @@ class LogMel(nn.Module):
             feats = feats.gather(2, idx[:, None, :].expand(-1, feats.shape[1], -1))
             speech = speech.gather(1, idx) & frame_mask(n, idx.shape[1])
         return feats, n, speech
-
-    def with_prosody(
-        self, feats: torch.Tensor, waves: torch.Tensor, valid: torch.Tensor
-    ) -> torch.Tensor:
-        return feats if self.prosody is None else torch.cat([feats, self.prosody(waves, valid)], 1)
 
     @property
     def per_speaker(self) -> bool:
@@ -244,7 +229,7 @@ class LogMel(nn.Module):
 
     @torch.no_grad()
     def stats(self, waves: list[torch.Tensor], batch: int = 16) -> torch.Tensor:
-        """(2, F): mean and std per row (mel bin; prosody row) of the un-normalised features
+        """(2, F): mean and std per mel bin of the un-normalised features
         over the statistics frames (see `raw`) of `waves` (a training set for `corpus`, one
         speaker's utterances for `speaker`)."""
         total, sq, count = 0.0, 0.0, 0
@@ -282,13 +267,12 @@ class LogMel(nn.Module):
     def forward(
         self, waves: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """`stats` (B, 2, F): each item's statistics, needed when normalise = speaker (its
-        speaker's); with normalise = corpus, given in training for features.corpus_stats =
-        per_corpus (its corpus's), else the training set's pooled `mean` and `std` are used."""
+        """`stats` (B, 2, F): each item's speaker's statistics, needed when normalise = speaker;
+        normalise = corpus uses the training set's `mean` and `std`."""
         feats, n, use = self.raw(waves, lengths)
         if self.normalise == "utterance":
             feats = utterance_normalised(feats, use)
-        elif self.normalise == "speaker" or stats is not None:
+        elif self.normalise == "speaker":
             if stats is None:
                 raise ValueError("features.normalise=speaker needs per-item speaker statistics")
             feats = (feats - stats[:, 0, :, None]) / stats[:, 1, :, None].clamp(min=1e-3)

@@ -18,7 +18,7 @@ from .dataset import UNLABELLED_STATS_UTTERANCES, UtteranceDataset, collate
 from .folds import Fold, all_speakers_fold, loso_fold
 from .manifest import apply_class_map
 from .samplers import CorpusBalancedSampler, EpochSampler
-from .union import read_unlabelled, set_corpus_stats
+from .union import read_unlabelled
 
 
 def load_labelled(
@@ -49,7 +49,7 @@ def load_labelled(
                 f"class set '{cfg.data.classes}' maps no utterance of {part} "
                 f"(its labels: {', '.join(sorted(unmapped))})"
             )
-        df["source"] = part  # each training item's corpus: balance_corpora, corpus_stats
+        df["source"] = part  # each training item's corpus: balance_corpora
         if len(parts) > 1:
             df["speaker"] = f"{part}:" + df["speaker"]
             df["session"] = df["session"].where(df["session"] == "", f"{part}:" + df["session"])
@@ -137,8 +137,6 @@ class EmotionDataModule(pl.LightningDataModule):
                     self.logmel, UNLABELLED_STATS_UTTERANCES if role == "unlabelled" else None
                 )
         self.logmel.fit(self.datasets["train"].wave, len(self.datasets["train"]))
-        if self.cfg.features.corpus_stats == "per_corpus":
-            set_corpus_stats(self.logmel, self.datasets["train"], self.datasets.get("unlabelled"))
         self._audio_read = True
 
     def describe(self) -> str:

@@ -39,7 +39,7 @@ class UtteranceDataset(Dataset):
         self.cfg, self.train = cfg, train
         self.sr = cfg.data.sample_rate
         self.cache: dict[int, torch.Tensor] | None = {} if cache else None
-        # each item's normalisation statistics by its key (speaker; corpus for per_corpus)
+        # each speaker's normalisation statistics (features.normalise = speaker)
         self.speaker_stats: dict[str, torch.Tensor] | None = None
         self.corrupt = None  # a corrupt.Corruptor, set for the labelled training set
 
@@ -47,11 +47,7 @@ class UtteranceDataset(Dataset):
         """Each speaker's log-mel statistics, from that speaker's utterances here (the first
         `per_speaker` of them in manifest order, if given)."""
         self.speakers = self.df["speaker"].tolist()
-        self.set_stats(self.speakers, logmel.speaker_stats(self.speakers, self.wave, per_speaker))
-
-    def set_stats(self, keys: list[str], stats: dict[str, torch.Tensor]) -> None:
-        """Item i is normalised with stats[keys[i]] (its speaker's, or its corpus's)."""
-        self.stats_keys, self.speaker_stats = keys, stats
+        self.speaker_stats = logmel.speaker_stats(self.speakers, self.wave, per_speaker)
 
     def __len__(self) -> int:
         return len(self.df)
@@ -122,22 +118,14 @@ class UtteranceDataset(Dataset):
             wave = self.wave(i)
         item["wave"] = wave
         if self.speaker_stats is not None:
-            item["stats"] = self.speaker_stats[self.stats_keys[i]]
-            lone = self.cfg.features.lone_prob if self.train else 0
-            # its own generator: the augmentation draws stay those of lone_prob = 0
-            item["lone"] = bool(lone) and bool(
-                np.random.default_rng([item_seed, 1]).random() < lone
-            )
+            item["stats"] = self.speaker_stats[self.speakers[i]]
         return item
 
 
 def collate(items: list[dict]) -> dict:
     waves, lengths = pad_batch([it["wave"] for it in items])
     extra = (
-        {
-            "stats": torch.stack([it["stats"] for it in items]),  # (B, 2, F)
-            "lone": torch.tensor([it["lone"] for it in items]),
-        }
+        {"stats": torch.stack([it["stats"] for it in items])}  # (B, 2, F)
         if "stats" in items[0]
         else {}
     )

@@ -17,7 +17,6 @@ from torch import nn
 from ..data import vad
 from ..data.audio import speech_frames, speech_span, utterance_normalised
 from ..errors import ConfigError
-from ..model.heads import functionals
 from ..training.lit import LitMTLAug
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
@@ -54,9 +53,6 @@ class _Single(nn.Module):
         self.hop = spec.hop_length
         self.register_buffer("dft", _dft(spec.window, spec.n_fft))
         self.register_buffer("fb", mel.mel_scale.fb.T.contiguous())  # (F, K)
-        self.prosody = lit.logmel.prosody
-        if self.prosody is not None:
-            self.register_buffer("prosody_dft", _dft(self.prosody.window, self.prosody.n_fft))
         self.silence, self.trim, self.normalise = (
             lit.logmel.silence,
             lit.logmel.trim,
@@ -79,16 +75,6 @@ class _Single(nn.Module):
         offset = torch.zeros(1, dtype=torch.long)
         if self.silence is not None:  # as LogMel.raw
             speech = speech_frames(feats, speech, self.silence)
-        if self.prosody is not None:
-            feats = torch.cat(
-                [
-                    feats,
-                    self.prosody.from_power(
-                        _power(wave, self.prosody_dft, self.hop), torch.ones_like(speech)
-                    ),
-                ],
-                1,
-            )
         if self.silence is not None and self.trim:
             offset, end = speech_span(speech)
             keep = (t >= offset) & (t < end)
@@ -104,8 +90,7 @@ class _Single(nn.Module):
         # windows, and the encoder zeroes every frame past the utterance either way
         stride = self.encoder.time_stride
         frames, lengths = self.encoder(F.pad(feats, (0, stride - 1)), n_frames)
-        stats = functionals(feats, n_frames) if self.head.stats_dim else None
-        out = self.head.pool(self.head.lstm(frames)[0], lengths, stats)
+        out = self.head.pool(self.head.lstm(frames)[0], lengths)
         return out["logits"].softmax(-1), out["embedding"], out["attention"], offset
 
 
@@ -119,7 +104,6 @@ INFERENCE_FEATURES = (
     "normalise",
     "silence_db",
     "trim_silence",
-    "prosody",
 )
 
 

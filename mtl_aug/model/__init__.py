@@ -11,9 +11,8 @@ from torch import nn
 
 from ..config import Config, Weights
 from ..config import Model as ModelConfig
-from ..data.prosody import Prosody
 from .encoder import CNNEncoder
-from .heads import AugmentationHead, Decoder, EmotionHead, SpeakerHead, functionals
+from .heads import AugmentationHead, Decoder, EmotionHead, SpeakerHead
 
 
 @dataclass(frozen=True)
@@ -35,13 +34,11 @@ class MTLAug(nn.Module):
         self,
         m: ModelConfig,
         n_mels: int,
-        prosody_rows: int,
         heads: Heads,
         num_classes: int,
         num_speakers: int = 0,
     ):
-        """`prosody_rows`: rows after the mel bins (data.prosody.Prosody); `num_speakers`: training
-        speakers, the speaker adversary's classes."""
+        """`num_speakers`: training speakers, the speaker adversary's classes."""
         super().__init__()
         self.encoder = CNNEncoder(
             n_mels,
@@ -52,7 +49,6 @@ class MTLAug(nn.Module):
             m.dropout,
             m.deltas,
             m.pool_before_norm,
-            prosody_rows,
         )
         self.emotion = EmotionHead(
             m.frame_dim,
@@ -62,7 +58,6 @@ class MTLAug(nn.Module):
             num_classes,
             m.dropout,
             m.centre_embedding,
-            2 * (n_mels + prosody_rows) if m.functionals else 0,
         )
         self.decoder = (
             Decoder(
@@ -93,7 +88,6 @@ class MTLAug(nn.Module):
         return cls(
             cfg.model,
             cfg.features.n_mels,
-            Prosody.ROWS if cfg.features.prosody else 0,
             Heads.from_weights(cfg.loss.weights),
             num_classes,
             num_speakers,
@@ -112,13 +106,9 @@ class MTLAug(nn.Module):
         feats = self.encoder.pad_time(feats)
         frames, lengths = self.encoder(feats, n_frames)  # (B, T', D), (B,)
         k = feats.shape[0] if n_labelled is None else n_labelled
-        out = {
-            "input": feats[:, : self.encoder.n_mels],
-            "lengths": lengths,
-        }  # the decoder's target: the log-mel
+        out = {"input": feats, "lengths": lengths}  # the decoder's target: the log-mel
         if k:
-            stats = functionals(feats[:k], n_frames[:k]) if self.emotion.stats_dim else None
-            out.update(self.emotion(frames[:k], lengths[:k], stats))
+            out.update(self.emotion(frames[:k], lengths[:k]))
         if self.decoder is not None and aux:
             out["recon"] = self.decoder(frames)
         if self.aug_head is not None and aux:

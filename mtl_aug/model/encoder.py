@@ -1,4 +1,4 @@
-"""Shared CNN encoder: log-mel (B, F, T) (+ prosody rows) -> frame sequence (B, T', D)."""
+"""Shared CNN encoder: log-mel (B, F, T) -> frame sequence (B, T', D)."""
 
 from __future__ import annotations
 
@@ -37,13 +37,9 @@ class CNNEncoder(nn.Module):
         dropout: float,
         deltas: bool = False,
         pool_before_norm: bool = False,
-        prosody_rows: int = 0,
     ):
-        """`prosody_rows` rows follow the `n_mels` mel bins of the input: they bypass the CNN,
-        (with their deltas) averaged over each time-pooling window, and join its output frames."""
         super().__init__()
         self.deltas, self.pool_before_norm = deltas, pool_before_norm
-        self.n_mels, self.prosody_rows = n_mels, prosody_rows
         self.blocks, self.pools, c_in = nn.ModuleList(), nn.ModuleList(), 3 if deltas else 1
         for c, fp, tp in zip(channels, freq_pool, time_pool, strict=True):
             self.blocks.append(
@@ -55,9 +51,8 @@ class CNNEncoder(nn.Module):
         self.time_stride = math.prod(time_pool)
         self.out_freq = n_mels // math.prod(freq_pool)
         self.out_channels = c_in
-        extra = prosody_rows * (3 if deltas else 1)
         self.proj = nn.Sequential(
-            nn.Linear(c_in * self.out_freq + extra, frame_dim), nn.ReLU(), nn.Dropout(dropout)
+            nn.Linear(c_in * self.out_freq, frame_dim), nn.ReLU(), nn.Dropout(dropout)
         )
 
     def pad_time(self, feats: torch.Tensor) -> torch.Tensor:
@@ -81,9 +76,7 @@ class CNNEncoder(nn.Module):
     def forward(
         self, feats: torch.Tensor, n_frames: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """feats (B, F (+ prosody rows), T), T a multiple of the stride -> frames (B, T', D),
-        lengths (B,)."""
-        feats, prosody = feats[:, : self.n_mels], feats[:, self.n_mels :]
+        """feats (B, F, T), T a multiple of the stride -> frames (B, T', D), lengths (B,)."""
         x, n = feats[:, None], n_frames  # (B, 1, F, T)
         if self.deltas:  # deltas are non-zero just past an utterance's end: zero them there
             x = _zero_padding(torch.cat([x, self.time_deltas(feats)], 1), n)
@@ -103,10 +96,4 @@ class CNNEncoder(nn.Module):
             n = m
         # x: (B, C, F', T')
         x = x.permute(0, 3, 1, 2).flatten(2)  # (B, T', C*F')
-        if self.prosody_rows:
-            p = prosody[:, None]
-            if self.deltas:
-                p = _zero_padding(torch.cat([p, self.time_deltas(prosody)], 1), n_frames)
-            p = nn.functional.avg_pool1d(p.flatten(1, 2), self.time_stride)  # (B, rows (x3), T')
-            x = torch.cat([x, p.transpose(1, 2)], -1)
         return self.proj(x), self.out_lengths(n_frames)

@@ -8,17 +8,10 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..data.audio import frame_mask, masked_moments
+from ..data.audio import frame_mask
 
 MIN_CENTRED = 10  # a speaker with fewer utterances is classified without centring
 REFERENCE_WINDOW = 100  # training steps the running mean embedding averages over, roughly
-
-
-def functionals(feats: torch.Tensor, n_frames: torch.Tensor) -> torch.Tensor:
-    """(B, R, T) input rows -> (B, 2R): each row's mean and standard deviation over the item's
-    first `n_frames` frames (padding ignored)."""
-    mean, var = masked_moments(feats, frame_mask(n_frames, feats.shape[-1]))
-    return torch.cat([mean, (var + 1e-5).sqrt()], 1).squeeze(-1)
 
 
 class EmotionHead(nn.Module):
@@ -30,10 +23,7 @@ class EmotionHead(nn.Module):
     unlabelled audio. Training is unchanged by it. Under DDP each rank updates `reference` from
     its own batches; DDP's buffer broadcast before every training forward starts each step from
     rank 0's, and rank 0 saves the checkpoint: a mean over 1/world of the batches, the same
-    estimate.
-
-    `stats_dim` > 0: utterance-level statistics of that size (`functionals`) join the pooled
-    context before the embedding."""
+    estimate."""
 
     def __init__(
         self,
@@ -44,10 +34,9 @@ class EmotionHead(nn.Module):
         num_classes: int,
         dropout: float,
         centre: bool = False,
-        stats_dim: int = 0,
     ):
         super().__init__()
-        self.centre, self.stats_dim = centre, stats_dim
+        self.centre = centre
         if centre:
             self.register_buffer("reference", torch.zeros(embedding_dim))
             self.register_buffer("reference_steps", torch.zeros((), dtype=torch.long))
@@ -55,36 +44,24 @@ class EmotionHead(nn.Module):
         self.score = nn.Sequential(
             nn.Linear(2 * hidden, attention_dim), nn.Tanh(), nn.Linear(attention_dim, 1, bias=False)
         )
-        self.embed = nn.Sequential(nn.Linear(2 * hidden + stats_dim, embedding_dim), nn.ReLU())
+        self.embed = nn.Sequential(nn.Linear(2 * hidden, embedding_dim), nn.ReLU())
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(embedding_dim, num_classes)
 
-    def forward(
-        self, frames: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None
-    ) -> dict:
+    def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> dict:
         packed = pack_padded_sequence(frames, lengths.cpu(), batch_first=True, enforce_sorted=False)
         h, _ = pad_packed_sequence(
             self.lstm(packed)[0], batch_first=True, total_length=frames.shape[1]
         )
-        return self.pool(h, lengths, stats)
+        return self.pool(h, lengths)
 
-    def pool(
-        self, h: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None
-    ) -> dict:
-        """BLSTM states (B, T', 2H) (and the utterance statistics (B, stats_dim) when the head
-        takes them) -> logits, embedding and attention weights. For one unpadded utterance
-        `self.lstm(frames)[0]` gives the same states without packing (export.py)."""
-        if (stats is None) != (self.stats_dim == 0):
-            raise ValueError(
-                f"the emotion head takes {self.stats_dim} utterance statistics, given "
-                f"{0 if stats is None else stats.shape[-1]}"
-            )
+    def pool(self, h: torch.Tensor, lengths: torch.Tensor) -> dict:
+        """BLSTM states (B, T', 2H) -> logits, embedding and attention weights. For one unpadded
+        utterance `self.lstm(frames)[0]` gives the same states without packing (export.py)."""
         scores = self.score(h).squeeze(-1)  # (B, T')
         scores = scores.masked_fill(~frame_mask(lengths, h.shape[1]), float("-inf"))
         alpha = torch.softmax(scores, dim=1)  # padding frames get 0
         context = (alpha.unsqueeze(-1) * h).sum(1)  # (B, 2H)
-        if stats is not None:
-            context = torch.cat([context, stats.to(context.dtype)], -1)
         embedding = self.embed(context)
         return {
             "logits": self.out(self.drop(embedding)),

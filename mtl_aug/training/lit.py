@@ -75,14 +75,7 @@ class LitMTLAug(pl.LightningModule):
     def features(self, batch: dict, train: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Log-mel (B, F, T), valid frames (B,), soft emotion targets (B, C); in training the
         batch's SpecAugment and mixup items are transformed here."""
-        stats, lone = batch.get("stats"), batch.get("lone")
-        if (
-            train and lone is not None and bool(lone.any())
-        ):  # features.lone_prob: as predict does a lone file
-            stats = torch.where(
-                lone[:, None, None], self.logmel.training_stats(len(lone)).to(stats.dtype), stats
-            )
-        feats, n = self.logmel(batch["waves"], batch["lengths"], stats)
+        feats, n = self.logmel(batch["waves"], batch["lengths"], batch.get("stats"))
         labels = batch["labels"]
         targets = F.one_hot(labels.clamp(min=0), self.num_classes).float() * (labels >= 0)[:, None]
         if train:
@@ -182,12 +175,8 @@ class LitMTLAug(pl.LightningModule):
         opt = torch.optim.Adam(self.parameters(), lr=t.lr, weight_decay=t.weight_decay)
         if t.scheduler == "none":
             return opt
-        if t.scheduler == "onecycle":  # warm up to lr over the first 30 %, then cosine down to ~0
-            sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=t.lr, pct_start=0.3, total_steps=self.trainer.estimated_stepping_batches
-            )
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            opt, mode="max", factor=t.plateau_factor, patience=t.plateau_patience
+        # onecycle: warm up to lr over the first 30 %, then cosine down to ~0
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=t.lr, pct_start=0.3, total_steps=self.trainer.estimated_stepping_batches
         )
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val/uar"}}
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
