@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..inference.limits import MAX_MB, MAX_PENDING, MAX_SECONDS, WINDOW_SECONDS
 from .commands import (
     cmd_adversarial,
     cmd_evaluate,
@@ -108,7 +109,10 @@ def add_use_commands(sub) -> None:
     )
     p.add_argument("--out", help="output file (default: stdout)")
     p.add_argument(
-        "--window", type=float, default=10.0, help="seconds; longer files are averaged over windows"
+        "--window",
+        type=float,
+        default=WINDOW_SECONDS,
+        help=f"seconds (default {WINDOW_SECONDS:g}); longer files are averaged over windows",
     )
     p.add_argument(
         "--speaker-from",
@@ -150,16 +154,23 @@ def add_use_commands(sub) -> None:
     )
     p.add_argument("--port", type=int, default=8000, help="the port to listen on")
     p.add_argument(
-        "--max-mb", type=float, default=20.0, help="uploads larger than this are refused (413)"
+        "--max-mb",
+        type=float,
+        default=MAX_MB,
+        help=f"uploads larger than this are refused (413; default {MAX_MB:g})",
     )
     p.add_argument(
-        "--max-seconds", type=float, default=120.0, help="audio longer than this is refused (413)"
+        "--max-seconds",
+        type=float,
+        default=MAX_SECONDS,
+        help=f"audio longer than this is refused (413; default {MAX_SECONDS:g})",
     )
     p.add_argument(
         "--max-pending",
         type=int,
-        default=16,
-        help="requests held at once (one is computed at a time); more are answered 503",
+        default=MAX_PENDING,
+        help=f"requests held at once (default {MAX_PENDING}; one is computed at a time); more "
+        "are answered 503",
     )
     p.set_defaults(func=cmd_serve)
 

@@ -18,6 +18,7 @@ from ..data import vad
 from ..data.audio import speech_frames, speech_span, utterance_normalised
 from ..errors import ConfigError
 from ..training.lit import LitMTLAug
+from .limits import WINDOW_SECONDS
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 OUTPUTS = ["probs", "embeddings", "attention", "offset"]
@@ -156,9 +157,8 @@ def metadata(models: list[LitMTLAug], checkpoints: list[str | Path]) -> dict:
         "sample_rate": cfg.data.sample_rate,
         "hop_length": cfg.features.hop_length,
         "input": "audio: float32 (1, samples), mono, at sample_rate, values in [-1, 1]; one "
-        "window of up to "
-        "about 10 s (longer audio: cut into windows and average their probabilities, as predict "
-        "does)",
+        f"window of up to about {WINDOW_SECONDS:g} s (longer audio: cut into windows and "
+        "average their probabilities, as predict does)",
         "outputs": {
             "probs": "(1, classes) class probabilities, the models' mean",
             "embeddings": "(models, embedding_dim) each model's emotion embedding",

@@ -16,6 +16,7 @@ from ..errors import ConfigError, DataError
 from ..training.lit import LitMTLAug
 from .accept import read_accepted, truncation
 from .evaluate import load_ensemble, predict_waves
+from .limits import WINDOW_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def _stats(
 def predict_files(
     paths: list[Path],
     checkpoints: list[str | Path],
-    window: float = 10.0,
+    window: float = WINDOW_SECONDS,
     speakers: list[str] | None = None,
     check_speech: bool = True,
     align_level: bool = False,

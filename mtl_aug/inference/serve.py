@@ -30,14 +30,12 @@ from ..errors import ConfigError
 from .accept import Refused, accepted, read_accepted
 from .body_limit import JsonBodyLimit
 from .export import Deployed, metadata
+from .limits import MAX_MB, MAX_PENDING, MAX_SECONDS, WINDOW_SECONDS
 from .predict import file_warning, speech_check, windows
 from .requests import invalid_request
 
 log = logging.getLogger(__name__)
 
-WINDOW_SECONDS = (
-    10.0  # as `predict`: longer audio is cut into windows, their probabilities averaged
-)
 MAX_COLUMNS = 600  # the spectrogram sent to the page: at most this many time columns
 # The 503 "busy" answer's Retry-After, in seconds. One request is computed at a time, so a place
 # in the queue frees as soon as the one being computed is answered: the longest audio the
@@ -176,7 +174,10 @@ def read_upload(data: bytes, name: str, sample_rate: int, max_seconds: float) ->
 
 
 def create_app(
-    model: Model, max_mb: float = 20.0, max_seconds: float = 120.0, max_pending: int = 16
+    model: Model,
+    max_mb: float = MAX_MB,
+    max_seconds: float = MAX_SECONDS,
+    max_pending: int = MAX_PENDING,
 ):
     """The ASGI app: FastAPI's /, /health, /metadata, POST /predict, inside JsonBodyLimit."""
     app = FastAPI(title="MTL-AUG speech emotion recognition", max_body_size=int(max_mb * 1e6))
@@ -242,9 +243,9 @@ def serve(
     checkpoints: list[str | Path],
     host: str = "127.0.0.1",
     port: int = 8000,
-    max_mb: float = 20.0,
-    max_seconds: float = 120.0,
-    max_pending: int = 16,
+    max_mb: float = MAX_MB,
+    max_seconds: float = MAX_SECONDS,
+    max_pending: int = MAX_PENDING,
 ) -> None:
     import uvicorn
 
