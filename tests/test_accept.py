@@ -50,10 +50,12 @@ def test_a_wav_cut_in_half_is_read_with_a_warning_saying_what_is_missing(tmp_pat
         assert truncation(source) == (
             f"truncated: the header promises 1.88 s, the file holds {held / SR:.2f} s"
         )
-        assert len(read_accepted(source, "half.wav", SR)) == held
+        wave, truncated = read_accepted(source, "half.wav", SR)
+        assert len(wave) == held and truncated == truncation(source)  # what predict warns
     for source in (whole, io.BytesIO(whole.read_bytes())):
         assert truncation(source) == ""
-        assert len(read_accepted(source, "whole.wav", SR)) == 30000
+        wave, truncated = read_accepted(source, "whole.wav", SR)
+        assert len(wave) == 30000 and truncated == ""
 
 
 def test_a_wav_with_a_chunk_after_its_data_is_whole(tmp_path):
@@ -62,7 +64,7 @@ def test_a_wav_with_a_chunk_after_its_data_is_whole(tmp_path):
     data = whole.read_bytes() + b"LIST" + (8).to_bytes(4, "little") + b"INFOxxxx"
     whole.write_bytes(data[:4] + (len(data) - 8).to_bytes(4, "little") + data[8:])
     assert truncation(whole) == ""
-    assert len(read_accepted(whole, "tagged.wav", SR)) == 30000
+    assert len(read_accepted(whole, "tagged.wav", SR).wave) == 30000
 
 
 def test_a_file_cut_to_almost_nothing_is_refused_as_truncated_not_short(tmp_path):
@@ -93,11 +95,12 @@ def test_a_flac_cut_in_half_is_decoded_as_far_as_it_goes(tmp_path):
         warning = truncation(source)
         assert warning.startswith("truncated: the header promises 1.88 s, the file holds 0.")
         held = float(warning.split("holds ")[1].removesuffix(" s"))
-        wave = read_accepted(source, "half.flac", SR)
+        wave, truncated = read_accepted(source, "half.flac", SR)
+        assert truncated == warning
         assert 0.5 < held < 1.0 and abs(len(wave) / SR - held) < 0.01
         reference, _ = sf.read(str(whole), dtype="float32", frames=len(wave))
         np.testing.assert_allclose(wave.numpy(), reference, atol=1e-6)
-    assert truncation(whole) == "" and len(read_accepted(whole, "x.flac", SR)) == 30000
+    assert truncation(whole) == "" and len(read_accepted(whole, "x.flac", SR).wave) == 30000
 
 
 @requires_real_data
@@ -110,4 +113,4 @@ def test_a_real_recording_cut_in_half(real_data, tmp_path):
         f"truncated: the header promises {seconds:.2f} s, "
         f"the file holds {sf.info(str(half)).duration:.2f} s"
     )
-    assert len(read_accepted(half, path.name, SR)) == sf.info(str(half)).frames
+    assert len(read_accepted(half, path.name, SR).wave) == sf.info(str(half)).frames

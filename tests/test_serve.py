@@ -278,6 +278,14 @@ def test_api_refuses_bad_uploads_with_a_reason(server, speech):
     assert server.post(speech[0].name, speech[0].read_bytes()).status_code == 200  # still serving
 
 
+def test_api_warns_about_a_truncated_upload(server, speech):
+    """An upload cut short is answered as far as it goes, with predict's warning."""
+    data = speech[0].read_bytes()
+    r = server.post("cut.wav", data[: len(data) // 2])
+    assert r.status_code == 200 and r.json()["speech"] is True, r.text
+    assert r.json()["warning"].startswith("truncated: the header promises ")
+
+
 def test_api_refuses_a_request_without_the_file_field_with_a_sentence(server, speech):
     """No upload, or the audio in another field: 400 (as an empty file) with one sentence that
     names the field expected and the one given, not FastAPI's list of validation errors."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import struct
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import soundfile as sf
 import torch
@@ -159,11 +159,16 @@ def truncation(source: Path | BinaryIO) -> str:
     return "" if cut is None else _cut_sentence(*cut)
 
 
+class Accepted(NamedTuple):
+    wave: torch.Tensor  # (samples,) mono at the sample rate asked for
+    truncated: str  # '' or the warning of a file cut short (`truncation`'s sentence)
+
+
 def read_accepted(
     source: Path | BinaryIO, name: str, sample_rate: int, max_seconds: float | None = None
-) -> torch.Tensor:
-    """The mono waveform (samples,) at `sample_rate` of an audio file (a path, or the bytes of
-    an upload), or Refused naming `name` and the rule it breaks."""
+) -> Accepted:
+    """The mono waveform of an audio file (a path, or the bytes of an upload) and the warning
+    if it is truncated, or Refused naming `name` and the rule it breaks."""
     try:
         empty = _size(source) == 0
     except OSError as exc:  # e.g. a link to a file that is gone
@@ -210,4 +215,4 @@ def read_accepted(
             f"{name}: {len(wave) / sample_rate:.3f} s of audio, under the {MIN_SECONDS:g} s needed",
             "short",
         )
-    return wave
+    return Accepted(wave, "" if cut is None else _cut_sentence(*cut))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import BinaryIO
 
 import pandas as pd
 import torch
@@ -14,7 +13,7 @@ from ..data import band, vad
 from ..data.level import active_level, align_gain, require_level, scaled
 from ..errors import ConfigError, DataError
 from ..training.lit import LitMTLAug
-from .accept import read_accepted, truncation
+from .accept import read_accepted
 from .evaluate import load_ensemble, predict_waves
 from .limits import WINDOW_SECONDS
 
@@ -41,12 +40,12 @@ BAND_LIMITED = (
 )
 
 
-def file_warning(wave: torch.Tensor, sr: int, source: Path | BinaryIO | None = None) -> str:
+def file_warning(wave: torch.Tensor, sr: int, truncated: str = "") -> str:
     """Why a prediction for this audio should not be trusted, or '': a file whose header
-    promises more than it holds (accept.truncation; with its `source`), audio too short,
+    promises more than it holds (`truncated`, read_accepted's warning), audio too short,
     silent (flagged where speech is not checked; where it is, such audio gets no emotion) or
     band-limited (data/band.py); several joined by '; '."""
-    found = [truncation(source)] if source is not None else []
+    found = [truncated]
     if len(wave) < SHORT_SECONDS * sr:
         found.append(f"shorter than {SHORT_SECONDS} s: too short to judge")
     elif not vad.energy_found(wave, sr):
@@ -167,11 +166,12 @@ def predict_files(
     rows: dict[int, dict] = {}
     errors: list[str] = []
     speech: set[int] = set()  # files read and found to hold speech by the level pass
+    truncated: dict[int, str] = {}  # file i's warning if it is cut short (read_accepted)
 
     def read(i: int) -> torch.Tensor | None:
         """File i's audio, or None where it is skipped (an error) or has no speech (its row)."""
         try:
-            wave = read_accepted(paths[i], str(paths[i]), sr)
+            wave, truncated[i] = read_accepted(paths[i], str(paths[i]), sr)
         except DataError as exc:  # unreadable, or refused as the API refuses it (accept.py)
             errors.append(str(exc))
             return None
@@ -212,7 +212,8 @@ def predict_files(
             chunks = windows(wave, sr, window)
             waves += chunks
             owner += [i] * len(chunks)
-            warn[i] = (file_warning(wave, sr, paths[i]), round(len(wave) / sr, 3), len(chunks))
+            warning = file_warning(wave, sr, truncated[i])
+            warn[i] = (warning, round(len(wave) / sr, 3), len(chunks))
         if not waves:
             continue
         group = [str(key)] * len(waves) if speakers is not None else None

@@ -18,7 +18,6 @@ import logging
 import threading
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO
 
 import torch
 from fastapi import FastAPI, HTTPException, Request, UploadFile
@@ -27,7 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from ..errors import ConfigError
-from .accept import Refused, accepted, read_accepted
+from .accept import Accepted, Refused, accepted, read_accepted
 from .body_limit import JsonBodyLimit
 from .export import Deployed, metadata
 from .limits import MAX_MB, MAX_PENDING, MAX_SECONDS, WINDOW_SECONDS
@@ -59,14 +58,12 @@ class Model:
         self.lock = threading.Lock()
         speech_check(torch.zeros(self.sr), self.sr)  # the detector is loaded before any request
 
-    def predict(
-        self, wave: torch.Tensor, detail: bool = False, source: BinaryIO | None = None
-    ) -> dict:
+    def predict(self, wave: torch.Tensor, detail: bool = False, truncated: str = "") -> dict:
         """The emotion of a waveform: probabilities averaged over its windows (as `predict`),
         each window's result, and with `detail` the log-mel and the attention over time. Audio
         without speech (speech_check, as `predict`) gets no emotion: `speech` false, `emotion`
-        and `probs` null, and the `reason`. `source`, the upload's bytes: for the warning of a
-        truncated file (predict.file_warning)."""
+        and `probs` null, and the `reason`. `truncated`: the upload's warning if it is cut short
+        (read_accepted's)."""
         if reason := speech_check(wave, self.sr):
             out = {
                 "emotion": None,
@@ -113,7 +110,7 @@ class Model:
             "reason": "",
             "probs": _named(names, mean),
             "duration": round(len(wave) / self.sr, 3),
-            "warning": file_warning(wave, self.sr, source),
+            "warning": file_warning(wave, self.sr, truncated),
             "windows": [
                 {
                     **r,
@@ -164,9 +161,10 @@ STATUS = {
 }
 
 
-def read_upload(data: bytes, name: str, sample_rate: int, max_seconds: float) -> torch.Tensor:
-    """The waveform of an uploaded file, or an HTTPException saying why not (4xx): the rules
-    `predict` applies too (accept.read_accepted), and the server's `max_seconds`."""
+def read_upload(data: bytes, name: str, sample_rate: int, max_seconds: float) -> Accepted:
+    """The waveform of an uploaded file and its truncation warning, or an HTTPException saying
+    why not (4xx): the rules `predict` applies too (accept.read_accepted), and the server's
+    `max_seconds`."""
     try:
         return read_accepted(io.BytesIO(data), name, sample_rate, max_seconds)
     except Refused as exc:
@@ -210,8 +208,8 @@ def create_app(
 
     def answer(data: bytes, name: str, detail: bool) -> dict:
         with model.lock:
-            wave = read_upload(data, name, model.sr, max_seconds)
-            return model.predict(wave, detail, io.BytesIO(data))
+            wave, truncated = read_upload(data, name, model.sr, max_seconds)
+            return model.predict(wave, detail, truncated)
 
     @app.post("/predict")
     async def predict(file: UploadFile, detail: bool = False) -> dict:
