@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torchaudio
 from scipy.signal import butter, sosfilt
+
+from .audio import resample_file
 
 TELEPHONE_SR = 8000
 TELEPHONE_BAND = (300.0, 3400.0)  # Hz: the pass band of the telephone network (ITU-T G.712)
@@ -21,7 +22,7 @@ NFFT = 512
 def telephone(wave: torch.Tensor, sr: int) -> torch.Tensor:
     """`wave` (L,) as a telephone line carries it: at TELEPHONE_SR Hz, band-passed to
     TELEPHONE_BAND (a 4th-order Butterworth band-pass)."""
-    x = torchaudio.functional.resample(wave.float(), sr, TELEPHONE_SR).numpy()
+    x = resample_file(wave.float(), sr, TELEPHONE_SR).numpy()
     sos = butter(4, TELEPHONE_BAND, btype="bandpass", fs=TELEPHONE_SR, output="sos")
     return torch.from_numpy(sosfilt(sos, x).astype(np.float32))
 

@@ -19,6 +19,7 @@ import torch
 import torchaudio
 
 from ..errors import ConfigError
+from .audio import resample_file
 
 SR = 16000  # Silero VAD's rate; other rates are resampled
 CHUNK = 512  # Silero VAD judges 32 ms chunks at 16 kHz
@@ -93,7 +94,7 @@ def pitch_periods(wave: torch.Tensor, sr: int) -> tuple[torch.Tensor, torch.Tens
     (0 where no period within F0_RANGE dips below APERIODICITY): YIN's first dip, searched
     from 1 ms up, so that a sound with an F0 above the range is not taken at a multiple of its
     period."""
-    x = torchaudio.functional.resample(wave.float(), sr, VOICING_SR)
+    x = resample_file(wave.float(), sr, VOICING_SR)  # its kernel built once per rate pair
     longest = int(VOICING_SR / F0_RANGE[0])
     n = (len(x) - VOICING_FRAME - longest) // VOICING_HOP + 1
     if n <= 0:
