@@ -8,8 +8,9 @@ server's limit; after decoding, when it has NaN or infinite samples or lasts und
 API answers it with a 4xx status and the same sentence.
 
 A truncated WAV or FLAC file (its header promises more audio than the file holds: a download or
-a copy cut short) is read as far as it goes; `truncation` says what is missing, the warning that
-`predict` and the API give it. With under MIN_SECONDS left it is refused, as truncated."""
+a copy cut short) is read as far as it goes, and read_accepted returns what is missing (the
+sentence `truncation` gives for a file on its own), the warning that `predict` and the API give
+it. With under MIN_SECONDS left it is refused, as truncated."""
 
 from __future__ import annotations
 

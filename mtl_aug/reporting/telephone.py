@@ -8,6 +8,7 @@ band-limited. Writes the telephone copies (8 kHz WAV) under --out; asserts nothi
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import soundfile as sf
@@ -41,6 +42,8 @@ def measure(corpus: str, checkpoints: list, out: Path) -> tuple[list[list[str]],
     df, names, _ = load_labelled(cfg, corpus)
     paths = df["path"].tolist()
     target = torch.tensor(df["label"].tolist())
+    idx = {n: i for i, n in enumerate(names)}
+    idx[None] = len(names)  # no emotion (no speech found, or skipped): a class no file has, a miss
     rows = []
     for path_name, files in (
         ("wideband (as recorded)", [Path(p) for p in paths]),
@@ -49,22 +52,18 @@ def measure(corpus: str, checkpoints: list, out: Path) -> tuple[list[list[str]],
             telephone_copies(paths, df["utt_id"].tolist(), out / corpus),
         ),
     ):
-        got, errors = predict_files(files, checkpoints)
-        by_file = {r["file"]: r for r in got}
-        pred = torch.tensor(
-            [
-                names.index(r["pred"]) if (r := by_file.get(str(f))) and r["pred"] else -1
-                for f in files
-            ]
-        )
-        missed = pred < 0  # no speech found, or skipped: a miss, as eval-predict counts it
-        pred = torch.where(missed, (target + 1) % len(names), pred)
-        s = scores(pred, target, len(names))
+        got, errors = predict_files(files, checkpoints)  # skipped files: absent from `got`
+        for error in errors:
+            print(f"skipped (a miss): {error}", file=sys.stderr)
+        pred_of = {r["file"]: idx[r["pred"]] for r in got}
+        pred = torch.tensor([pred_of.get(str(f), idx[None]) for f in files])
+        s = scores(pred, target, len(idx))
+        missed = int((pred == idx[None]).sum())
         warned = sum("band-limited" in r["warning"] for r in got)
         rows.append(
             [corpus, path_name, str(len(files)), f"{100 * s['uar']:.1f}"]
-            + [f"{100 * r:.0f}" if r is not None else "-" for r in s["recall"]]
-            + [str(int(missed.sum()) + len(errors)), str(warned)]
+            + [f"{100 * r:.0f}" if r is not None else "-" for r in s["recall"][: len(names)]]
+            + [str(missed), str(warned)]
         )
     return rows, names
 
